@@ -1,0 +1,139 @@
+package pcsc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// DefaultExchangeTimeout bounds one APDU exchange when the caller's context
+// has no earlier deadline. Real cards answer in milliseconds; RSA signing on
+// old cards takes up to a second or two.
+const DefaultExchangeTimeout = 10 * time.Second
+
+// Conn is one card opened for APDU exchanges, on a PC/SC context of its own
+// (never the Monitor's). Its methods may be called from several goroutines;
+// exchanges are serialised.
+type Conn struct {
+	reader  string
+	timeout time.Duration
+
+	mu     sync.Mutex // held for the duration of an exchange
+	ctx    sysContext
+	card   sysCard
+	broken error // set when an exchange was abandoned; the conn is unusable
+	closed bool
+	busy   chan struct{} // closed when an abandoned exchange finally returns
+}
+
+// Connect opens the card in reader in shared mode.
+func Connect(ctx context.Context, reader string) (*Conn, error) {
+	return connect(ctx, establish, reader)
+}
+
+func connect(ctx context.Context, est establishFunc, reader string) (*Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := est()
+	if err != nil {
+		return nil, fmt.Errorf("open card in %q: %w", reader, err)
+	}
+	card, err := c.Connect(reader)
+	if err != nil {
+		_ = c.Release()
+		return nil, fmt.Errorf("open card in %q: %w", reader, err)
+	}
+	return &Conn{reader: reader, timeout: DefaultExchangeTimeout, ctx: c, card: card}, nil
+}
+
+// Reader names the reader the card is in.
+func (c *Conn) Reader() string { return c.reader }
+
+// SetTimeout changes the bound on each exchange (DefaultExchangeTimeout).
+func (c *Conn) SetTimeout(d time.Duration) {
+	c.mu.Lock()
+	c.timeout = d
+	c.mu.Unlock()
+}
+
+// Transmit sends one command APDU and returns the card's response. It gives
+// up with ErrCardTimeout when the card has not answered by ctx's deadline or
+// the exchange timeout, whichever is first; the connection is then broken
+// and further calls fail with ErrClosed.
+func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) < 4 {
+		return nil, fmt.Errorf("transmit to %q: command APDU of %d bytes is too short", c.reader, len(cmd))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("transmit to %q: %w", c.reader, ErrClosed)
+	}
+	if c.broken != nil {
+		return nil, fmt.Errorf("transmit to %q: %w (%v)", c.reader, ErrClosed, c.broken)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	type result struct {
+		resp []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	card := c.card
+	go func() {
+		r, err := card.Transmit(cmd)
+		done <- result{r, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("transmit to %q: %w", c.reader, r.err)
+		}
+		return r.resp, nil
+	case <-ctx.Done():
+	}
+	// The PC/SC call cannot be interrupted. Leave it to finish on its own
+	// goroutine, which then releases the handle and context; the caller
+	// gets its answer now.
+	err := ErrCardTimeout
+	if errors.Is(ctx.Err(), context.Canceled) {
+		err = context.Canceled
+	}
+	c.broken = err
+	busy := make(chan struct{})
+	c.busy = busy
+	sc := c.ctx
+	go func() {
+		<-done
+		_ = card.Disconnect()
+		_ = sc.Release()
+		close(busy)
+	}()
+	return nil, fmt.Errorf("transmit to %q: %w", c.reader, err)
+}
+
+// Close disconnects the card, leaving it powered for other programs, and
+// releases the context. It does not wait for an abandoned exchange.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.busy != nil {
+		return nil // the abandoned exchange's goroutine cleans up
+	}
+	err := c.card.Disconnect()
+	if rerr := c.ctx.Release(); err == nil {
+		err = rerr
+	}
+	if errors.Is(err, ErrNoCard) || errors.Is(err, ErrUnavailable) {
+		err = nil // nothing left to release
+	}
+	return err
+}

@@ -1,0 +1,90 @@
+package pcsc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// scriptedContext hands out one scriptedCard.
+type scriptedContext struct {
+	fakeContext
+	card     *scriptedCard
+	released atomic.Bool
+}
+
+func (c *scriptedContext) Connect(string) (sysCard, error) { return c.card, nil }
+func (c *scriptedContext) Release() error                 { c.released.Store(true); return nil }
+
+type scriptedCard struct {
+	delay        time.Duration
+	resp         []byte
+	disconnected atomic.Bool
+}
+
+func (c *scriptedCard) Transmit(cmd []byte) ([]byte, error) {
+	time.Sleep(c.delay)
+	return c.resp, nil
+}
+
+func (c *scriptedCard) Disconnect() error { c.disconnected.Store(true); return nil }
+
+func TestConnTransmit(t *testing.T) {
+	card := &scriptedCard{resp: []byte{0x90, 0x00}}
+	sc := &scriptedContext{card: card}
+	conn, err := connect(context.Background(), func() (sysContext, error) { return sc, nil }, "R0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := conn.Transmit(context.Background(), []byte{0, 0xA4, 4, 0})
+	if err != nil || !bytes.Equal(got, []byte{0x90, 0}) {
+		t.Fatalf("Transmit = %X, %v", got, err)
+	}
+	if _, err := conn.Transmit(context.Background(), []byte{0}); err == nil {
+		t.Error("a 1-byte command was sent; want an error before reaching PC/SC")
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !card.disconnected.Load() || !sc.released.Load() {
+		t.Error("Close did not disconnect and release")
+	}
+	if _, err := conn.Transmit(context.Background(), []byte{0, 0xA4, 4, 0}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Transmit after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestConnTransmitDeadline(t *testing.T) {
+	card := &scriptedCard{delay: 300 * time.Millisecond, resp: []byte{0x90, 0x00}}
+	sc := &scriptedContext{card: card}
+	conn, err := connect(context.Background(), func() (sysContext, error) { return sc, nil }, "R0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetTimeout(50 * time.Millisecond)
+	start := time.Now()
+	_, err = conn.Transmit(context.Background(), []byte{0, 0xCB, 0x3F, 0xFF})
+	if !errors.Is(err, ErrCardTimeout) {
+		t.Fatalf("slow card: err = %v, want ErrCardTimeout", err)
+	}
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Errorf("Transmit returned after %v, want about 50ms", d)
+	}
+	if _, err := conn.Transmit(context.Background(), []byte{0, 0xCB, 0x3F, 0xFF}); !errors.Is(err, ErrClosed) {
+		t.Errorf("after a timeout: err = %v, want ErrClosed", err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The abandoned exchange cleans up once the card finally answers.
+	deadline := time.Now().Add(2 * time.Second)
+	for !(card.disconnected.Load() && sc.released.Load()) {
+		if time.Now().After(deadline) {
+			t.Fatal("abandoned exchange never released the card and context")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
