@@ -1,6 +1,6 @@
 module github.com/cardbridge/cardbridge
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
