@@ -1,6 +1,7 @@
 package pcsc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,8 +85,12 @@ func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	card := c.card
+	// The PC/SC call gets its own copy: if it is abandoned below, the
+	// caller may reuse or wipe cmd (a VERIFY holds the PIN) while it runs.
+	own := bytes.Clone(cmd)
 	go func() {
-		r, err := card.Transmit(cmd)
+		r, err := card.Transmit(own)
+		clear(own)
 		done <- result{r, err}
 	}()
 	select {

@@ -1,0 +1,61 @@
+// Package api holds cardbridge's wire formats, shared by the command line
+// (`cardbridge card --json`) and the browser-facing HTTP API: the CARD and
+// reader objects and the error object with its codes.
+package api
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/cardbridge/cardbridge/piv"
+)
+
+// Card is the CARD object: a card present in a reader and, when its
+// identity could be read, the holder's UUID and certificate.
+type Card struct {
+	Present     bool   `json:"present"`
+	Reader      string `json:"reader,omitempty"`
+	ATR         string `json:"atr,omitempty"` // upper-case hex
+	UUID        string `json:"uuid,omitempty"`
+	Subject     string `json:"subject,omitempty"`
+	NotAfter    string `json:"notAfter,omitempty"`    // RFC 3339
+	Certificate string `json:"certificate,omitempty"` // base64 DER
+	// Error says why the identity could not be read from a present card.
+	Error *Error `json:"error,omitempty"`
+}
+
+// NoCard is the answer when no reader holds a card.
+var NoCard = Card{Present: false}
+
+// NewCard describes a card in reader with the given ATR; id may be nil when
+// the identity has not been (or could not be) read, and readErr says why.
+func NewCard(reader string, atr []byte, id *piv.Identity, readErr error) Card {
+	c := Card{Present: true, Reader: reader, ATR: strings.ToUpper(hex.EncodeToString(atr))}
+	if id != nil {
+		c.UUID = id.UUID
+		c.Subject = id.Subject
+		c.NotAfter = id.NotAfter.UTC().Format(time.RFC3339)
+		if id.Certificate != nil {
+			c.Certificate = base64.StdEncoding.EncodeToString(id.Certificate.Raw)
+		}
+	}
+	if readErr != nil {
+		e := FromError(readErr)
+		c.Error = &e
+	}
+	return c
+}
+
+// Reader is one entry of the readers list.
+type Reader struct {
+	Name        string `json:"name"`
+	CardPresent bool   `json:"cardPresent"`
+	Card        *Card  `json:"card"` // null when no card
+}
+
+// Readers is the answer to GET /api/readers and `cardbridge card --json`.
+type Readers struct {
+	Readers []Reader `json:"readers"`
+}
