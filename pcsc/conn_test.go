@@ -17,7 +17,7 @@ type scriptedContext struct {
 }
 
 func (c *scriptedContext) Connect(string) (sysCard, error) { return c.card, nil }
-func (c *scriptedContext) Release() error                 { c.released.Store(true); return nil }
+func (c *scriptedContext) Release() error                  { c.released.Store(true); return nil }
 
 type scriptedCard struct {
 	delay        time.Duration
