@@ -57,6 +57,8 @@ const (
 	codeNoService          = 0x8010001D
 	codeServiceStopped     = 0x8010001E
 	codeNoReadersAvailable = 0x8010002E
+	codeNotTransacted      = 0x80100016
+	codeCommDataLost       = 0x8010002F
 	codeUnresponsiveCard   = 0x80100066
 	codeUnpoweredCard      = 0x80100067
 	codeRemovedCard        = 0x80100069
@@ -77,7 +79,7 @@ func classify(code uint32) error {
 		return ErrNoCard
 	case codeSharingViolation:
 		return ErrCardBusy
-	case codeUnresponsiveCard, codeUnpoweredCard:
+	case codeUnresponsiveCard, codeUnpoweredCard, codeNotTransacted, codeCommDataLost:
 		return ErrCardUnresponsive
 	}
 	return nil

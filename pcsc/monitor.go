@@ -21,7 +21,7 @@ const (
 	ReaderRemoved
 	CardInserted
 	CardRemoved
-	Unavailable // the PC/SC service stopped or cannot be reached; no readers are known until Available
+	Unavailable // the PC/SC service stopped or cannot be reached; every card and reader was first reported removed
 	Available   // the PC/SC service is reachable (again)
 )
 
@@ -274,7 +274,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 			// It fails as soon as it starts: wait before the next try.
 		} else if st := m.State(); st.Available || st.Seq == 0 {
 			m.log.Warn().Err(err).Msg("PC/SC service unavailable")
-			clear(m.known)
+			m.forgetReaders()
 			m.emit(Unavailable, "", nil)
 		}
 		if !sleep(ctx, backoff) {
@@ -295,6 +295,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// forgetReaders reports every known card and reader as gone, so that a
+// subscriber following only card or reader events stays right when the
+// service goes away.
+func (m *Monitor) forgetReaders() {
+	for _, name := range sortedKeys(m.known) {
+		if m.known[name].present {
+			m.emit(CardRemoved, name, nil)
+		}
+		m.emit(ReaderRemoved, name, nil)
+	}
+	clear(m.known)
 }
 
 // watched is what watch believes about one reader.

@@ -149,7 +149,7 @@ func TestMonitorSurvivesServiceRestart(t *testing.T) {
 	m, sub := startMonitor(t, f, nil)
 	expect(t, sub, "pcsc-available", "reader-added R0", "card-inserted R0")
 	f.setUp(false)
-	expect(t, sub, "pcsc-unavailable")
+	expect(t, sub, "card-removed R0", "reader-removed R0", "pcsc-unavailable")
 	if st := m.State(); st.Available || len(st.Readers) != 0 {
 		t.Errorf("state while unavailable = %+v", st)
 	}
