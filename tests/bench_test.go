@@ -105,6 +105,12 @@ func BenchmarkInsertToEvent(b *testing.B) {
 	b.ReportMetric(ms(percentile(ours, 0.9)), "monitor-p90-ms")
 	b.ReportMetric(ms(percentile(theirs, 0.9)), "reference-p90-ms")
 	b.ReportMetric(ms(mo)/ms(mr), "ratio")
+	diffs := make([]time.Duration, len(ours))
+	for i := range ours {
+		diffs[i] = ours[i] - theirs[i]
+	}
+	b.ReportMetric(ms(median(diffs)), "overhead-median-ms")
+	b.ReportMetric(ms(slices.Max(diffs)), "overhead-max-ms")
 	b.ReportMetric(ms(mr)*1.1+2, "target-ms")
 }
 
