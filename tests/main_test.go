@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 // Package tests holds cardbridge's integration tests: the product's own
 // packages and binaries driven through a real pcscd, the vpcd virtual reader
 // driver and virtual PIV cards (package vcard). They run when
