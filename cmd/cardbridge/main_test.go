@@ -12,8 +12,8 @@ import (
 
 func TestRunCommandLine(t *testing.T) {
 	cases := []struct {
-		args       []string
-		code       int
+		args        []string
+		code        int
 		out, errOut string // substrings
 	}{
 		{nil, 2, "", "Usage:"},
