@@ -147,6 +147,23 @@ func TestFaultyCards(t *testing.T) {
 	}
 }
 
+// openPIV connects to the card in reader and selects its PIV application;
+// the connection closes and the context ends with the test.
+func openPIV(t *testing.T, reader string) (context.Context, *pcsc.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	conn, err := pcsc.Connect(ctx, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if err := piv.SelectPIV(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, conn
+}
+
 func TestSignThroughPCSCD(t *testing.T) {
 	needPCSCD(t)
 	digest := sha256.Sum256([]byte("cardbridge integration test"))
@@ -154,21 +171,12 @@ func TestSignThroughPCSCD(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			c, cert, _ := newCard(t, testCard{uuid: "555000000030", alg: alg})
 			insert(t, c, 1)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			conn, err := pcsc.Connect(ctx, reader1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if err := piv.SelectPIV(ctx, conn); err != nil {
-				t.Fatal(err)
-			}
+			ctx, conn := openPIV(t, reader1)
 			// Signing before VERIFY is refused by the card.
 			if _, err := sign(ctx, conn, alg, digest[:]); err == nil {
 				t.Fatal("card signed without a verified PIN")
 			}
-			err = piv.VerifyPIN(ctx, conn, []byte("000000"))
+			err := piv.VerifyPIN(ctx, conn, []byte("000000"))
 			var wrong *piv.WrongPINError
 			if !errors.As(err, &wrong) || wrong.Retries != 2 {
 				t.Fatalf("wrong PIN: %v, want 2 retries left", err)
@@ -213,16 +221,7 @@ func TestPINBlocked(t *testing.T) {
 	needPCSCD(t)
 	c, _, _ := newCard(t, testCard{uuid: "555000000040"})
 	insert(t, c, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := pcsc.Connect(ctx, reader0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := piv.SelectPIV(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	ctx, conn := openPIV(t, reader0)
 	for want := 2; want >= 0; want-- {
 		err := piv.VerifyPIN(ctx, conn, []byte("999999"))
 		if want == 0 {
