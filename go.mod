@@ -1,14 +1,14 @@
 module github.com/cardbridge/cardbridge
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	github.com/mattn/go-isatty v0.0.20
 	github.com/rs/zerolog v1.35.1
 )
 
 require (
 	github.com/mattn/go-colorable v0.1.14 // indirect
-	github.com/mattn/go-isatty v0.0.20 // indirect
-	golang.org/x/sys v0.29.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )
