@@ -1,0 +1,5 @@
+//go:build race
+
+package domainlist
+
+const raceEnabled = true
