@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# setup.sh installs what the browser tests (package tests/browser) need on
+# Debian: Chromium, Node.js and npm, fonts, and this directory's
+# node_modules from package-lock.json. It is idempotent: it installs only
+# what is missing and runs npm ci only when node_modules is missing or older
+# than package-lock.json. The project's test script runs it before setting
+# CARDBRIDGE_TEST_BROWSER=1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		echo "setup.sh: need root to run: $*" >&2
+		return 1
+	fi
+}
+
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+installed fonts-liberation || missing+=(fonts-liberation)
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "setup.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! as_root apt-get install -y --no-install-recommends "${missing[@]}"; then
+		as_root apt-get update -q
+		as_root apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+	echo "setup.sh: playwright-core needs Node.js 20 or later; found $(node --version)" >&2
+	exit 1
+fi
+
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+	echo "setup.sh: npm ci in $(pwd)"
+	npm ci --no-audit --no-fund
+	touch "$stamp"
+fi
