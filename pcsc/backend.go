@@ -44,6 +44,8 @@ type sysContext interface {
 // sysCard is a connected card handle.
 type sysCard interface {
 	Transmit(cmd []byte) ([]byte, error)
+	BeginTransaction() error
+	EndTransaction() error // leaving the card as it is
 	Disconnect() error
 }
 

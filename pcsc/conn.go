@@ -68,13 +68,48 @@ func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if len(cmd) < 4 {
 		return nil, fmt.Errorf("transmit to %q: command APDU of %d bytes is too short", c.reader, len(cmd))
 	}
+	// The PC/SC call gets its own copy: if it is abandoned, the caller may
+	// reuse or wipe cmd (a VERIFY holds the PIN) while it still runs.
+	own := bytes.Clone(cmd)
+	return c.call(ctx, "transmit to", func(card sysCard) ([]byte, error) {
+		defer clear(own)
+		return card.Transmit(own)
+	})
+}
+
+// Transaction runs fn while holding a PC/SC transaction on the card, so
+// that no other program's commands come between fn's (a chained GET DATA,
+// VERIFY then sign). Waiting for another program's transaction counts
+// against ctx and the exchange timeout like an exchange.
+func (c *Conn) Transaction(ctx context.Context, fn func() error) error {
+	if _, err := c.call(ctx, "begin transaction on", func(card sysCard) ([]byte, error) {
+		return nil, card.BeginTransaction()
+	}); err != nil {
+		return err
+	}
+	ferr := fn()
+	_, err := c.call(ctx, "end transaction on", func(card sysCard) ([]byte, error) {
+		return nil, card.EndTransaction()
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if errors.Is(err, ErrNoCard) {
+		return nil // fn finished; the card left afterwards
+	}
+	return err
+}
+
+// call runs one PC/SC call on the card under c's lock, bounded by ctx and
+// the exchange timeout.
+func (c *Conn) call(ctx context.Context, what string, fn func(sysCard) ([]byte, error)) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, fmt.Errorf("transmit to %q: %w", c.reader, ErrClosed)
+		return nil, fmt.Errorf("%s %q: %w", what, c.reader, ErrClosed)
 	}
 	if c.broken != nil {
-		return nil, fmt.Errorf("transmit to %q: %w (%v)", c.reader, ErrClosed, c.broken)
+		return nil, fmt.Errorf("%s %q: %w (%v)", what, c.reader, ErrClosed, c.broken)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -85,18 +120,14 @@ func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	card := c.card
-	// The PC/SC call gets its own copy: if it is abandoned below, the
-	// caller may reuse or wipe cmd (a VERIFY holds the PIN) while it runs.
-	own := bytes.Clone(cmd)
 	go func() {
-		r, err := card.Transmit(own)
-		clear(own)
+		r, err := fn(card)
 		done <- result{r, err}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("transmit to %q: %w", c.reader, r.err)
+			return nil, fmt.Errorf("%s %q: %w", what, c.reader, r.err)
 		}
 		return r.resp, nil
 	case <-ctx.Done():
@@ -118,7 +149,7 @@ func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 		_ = sc.Release()
 		close(busy)
 	}()
-	return nil, fmt.Errorf("transmit to %q: %w", c.reader, err)
+	return nil, fmt.Errorf("%s %q: %w", what, c.reader, err)
 }
 
 // Close disconnects the card, leaving it powered for other programs, and

@@ -23,6 +23,7 @@ type scriptedCard struct {
 	delay        time.Duration
 	resp         []byte
 	disconnected atomic.Bool
+	transactions atomic.Int32
 }
 
 func (c *scriptedCard) Transmit(cmd []byte) ([]byte, error) {
@@ -31,6 +32,12 @@ func (c *scriptedCard) Transmit(cmd []byte) ([]byte, error) {
 }
 
 func (c *scriptedCard) Disconnect() error { c.disconnected.Store(true); return nil }
+func (c *scriptedCard) BeginTransaction() error {
+	time.Sleep(c.delay)
+	c.transactions.Add(1)
+	return nil
+}
+func (c *scriptedCard) EndTransaction() error { c.transactions.Add(-1); return nil }
 
 func TestConnTransmit(t *testing.T) {
 	card := &scriptedCard{resp: []byte{0x90, 0x00}}
@@ -86,5 +93,35 @@ func TestConnTransmitDeadline(t *testing.T) {
 			t.Fatal("abandoned exchange never released the card and context")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConnTransaction(t *testing.T) {
+	card := &scriptedCard{resp: []byte{0x90, 0x00}}
+	conn, err := connect(context.Background(), func() (sysContext, error) { return &scriptedContext{card: card}, nil }, "R0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	inside := int32(-1)
+	err = conn.Transaction(context.Background(), func() error {
+		inside = card.transactions.Load()
+		_, err := conn.Transmit(context.Background(), []byte{0, 0xA4, 4, 0})
+		return err
+	})
+	if err != nil || inside != 1 || card.transactions.Load() != 0 {
+		t.Errorf("Transaction: err %v, held during fn %v, held after %d", err, inside == 1, card.transactions.Load())
+	}
+	want := errors.New("fn failed")
+	if err := conn.Transaction(context.Background(), func() error { return want }); err != want || card.transactions.Load() != 0 {
+		t.Errorf("failing fn: err %v, transactions left %d", err, card.transactions.Load())
+	}
+	// Another program's transaction that never ends: the wait is bounded.
+	card.delay = 300 * time.Millisecond
+	conn.SetTimeout(50 * time.Millisecond)
+	called := false
+	err = conn.Transaction(context.Background(), func() error { called = true; return nil })
+	if !errors.Is(err, ErrCardTimeout) || called {
+		t.Errorf("blocked transaction: err %v, fn called %v", err, called)
 	}
 }

@@ -71,6 +71,14 @@ func (s scardCard) Transmit(cmd []byte) ([]byte, error) {
 	return r, wrapErr("SCardTransmit", err)
 }
 
+func (s scardCard) BeginTransaction() error {
+	return wrapErr("SCardBeginTransaction", s.c.BeginTransaction())
+}
+
+func (s scardCard) EndTransaction() error {
+	return wrapErr("SCardEndTransaction", s.c.EndTransaction(scard.LeaveCard))
+}
+
 func (s scardCard) Disconnect() error {
 	return wrapErr("SCardDisconnect", s.c.Disconnect(scard.LeaveCard))
 }
