@@ -59,3 +59,41 @@ type Reader struct {
 type Readers struct {
 	Readers []Reader `json:"readers"`
 }
+
+// VersionInfo is the answer to GET /api/versioninfo, from the agent and
+// from the port service.
+type VersionInfo struct {
+	Product     string          `json:"product"`
+	Version     string          `json:"version"`
+	Commit      string          `json:"commit"`
+	API         int             `json:"api"`
+	OS          string          `json:"os"`
+	Arch        string          `json:"arch"`
+	Port        int             `json:"port"`
+	PortService PortServiceInfo `json:"portService"`
+	DomainList  DomainListInfo  `json:"domainList"`
+	TrustedURL  TrustedURLInfo  `json:"trustedUrl"`
+}
+
+// APIVersion is the version of this API, "api" in VersionInfo.
+const APIVersion = 1
+
+// PortServiceInfo says whether the agent is registered with a port service.
+type PortServiceInfo struct {
+	Connected bool `json:"connected"`
+}
+
+// DomainListInfo describes the allow-list of origins in force.
+type DomainListInfo struct {
+	Version string   `json:"version"`
+	Source  string   `json:"source"` // "builtin", "file:<path>" or "portservice"
+	Entries []string `json:"entries"`
+}
+
+// TrustedURLInfo describes the trusted update URL and what it last said.
+type TrustedURLInfo struct {
+	URL             string     `json:"url"`
+	LatestVersion   string     `json:"latestVersion"`
+	Checked         *time.Time `json:"checked"` // null when never checked
+	UpdateAvailable bool       `json:"updateAvailable"`
+}

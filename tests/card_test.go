@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
@@ -25,12 +26,7 @@ func readIdentity(t testing.TB, reader string, d time.Duration) (*piv.Identity, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	conn, err := pcsc.Connect(ctx, reader)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	return piv.ReadIdentity(ctx, conn)
+	return agent.ReadIdentity(ctx, reader)
 }
 
 func TestReadIdentity(t *testing.T) {

@@ -42,8 +42,13 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Other OS users run binaries from here.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	binDir = filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...", "./probe")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build cardbridge: %v\n%s", err, out)
 		return 1
@@ -111,7 +116,7 @@ func newCard(t testing.TB, tc testCard) (*vcard.Card, *x509.Certificate, crypto.
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := vcard.New(vcard.Config{ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: "123456", Retries: 3})
+	c := vcard.New(vcard.Config{Logf: t.Logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: "123456", Retries: 3})
 	t.Cleanup(func() { _ = c.Remove() })
 	return c, cert, key
 }

@@ -9,9 +9,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
-	"github.com/cardbridge/cardbridge/piv"
 )
 
 // cmdCard lists readers and, for each card, its ATR and holder. It exits 0
@@ -64,12 +64,7 @@ func cmdCard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // readCard reads the identity of the card in r on a connection of its own.
 func readCard(ctx context.Context, r pcsc.Reader) api.Card {
-	conn, err := pcsc.Connect(ctx, r.Name)
-	if err != nil {
-		return api.NewCard(r.Name, r.ATR, nil, err)
-	}
-	defer conn.Close()
-	id, err := piv.ReadIdentity(ctx, conn)
+	id, err := agent.ReadIdentity(ctx, r.Name)
 	return api.NewCard(r.Name, r.ATR, id, err)
 }
 

@@ -21,6 +21,8 @@ func main() {
 const usage = `cardbridge: a local bridge between web pages and your smartcard.
 
 Usage:
+  cardbridge agent --listen 127.0.0.1:43485   run the local server web pages talk to
+                   [--domains FILE] [--log FILE] [--log-level info]
   cardbridge card [--json] [--timeout 15s]   show readers, cards and card holders
   cardbridge version [--json]                show the build
   cardbridge help                            show this text
@@ -33,6 +35,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "agent":
+		return cmdAgent(ctx, args[1:], stdout, stderr)
 	case "card":
 		return cmdCard(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -1,0 +1,200 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/piv"
+)
+
+// fakeReads answers identity reads when the test releases them.
+type fakeReads struct {
+	release chan struct{}
+	ids     map[string]*piv.Identity
+}
+
+func (f *fakeReads) read(ctx context.Context, reader string) (*piv.Identity, error) {
+	select {
+	case <-f.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if id := f.ids[reader]; id != nil {
+		return id, nil
+	}
+	return nil, fmt.Errorf("read identity: no PIV application: %w", piv.ErrUnsupportedCard)
+}
+
+func newTestCore(t *testing.T) (*Core, *fakeReads) {
+	f := &fakeReads{release: make(chan struct{}), ids: map[string]*piv.Identity{
+		"R0": {UUID: "555123456789", Subject: "CN=555123456789, OU=People, O=nhs", NotAfter: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)},
+	}}
+	c := New(Options{ReadIdentity: f.read, CardWait: 2 * time.Second})
+	return c, f
+}
+
+// message decodes an event's JSON.
+type message struct {
+	Type          string       `json:"type"`
+	Seq           uint64       `json:"seq"`
+	Time          string       `json:"time"`
+	Reader        string       `json:"reader"`
+	Card          *api.Card    `json:"card"`
+	Readers       []api.Reader `json:"readers"`
+	PCSCAvailable *bool        `json:"pcscAvailable"`
+}
+
+func next(t *testing.T, sub *Subscription) message {
+	t.Helper()
+	select {
+	case ev, ok := <-sub.C:
+		if !ok {
+			t.Fatalf("subscription closed: %v", sub.Err())
+		}
+		var m message
+		if err := json.Unmarshal(ev.JSON, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq != ev.Seq {
+			t.Errorf("JSON seq %d != event seq %d", m.Seq, ev.Seq)
+		}
+		return m
+	case <-time.After(3 * time.Second):
+		t.Fatal("no event within 3s")
+	}
+	return message{}
+}
+
+var millis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`)
+
+func TestEventsCarryStateChanges(t *testing.T) {
+	c, f := newTestCore(t)
+	c.Apply(pcsc.Event{Type: pcsc.Available})
+	c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
+	snap, sub := c.Subscribe(16)
+	var s message
+	if err := json.Unmarshal(snap.JSON, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Type != "snapshot" || s.Seq != 2 || s.PCSCAvailable == nil || !*s.PCSCAvailable || len(s.Readers) != 1 || s.Readers[0].Card != nil {
+		t.Fatalf("snapshot = %s", snap.JSON)
+	}
+
+	c.Apply(pcsc.Event{Type: pcsc.CardInserted, Reader: "R0", ATR: []byte{0x3b, 0x01}})
+	m := next(t, sub)
+	if m.Type != "card-inserted" || m.Seq != 3 || m.Reader != "R0" || m.Card == nil || m.Card.ATR != "3B01" || m.Card.UUID != "" {
+		t.Fatalf("card-inserted = %+v", m)
+	}
+	if !millis.MatchString(m.Time) {
+		t.Errorf("time %q is not RFC 3339 with milliseconds", m.Time)
+	}
+	close(f.release)
+	m = next(t, sub)
+	if m.Type != "card-updated" || m.Seq != 4 || m.Card.UUID != "555123456789" || m.Card.NotAfter != "2030-01-02T03:04:05Z" {
+		t.Fatalf("card-updated = %+v", m)
+	}
+	if got := c.Readers().Readers[0]; !got.CardPresent || got.Card.UUID != "555123456789" {
+		t.Errorf("readers = %+v", got)
+	}
+	c.Apply(pcsc.Event{Type: pcsc.CardRemoved, Reader: "R0"})
+	if m = next(t, sub); m.Type != "card-removed" || m.Card != nil {
+		t.Errorf("card-removed = %+v", m)
+	}
+	if card := c.Card(context.Background()); card.Present {
+		t.Errorf("Card() after removal = %+v", card)
+	}
+	c.Apply(pcsc.Event{Type: pcsc.Unavailable})
+	if m = next(t, sub); m.Type != "pcsc-unavailable" {
+		t.Errorf("got %+v", m)
+	}
+	if c.Available() || len(c.Readers().Readers) != 0 {
+		t.Errorf("state while unavailable: %v %+v", c.Available(), c.Readers())
+	}
+}
+
+func TestCardWaitsForIdentity(t *testing.T) {
+	c, f := newTestCore(t)
+	c.Apply(pcsc.Event{Type: pcsc.Available})
+	c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
+	c.Apply(pcsc.Event{Type: pcsc.CardInserted, Reader: "R0", ATR: []byte{1}})
+	go func() { time.Sleep(100 * time.Millisecond); close(f.release) }()
+	card := c.Card(context.Background())
+	if card.UUID != "555123456789" {
+		t.Errorf("Card() = %+v, want it to wait for the UUID", card)
+	}
+}
+
+func TestUnreadableCardReportsError(t *testing.T) {
+	c, f := newTestCore(t)
+	close(f.release)
+	c.Apply(pcsc.Event{Type: pcsc.Available})
+	c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R9"})
+	c.Apply(pcsc.Event{Type: pcsc.CardInserted, Reader: "R9", ATR: []byte{1}})
+	card := c.Card(context.Background())
+	if card.Error == nil || card.Error.Code != api.CodeUnsupportedCard || card.UUID != "" {
+		t.Errorf("Card() = %+v", card)
+	}
+}
+
+func TestLateIdentityForRemovedCardIsDropped(t *testing.T) {
+	c, f := newTestCore(t)
+	c.Apply(pcsc.Event{Type: pcsc.Available})
+	c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
+	_, sub := c.Subscribe(16)
+	c.Apply(pcsc.Event{Type: pcsc.CardInserted, Reader: "R0", ATR: []byte{1}})
+	c.Apply(pcsc.Event{Type: pcsc.CardRemoved, Reader: "R0"})
+	close(f.release)
+	next(t, sub) // inserted
+	next(t, sub) // removed
+	select {
+	case ev := <-sub.C:
+		t.Errorf("event after removal: %s", ev.JSON)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	c, _ := newTestCore(t)
+	_, slow := c.Subscribe(2)
+	_, fast := c.Subscribe(64)
+	for i := range 5 {
+		c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: fmt.Sprint("R", i)})
+		next(t, fast)
+	}
+	n := 0
+	for range slow.C {
+		n++
+	}
+	if n != 2 || !errors.Is(slow.Err(), ErrSlowSubscriber) {
+		t.Errorf("slow subscriber: %d events, err %v", n, slow.Err())
+	}
+	if fast.Err() != nil {
+		t.Errorf("fast subscriber err %v", fast.Err())
+	}
+	fast.Close()
+	if _, ok := <-fast.C; ok || fast.Err() != nil {
+		t.Errorf("Close: open %v err %v", ok, fast.Err())
+	}
+}
+
+func TestPrepareRunsOncePerEvent(t *testing.T) {
+	calls := 0
+	c := New(Options{Prepare: func(b []byte) any { calls++; return string(b) }})
+	_, a := c.Subscribe(4)
+	_, b := c.Subscribe(4)
+	c.Apply(pcsc.Event{Type: pcsc.Available})
+	ea, eb := <-a.C, <-b.C
+	if ea != eb || ea.Wire != string(ea.JSON) {
+		t.Error("subscribers did not share one prepared event")
+	}
+	if calls != 3 { // two snapshots and one event
+		t.Errorf("Prepare called %d times, want 3", calls)
+	}
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+// StandalonePort is the agent's port when it runs without the port service.
+const StandalonePort = 43485
+
+// builtinDomains is the DomainList used when neither --domains nor the port
+// service gives one.
+const builtinDomains = `# version: builtin-1
+https://my.esr.nhs.uk
+https://*.spineservices.nhs.uk
+`
+
+// agentFlags are the flags of `cardbridge agent`.
+type agentFlags struct {
+	listen, portService, domains, pinentry, logFile, logLevel string
+}
+
+func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f agentFlags
+	fs.StringVar(&f.listen, "listen", "", "standalone: serve on this loopback address, e.g. 127.0.0.1:43485, and do not ask the port service")
+	fs.StringVar(&f.portService, "portservice", defaultPortServiceSocket, "the port service's local socket")
+	fs.StringVar(&f.domains, "domains", "", "a DomainList file to use instead of the port service's")
+	fs.StringVar(&f.pinentry, "pinentry", "", "the PIN prompt program (GnuPG pinentry protocol)")
+	fs.StringVar(&f.logFile, "log", "", "log file (default: the per-user log directory)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := parseWithEnv(fs, args); err != nil {
+		return 2
+	}
+	if err := runAgent(ctx, f, stderr); err != nil {
+		fmt.Fprintf(stderr, "cardbridge agent: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parseWithEnv parses args; every flag not given takes its value from
+// CARDBRIDGE_<FLAG> (upper case, "-" as "_") when that is set.
+func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return errors.New("unexpected argument")
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "CARDBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				fmt.Fprintf(fs.Output(), "%s: %v\n", env, e)
+				err = e
+			}
+		}
+	})
+	return err
+}
+
+func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
+	log, closer, err := logging.New(logging.Options{File: f.logFile, Name: "agent", Level: f.logLevel})
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer closer.Close()
+	logPath := f.logFile
+	if r, ok := closer.(*logging.Rotating); ok {
+		logPath = r.Path()
+	}
+
+	if f.listen == "" {
+		return fmt.Errorf("registration with the port service (%s) is not available in this version; run standalone with --listen 127.0.0.1:%d", f.portService, StandalonePort)
+	}
+	self, err := peercred.Current()
+	if err != nil {
+		return fmt.Errorf("find the current user: %w", err)
+	}
+
+	domains, err := newDomainSource(f.domains, log)
+	if err != nil {
+		return err
+	}
+	lns, err := httpapi.Listen(f.listen)
+	if err != nil {
+		return err
+	}
+
+	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
+	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); defer cancel(); _ = core.Run(ctx) }()
+	go func() { defer wg.Done(); domains.watch(ctx) }()
+	log.Info().Str("listen", f.listen).Str("user", self.String()).Str("log", logPath).Msg("cardbridge agent starting")
+	err = srv.Serve(ctx, lns...)
+	cancel()
+	wg.Wait()
+	log.Info().Msg("cardbridge agent stopped")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// domainSource holds the DomainList in force and reloads a --domains file
+// when it changes.
+type domainSource struct {
+	path string
+	log  zerolog.Logger
+	cur  atomic.Pointer[httpapi.DomainInfo]
+	mod  time.Time
+	size int64
+}
+
+func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
+	d := &domainSource{path: path, log: log}
+	if path == "" {
+		list, _ := domainlist.Parse([]byte(builtinDomains))
+		d.cur.Store(&httpapi.DomainInfo{List: list, Source: "builtin"})
+		return d, nil
+	}
+	if err := d.load(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *domainSource) get() httpapi.DomainInfo { return *d.cur.Load() }
+
+// load reads the file; bad lines are logged and skipped.
+func (d *domainSource) load() error {
+	st, err := os.Stat(d.path)
+	if err != nil {
+		return fmt.Errorf("read DomainList: %w", err)
+	}
+	data, err := os.ReadFile(d.path)
+	if err != nil {
+		return fmt.Errorf("read DomainList: %w", err)
+	}
+	list, bad := domainlist.Parse(bytes.Clone(data))
+	for _, e := range bad {
+		d.log.Warn().Str("file", d.path).Int("line", e.Line).Err(e.Err).Msg("skipping a bad DomainList line")
+	}
+	d.cur.Store(&httpapi.DomainInfo{List: list, Source: "file:" + d.path})
+	d.mod, d.size = st.ModTime(), st.Size()
+	d.log.Info().Str("file", d.path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList loaded")
+	return nil
+}
+
+// watch reloads the file when its size or time changes, until ctx ends. A
+// file that disappears or cannot be read keeps the list in force.
+func (d *domainSource) watch(ctx context.Context) {
+	if d.path == "" {
+		return
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := os.Stat(d.path)
+		if err != nil || (st.ModTime().Equal(d.mod) && st.Size() == d.size) {
+			continue
+		}
+		if err := d.load(); err != nil {
+			d.log.Warn().Err(err).Msg("keeping the DomainList in force")
+		}
+	}
+}

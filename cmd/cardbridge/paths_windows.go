@@ -1,0 +1,4 @@
+package main
+
+// defaultPortServiceSocket is the port service's named pipe.
+const defaultPortServiceSocket = `\\.\pipe\cardbridge-portservice`

@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cardbridge/cardbridge/agent"
+)
+
+// WebSocket timing: a ping every pingEvery keeps idle connections (and the
+// proxies between) alive; a client that answers nothing for pongWait, or
+// cannot take a message within writeWait, is dropped.
+const (
+	pingEvery = 25 * time.Second
+	pongWait  = 60 * time.Second
+	writeWait = 10 * time.Second
+	// eventBuffer is how many events may wait for a slow client before it
+	// is dropped, so that it never holds up the others.
+	eventBuffer = 64
+)
+
+// PrepareEvent turns an event's JSON into a WebSocket frame once for all
+// clients; it is agent.Options.Prepare.
+func PrepareEvent(b []byte) any {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		return nil
+	}
+	return pm
+}
+
+// handleEvents streams the snapshot and every later event over a WebSocket.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "this endpoint is a WebSocket")
+		return
+	}
+	// The upgrader writes its own answer; carry the Guard's headers over.
+	conn, err := s.upgrader.Upgrade(w, r, w.Header().Clone())
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.mu.Lock()
+	s.ws[conn] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.ws, conn)
+		s.mu.Unlock()
+		_ = conn.Close()
+	}()
+
+	snapshot, sub := s.opt.Backend.Subscribe(eventBuffer)
+	defer sub.Close()
+
+	// The reader handles pongs and close frames; pages send nothing else.
+	conn.SetReadLimit(512)
+	_ = conn.SetReadDeadline(time.Now().Add(pongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+
+	if err := s.send(conn, snapshot); err != nil {
+		return
+	}
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case ev, ok := <-sub.C:
+			if !ok {
+				if errors.Is(sub.Err(), agent.ErrSlowSubscriber) {
+					s.log.Info().Str("remote", r.RemoteAddr).Msg("dropping an event stream that fell behind")
+					_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow"), time.Now().Add(time.Second))
+				} else {
+					_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "agent stopping"), time.Now().Add(time.Second))
+				}
+				return
+			}
+			if err := s.send(conn, ev); err != nil {
+				return
+			}
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				return
+			}
+		case <-gone:
+			return
+		}
+	}
+}
+
+func (s *Server) send(conn *websocket.Conn, ev *agent.Event) error {
+	_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
+	if pm, ok := ev.Wire.(*websocket.PreparedMessage); ok {
+		return conn.WritePreparedMessage(pm)
+	}
+	return conn.WriteMessage(websocket.TextMessage, ev.JSON)
+}

@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 64 << 10
+
+// connKey finds a connection's connInfo in a request's context.
+type connKey struct{}
+
+// connInfo is what the guard learns once per TCP connection: the OS user at
+// the other end. A connection's owner cannot change, so one lookup serves
+// every request on a keep-alive connection.
+type connInfo struct {
+	conn   net.Conn
+	lookup func(net.Conn) (peercred.User, error)
+	once   sync.Once
+	user   peercred.User
+	err    error
+}
+
+func (ci *connInfo) owner() (peercred.User, error) {
+	ci.once.Do(func() { ci.user, ci.err = ci.lookup(ci.conn) })
+	return ci.user, ci.err
+}
+
+// connContext is http.Server.ConnContext: it attaches a connInfo whose
+// lookup runs lazily, off the accept loop.
+func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connInfo{conn: c, lookup: s.peerOwner})
+}
+
+// Guard is the one gate every request and WebSocket upgrade passes through,
+// in this order:
+//
+//  1. the caller must be a process of the agent's own OS user (403 WRONG_USER);
+//  2. Host must be localhost, 127.0.0.1 or [::1] with the port being served,
+//     which defeats DNS rebinding (421 HOST_NOT_ALLOWED);
+//  3. an Origin header, when present, must be on the DomainList (403
+//     ORIGIN_NOT_ALLOWED, without CORS headers); "null" never is.
+//
+// Allowed cross-origin callers get CORS with credentials, and preflights
+// (with Private Network Access) are answered here. Every answer carries the
+// security headers; request bodies are capped at MaxBodyBytes. Each refusal
+// is logged with its reason.
+func (s *Server) Guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		securityHeaders(h)
+
+		ci, _ := r.Context().Value(connKey{}).(*connInfo)
+		if ci == nil {
+			s.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
+			return
+		}
+		u, err := ci.owner()
+		if err != nil {
+			s.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner lookup failed: "+err.Error(), "the caller's user could not be determined")
+			return
+		}
+		if u != s.self {
+			s.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "caller is "+u.String()+", not "+s.self.String(), "this agent serves another user")
+			return
+		}
+
+		if !validHost(r.Host, localPort(r)) {
+			s.refuse(w, r, http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
+			return
+		}
+
+		origins := r.Header.Values("Origin")
+		if len(origins) > 1 {
+			s.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
+			return
+		}
+		if len(origins) == 1 {
+			origin := origins[0]
+			if !s.domains().List.Allows(origin) {
+				s.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origin)+" not on the DomainList", "origin not allowed")
+				return
+			}
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Add("Vary", "Origin")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				preflight(w, r)
+				return
+			}
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowedMethods and allowedHeaders are what preflights grant.
+const (
+	allowedMethods = "GET, POST, OPTIONS"
+	allowedHeaders = "Content-Type, X-Requested-With, X-SignalR-User-Agent"
+)
+
+// preflight answers a CORS preflight from an allowed origin.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", allowedMethods)
+	h.Set("Access-Control-Allow-Headers", allowedHeaders)
+	h.Set("Access-Control-Max-Age", "600")
+	if strings.EqualFold(r.Header.Get("Access-Control-Request-Private-Network"), "true") {
+		h.Set("Access-Control-Allow-Private-Network", "true")
+	}
+	h.Add("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// securityHeaders are set on every answer. Pages read the API through
+// CORS; nothing here is meant to be framed, sniffed or cached.
+func securityHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// localPort is the port the request arrived on.
+func localPort(r *http.Request) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			return int(ap.Port())
+		}
+	}
+	return -1
+}
+
+// validHost reports whether a Host header names this agent: localhost,
+// 127.0.0.1 or [::1], with the port being served.
+func validHost(host string, port int) bool {
+	name, p, err := net.SplitHostPort(host)
+	if err != nil || p != strconv.Itoa(port) {
+		return false
+	}
+	switch strings.ToLower(name) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// refuse answers with an API error and logs why, without the query string,
+// cookies or body.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
+	s.log.Warn().
+		Str("code", string(code)).
+		Str("reason", reason).
+		Str("remote", r.RemoteAddr).
+		Str("method", r.Method).
+		Str("path", r.URL.Path).
+		Str("host", r.Host).
+		Str("origin", r.Header.Get("Origin")).
+		Msg("refused request")
+	writeError(w, status, code, message)
+}
+
+// writeError writes {"error":{"code","message"}}.
+func writeError(w http.ResponseWriter, status int, code api.Code, message string) {
+	writeJSON(w, status, api.ErrorBody{Error: api.Error{Code: code, Message: message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode the answer"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// DomainInfo is the DomainList in force and where it came from.
+type DomainInfo struct {
+	List   *domainlist.List
+	Source string // "builtin", "file:<path>", "portservice"
+}

@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/web"
+)
+
+func (s *Server) handleVersionInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.versionInfo())
+}
+
+func (s *Server) handleReaders(w http.ResponseWriter, r *http.Request) {
+	if !s.opt.Backend.Available() {
+		writeError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.opt.Backend.Readers())
+}
+
+func (s *Server) handleCard(w http.ResponseWriter, r *http.Request) {
+	if !s.opt.Backend.Available() {
+		writeError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.opt.Backend.Card(r.Context()))
+}
+
+// handleClientJS serves the JavaScript client. Pages load it with a plain
+// <script src>, so it is readable cross-origin.
+func (s *Server) handleClientJS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(web.ClientJS)))
+	_, _ = w.Write(web.ClientJS)
+}
+
+//go:embed status.html
+var statusFS embed.FS
+
+var statusTmpl = template.Must(template.ParseFS(statusFS, "status.html"))
+
+// statusData is what the status page shows.
+type statusData struct {
+	Info      api.VersionInfo
+	Available bool
+	Readers   []api.Reader
+	Started   time.Time
+	Now       time.Time
+	LogFile   string
+}
+
+// handleStatus renders the helpdesk status page: plain HTML, no script,
+// refreshing itself every few seconds.
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	d := statusData{
+		Info:      s.versionInfo(),
+		Available: s.opt.Backend.Available(),
+		Readers:   s.opt.Backend.Readers().Readers,
+		Started:   s.started,
+		Now:       time.Now(),
+		LogFile:   s.opt.LogFile,
+	}
+	var buf bytes.Buffer
+	if err := statusTmpl.Execute(&buf, d); err != nil {
+		s.log.Error().Err(err).Msg("render status page")
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Stats is the answer to GET /debug/stats: the agent's own resource use,
+// for helpdesk tools and benchmarks.
+type Stats struct {
+	Goroutines   int    `json:"goroutines"`
+	EventStreams int    `json:"eventStreams"`
+	HeapBytes    uint64 `json:"heapBytes"`
+	SysBytes     uint64 `json:"sysBytes"`
+}
+
+// handleStats reports resource use. It is for tools of the agent's own
+// user, never for pages: any request with an Origin is refused.
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != "" {
+		writeError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "not for web pages")
+		return
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.mu.Lock()
+	streams := len(s.ws)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
+}

@@ -1,0 +1,146 @@
+/*
+ * cardbridge.js: the browser client for the cardbridge agent.
+ *
+ * Include it from the agent (<script src="http://127.0.0.1:43485/cardbridge.js">)
+ * or copy it next to your page; it needs no build step and no other library.
+ *
+ *   const cb = await CardBridge.connect();       // finds this user's agent
+ *   const card = await cb.card();                // {present, uuid, subject, ...}
+ *   const sub = cb.subscribe({
+ *     onEvent(ev) { ... },                       // snapshot, card-inserted, card-updated, card-removed, ...
+ *     onStatus(s) { ... },                       // "connecting", "open", "closed"
+ *   });
+ *   sub.close();
+ *
+ * Discovery asks the port service on its well-known ports first (multi-user
+ * hosts give each user a port of their own), then tries the agent's
+ * standalone port. The API needs no cookies.
+ */
+(function (root, factory) {
+  if (typeof module === "object" && module.exports) {
+    module.exports = factory();
+  } else {
+    root.CardBridge = factory();
+  }
+})(typeof self !== "undefined" ? self : this, function () {
+  "use strict";
+
+  var PORT_SERVICE_PORTS = [43487, 44213, 45031, 46478, 48853];
+  var STANDALONE_PORT = 43485;
+  var HOST = "127.0.0.1";
+
+  function CardBridgeError(code, message, status) {
+    var e = new Error(message || code);
+    e.name = "CardBridgeError";
+    e.code = code;
+    e.status = status;
+    return e;
+  }
+
+  function timeoutSignal(ms) {
+    if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) {
+      return AbortSignal.timeout(ms);
+    }
+    var c = new AbortController();
+    setTimeout(function () { c.abort(); }, ms);
+    return c.signal;
+  }
+
+  function getJSON(url, ms) {
+    return fetch(url, { method: "GET", mode: "cors", credentials: "omit", cache: "no-store", signal: timeoutSignal(ms) })
+      .then(function (resp) {
+        return resp.json().catch(function () { return null; }).then(function (body) {
+          if (!resp.ok) {
+            var err = body && body.error ? body.error : { code: "INTERNAL", message: "HTTP " + resp.status };
+            throw CardBridgeError(err.code, err.message, resp.status);
+          }
+          return body;
+        });
+      });
+  }
+
+  // portFromService asks one port service port for this user's agent port.
+  function portFromService(port, ms) {
+    return getJSON("http://" + HOST + ":" + port + "/PRS/GetPortNumber", ms).then(function (body) {
+      if (body && body.portData && body.portData.portNumber) {
+        return body.portData.portNumber;
+      }
+      var fault = body && body.faultException;
+      throw CardBridgeError("NOT_RUNNING", fault ? fault.code + " " + fault.message : "no port from the port service");
+    });
+  }
+
+  // firstOf resolves with the first promise to succeed, or rejects when all fail.
+  function firstOf(promises) {
+    return new Promise(function (resolve, reject) {
+      var left = promises.length, lastErr;
+      if (left === 0) { reject(CardBridgeError("NOT_RUNNING", "nothing to try")); }
+      promises.forEach(function (p) {
+        p.then(resolve, function (e) { lastErr = e; if (--left === 0) { reject(lastErr); } });
+      });
+    });
+  }
+
+  function Client(port) {
+    this.port = port;
+    this.base = "http://" + HOST + ":" + port;
+  }
+
+  Client.prototype.versionInfo = function () { return getJSON(this.base + "/api/versioninfo", 5000); };
+  Client.prototype.readers = function () { return getJSON(this.base + "/api/readers", 5000); };
+  Client.prototype.card = function () { return getJSON(this.base + "/api/card", 10000); };
+
+  // subscribe follows /api/events, reconnecting with backoff until closed.
+  Client.prototype.subscribe = function (handlers) {
+    var self = this, ws = null, closed = false, delay = 500, timer = null;
+    handlers = handlers || {};
+    function status(s, detail) { if (handlers.onStatus) { handlers.onStatus(s, detail); } }
+    function open() {
+      if (closed) { return; }
+      status("connecting");
+      ws = new WebSocket("ws://" + HOST + ":" + self.port + "/api/events");
+      ws.onopen = function () { delay = 500; status("open"); };
+      ws.onmessage = function (m) {
+        var ev;
+        try { ev = JSON.parse(m.data); } catch (e) { return; }
+        if (handlers.onEvent) { handlers.onEvent(ev); }
+      };
+      ws.onclose = function (e) {
+        ws = null;
+        status("closed", { code: e.code, reason: e.reason });
+        if (!closed) {
+          timer = setTimeout(open, delay);
+          delay = Math.min(delay * 2, 10000);
+        }
+      };
+    }
+    open();
+    return {
+      close: function () {
+        closed = true;
+        if (timer) { clearTimeout(timer); }
+        if (ws) { ws.close(1000, "done"); }
+      }
+    };
+  };
+
+  // connect finds this user's agent: the port service first, then the
+  // standalone port. Options: {portServicePorts, standalonePort, timeoutMs}.
+  function connect(opts) {
+    opts = opts || {};
+    var ms = opts.timeoutMs || 2000;
+    var servicePorts = opts.portServicePorts || PORT_SERVICE_PORTS;
+    var standalone = opts.standalonePort || STANDALONE_PORT;
+    return firstOf(servicePorts.map(function (p) { return portFromService(p, ms); }))
+      .catch(function () { return standalone; })
+      .then(function (port) {
+        var c = new Client(port);
+        return c.versionInfo().then(function () { return c; }, function (e) {
+          throw CardBridgeError(e.code === "ORIGIN_NOT_ALLOWED" ? e.code : "NOT_RUNNING",
+            e.code === "ORIGIN_NOT_ALLOWED" ? "this site is not on cardbridge's DomainList" : "cardbridge is not installed or not running", e.status);
+        });
+      });
+  }
+
+  return { connect: connect, Client: Client, PORT_SERVICE_PORTS: PORT_SERVICE_PORTS, STANDALONE_PORT: STANDALONE_PORT };
+});
