@@ -265,33 +265,52 @@ func (c *Core) Available() bool {
 // While that card's identity is still being read it waits (up to the
 // CardWait option, or until ctx ends) so the answer carries the UUID.
 func (c *Core) Card(ctx context.Context) api.Card {
-	timer := time.NewTimer(c.opt.CardWait)
-	defer timer.Stop()
+	card, _ := c.waitCard(ctx)
+	return card
+}
+
+// CardJSON is Card encoded as the API sends it, newline included. The
+// encoding is made once per change of card, not per call.
+func (c *Core) CardJSON(ctx context.Context) []byte {
+	_, b := c.waitCard(ctx)
+	return b
+}
+
+// noCardJSON is api.NoCard encoded.
+var noCardJSON = []byte("{\"present\":false}\n")
+
+func (c *Core) waitCard(ctx context.Context) (api.Card, []byte) {
+	var timeout <-chan time.Time
 	for {
 		c.hub.mu.Lock()
 		var card *api.Card
+		var enc []byte
 		pending := false
 		for _, r := range c.hub.readers {
 			if r.Card != nil {
-				cc := *r.Card
-				card, pending = &cc, c.hub.pending[r.Name]
+				card, enc, pending = r.Card, c.hub.cardJSON[r.Name], c.hub.pending[r.Name]
 				break
 			}
 		}
 		changed := c.hub.changed
 		c.hub.mu.Unlock()
 		if card == nil {
-			return api.NoCard
+			return api.NoCard, noCardJSON
 		}
 		if !pending {
-			return *card
+			return *card, enc
+		}
+		if timeout == nil {
+			t := time.NewTimer(c.opt.CardWait)
+			defer t.Stop()
+			timeout = t.C
 		}
 		select {
 		case <-changed:
-		case <-timer.C:
-			return *card
+		case <-timeout:
+			return *card, enc
 		case <-ctx.Done():
-			return *card
+			return *card, enc
 		}
 	}
 }

@@ -85,14 +85,15 @@ type hub struct {
 	mu        sync.Mutex
 	seq       uint64
 	available bool
-	readers   []api.Reader // sorted by name; Card set while present
+	readers   []api.Reader // sorted by name; Card set while present (never modified, only replaced)
+	cardJSON  map[string][]byte // each present card encoded for GET /api/card
 	pending   map[string]bool
 	changed   chan struct{} // closed and replaced on every change
 	subs      map[*Subscription]struct{}
 }
 
 func newHub(prepare func([]byte) any) *hub {
-	return &hub{prepare: prepare, now: time.Now, pending: map[string]bool{}, changed: make(chan struct{}), subs: map[*Subscription]struct{}{}}
+	return &hub{prepare: prepare, now: time.Now, pending: map[string]bool{}, cardJSON: map[string][]byte{}, changed: make(chan struct{}), subs: map[*Subscription]struct{}{}}
 }
 
 // publish applies a change to the state with fn (under the lock) and sends
@@ -184,6 +185,7 @@ func (h *hub) setAvailable(v bool) {
 	if !v {
 		h.readers = nil
 		clear(h.pending)
+		clear(h.cardJSON)
 	}
 }
 
@@ -198,6 +200,7 @@ func (h *hub) removeReader(name string) {
 		h.readers = slices.Delete(h.readers, i, i+1)
 	}
 	delete(h.pending, name)
+	delete(h.cardJSON, name)
 }
 
 func (h *hub) setCard(name string, c *api.Card, pending bool) {
@@ -207,6 +210,12 @@ func (h *hub) setCard(name string, c *api.Card, pending bool) {
 	}
 	h.readers[i].CardPresent = c != nil
 	h.readers[i].Card = c
+	if c == nil {
+		delete(h.cardJSON, name)
+	} else {
+		b, _ := json.Marshal(c)
+		h.cardJSON[name] = append(b, '\n')
+	}
 	if pending {
 		h.pending[name] = true
 	} else {

@@ -33,6 +33,9 @@ func PrepareEvent(b []byte) any {
 }
 
 // handleEvents streams the snapshot and every later event over a WebSocket.
+// After the upgrade the HTTP handler returns: the stream lives on in two
+// small goroutines of its own (one reads pongs and close frames, one
+// writes), so no HTTP server state stays behind for a long-lived client.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "this endpoint is a WebSocket")
@@ -46,17 +49,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.ws[conn] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.ws, conn)
-		s.mu.Unlock()
-		_ = conn.Close()
-	}()
-
 	snapshot, sub := s.opt.Backend.Subscribe(eventBuffer)
-	defer sub.Close()
 
-	// The reader handles pongs and close frames; pages send nothing else.
 	conn.SetReadLimit(512)
 	_ = conn.SetReadDeadline(time.Now().Add(pongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -69,7 +63,19 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+	go s.stream(conn, r.RemoteAddr, snapshot, sub, gone)
+}
 
+// stream writes events to one WebSocket until it fails, its reader sees the
+// client go, or the subscription ends; then it closes the connection.
+func (s *Server) stream(conn *websocket.Conn, remote string, snapshot *agent.Event, sub *agent.Subscription, gone <-chan struct{}) {
+	defer func() {
+		sub.Close()
+		s.mu.Lock()
+		delete(s.ws, conn)
+		s.mu.Unlock()
+		_ = conn.Close()
+	}()
 	if err := s.send(conn, snapshot); err != nil {
 		return
 	}
@@ -80,7 +86,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case ev, ok := <-sub.C:
 			if !ok {
 				if errors.Is(sub.Err(), agent.ErrSlowSubscriber) {
-					s.log.Info().Str("remote", r.RemoteAddr).Msg("dropping an event stream that fell behind")
+					s.log.Info().Str("remote", remote).Msg("dropping an event stream that fell behind")
 					_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow"), time.Now().Add(time.Second))
 				} else {
 					_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "agent stopping"), time.Now().Add(time.Second))

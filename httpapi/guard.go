@@ -30,6 +30,9 @@ type connInfo struct {
 	once   sync.Once
 	user   peercred.User
 	err    error
+	// hosts are the Host values that name this agent on the port the
+	// connection arrived on.
+	hosts [3]string
 }
 
 func (ci *connInfo) owner() (peercred.User, error) {
@@ -40,7 +43,12 @@ func (ci *connInfo) owner() (peercred.User, error) {
 // connContext is http.Server.ConnContext: it attaches a connInfo whose
 // lookup runs lazily, off the accept loop.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connInfo{conn: c, lookup: s.peerOwner})
+	ci := &connInfo{conn: c, lookup: s.peerOwner}
+	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
+		p := ":" + strconv.Itoa(int(ap.Port()))
+		ci.hosts = [3]string{"localhost" + p, "127.0.0.1" + p, "[::1]" + p}
+	}
+	return context.WithValue(ctx, connKey{}, ci)
 }
 
 // Guard is the one gate every request and WebSocket upgrade passes through,
@@ -76,7 +84,7 @@ func (s *Server) Guard(next http.Handler) http.Handler {
 			return
 		}
 
-		if !validHost(r.Host, localPort(r)) {
+		if !ci.validHost(r.Host) {
 			s.refuse(w, r, http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
 			return
 		}
@@ -100,7 +108,7 @@ func (s *Server) Guard(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
@@ -126,39 +134,37 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// Header values shared by every answer; net/http only reads them.
+var (
+	noStore         = []string{"no-store"}
+	noSniff         = []string{"nosniff"}
+	frameDeny       = []string{"DENY"}
+	noReferrer      = []string{"no-referrer"}
+	apiCSP          = []string{"default-src 'none'; frame-ancestors 'none'"}
+	sameOrigin      = []string{"same-origin"}
+	jsonContentType = []string{"application/json; charset=utf-8"}
+)
+
 // securityHeaders are set on every answer. Pages read the API through
 // CORS; nothing here is meant to be framed, sniffed or cached.
 func securityHeaders(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h["Cache-Control"] = noStore
+	h["X-Content-Type-Options"] = noSniff
+	h["X-Frame-Options"] = frameDeny
+	h["Referrer-Policy"] = noReferrer
+	h["Content-Security-Policy"] = apiCSP
+	h["Cross-Origin-Opener-Policy"] = sameOrigin
 }
 
-// localPort is the port the request arrived on.
-func localPort(r *http.Request) int {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-			return int(ap.Port())
-		}
-	}
-	return -1
-}
-
-// validHost reports whether a Host header names this agent: localhost,
-// 127.0.0.1 or [::1], with the port being served.
-func validHost(host string, port int) bool {
-	name, p, err := net.SplitHostPort(host)
-	if err != nil || p != strconv.Itoa(port) {
+// validHost reports whether a Host header names this agent: localhost
+// (in any case), 127.0.0.1 or [::1], with the port being served. This
+// defeats DNS rebinding: a page from evil.example that resolves to
+// 127.0.0.1 still sends Host: evil.example.
+func (ci *connInfo) validHost(host string) bool {
+	if ci.hosts[0] == "" {
 		return false
 	}
-	switch strings.ToLower(name) {
-	case "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	return false
+	return strings.EqualFold(host, ci.hosts[0]) || host == ci.hosts[1] || host == ci.hosts[2]
 }
 
 // refuse answers with an API error and logs why, without the query string,
@@ -188,8 +194,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode the answer"}}`)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

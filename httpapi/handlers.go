@@ -30,7 +30,11 @@ func (s *Server) handleCard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.opt.Backend.Card(r.Context()))
+	b := s.opt.Backend.CardJSON(r.Context())
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	_, _ = w.Write(b)
 }
 
 // handleClientJS serves the JavaScript client. Pages load it with a plain

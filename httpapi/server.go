@@ -31,6 +31,7 @@ import (
 type Backend interface {
 	Readers() api.Readers
 	Card(ctx context.Context) api.Card
+	CardJSON(ctx context.Context) []byte
 	Available() bool
 	Subscribe(buffer int) (*agent.Event, *agent.Subscription)
 }

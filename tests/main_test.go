@@ -48,7 +48,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	binDir = filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...", "./probe")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...", "./probe", "./refserver")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build cardbridge: %v\n%s", err, out)
 		return 1
@@ -116,7 +116,11 @@ func newCard(t testing.TB, tc testCard) (*vcard.Card, *x509.Certificate, crypto.
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := vcard.New(vcard.Config{Logf: t.Logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: "123456", Retries: 3})
+	var logf func(string, ...any)
+	if tt, ok := t.(*testing.T); ok {
+		logf = tt.Logf // shown when the test fails
+	}
+	c := vcard.New(vcard.Config{Logf: logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: "123456", Retries: 3})
 	t.Cleanup(func() { _ = c.Remove() })
 	return c, cert, key
 }

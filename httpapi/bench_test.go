@@ -1,0 +1,48 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+// fakeConn is just enough of a net.Conn for connContext.
+type fakeConn struct{ net.Conn }
+
+func (fakeConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 43485} }
+
+// BenchmarkGuardedCard is the per-request cost of GET /api/card from an
+// allowed page on a kept-alive connection, without the network.
+func BenchmarkGuardedCard(b *testing.B) {
+	list, _ := domainlist.Parse([]byte(testDomains))
+	core := agent.New(agent.Options{})
+	core.Apply(pcsc.Event{Type: pcsc.Available})
+	core.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
+	s := New(Options{
+		Backend:   core,
+		Domains:   func() DomainInfo { return DomainInfo{List: list} },
+		Self:      me,
+		PeerOwner: func(net.Conn) (peercred.User, error) { return me, nil },
+		Logger:    zerolog.Nop(),
+	})
+	ctx := s.connContext(context.Background(), fakeConn{})
+	req := httptest.NewRequest("GET", "http://localhost:43485/api/card", nil).WithContext(ctx)
+	req.Header.Set("Origin", "https://my.esr.nhs.uk")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+//go:build linux && cgo
+
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/tests/testbed"
+)
+
+// wrkRate runs wrk against url and returns requests per second.
+func wrkRate(b *testing.B, url string) float64 {
+	b.Helper()
+	out, err := exec.Command("wrk", "-t1", "-c32", "-d3s", url).CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no rate in wrk's output:\n%s", out)
+	}
+	if bytes.Contains(out, []byte("Non-2xx")) {
+		b.Fatalf("wrk saw errors:\n%s", out)
+	}
+	r, _ := strconv.ParseFloat(string(m[1]), 64)
+	return r
+}
+
+// BenchmarkCardRequests compares GET /api/card with keep-alive on the
+// agent (a virtual card inserted, everything behind the guard) against a
+// bare net/http handler returning the same bytes, in the same run, with
+// wrk as the client. Target: at least 0.8 of the reference's rate.
+func BenchmarkCardRequests(b *testing.B) {
+	needPCSCD(b)
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.Skip("wrk is not installed (apt-get install wrk)")
+	}
+	a := startAgent(b)
+	c, _, _ := newCard(b, testCard{uuid: "555123456789"})
+	insert(b, c, 0)
+	status, body := a.get(b, "/api/card", "")
+	if status != 200 || !bytes.Contains(body, []byte("555123456789")) {
+		b.Fatalf("agent answers %d %s", status, body)
+	}
+	bodyFile := filepath.Join(b.TempDir(), "card.json")
+	if err := os.WriteFile(bodyFile, body, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	refPort := freePort(b)
+	ref := exec.Command(filepath.Join(binDir, "refserver"), "-listen", fmt.Sprintf("127.0.0.1:%d", refPort), "-body", bodyFile)
+	ref.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := ref.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = ref.Process.Kill(); _ = ref.Wait() }()
+	refURL := fmt.Sprintf("http://127.0.0.1:%d/api/card", refPort)
+	for i := 0; ; i++ {
+		if resp, err := http.Get(refURL); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 200 {
+			b.Fatal("reference server did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var agentRates, refRates []float64
+	b.ResetTimer()
+	for range 3 { // alternate, so drift on the machine hits both alike
+		agentRates = append(agentRates, wrkRate(b, a.base+"/api/card"))
+		refRates = append(refRates, wrkRate(b, refURL))
+	}
+	b.StopTimer()
+	slices.Sort(agentRates)
+	slices.Sort(refRates)
+	am, rm := agentRates[1], refRates[1]
+	b.ReportMetric(am, "agent-req/s")
+	b.ReportMetric(rm, "reference-req/s")
+	b.ReportMetric(am/rm, "ratio")
+}
+
+// BenchmarkInsertToWebSocket measures, for each virtual card insertion, the
+// time until a WebSocket client of the agent process receives card-inserted,
+// and in the same run the time until a bare GetStatusChange loop wakes.
+// Target: the agent's median within 5 ms of the reference's.
+func BenchmarkInsertToWebSocket(b *testing.B) {
+	needPCSCD(b)
+	a := startAgent(b)
+	a.waitReaders(b, 2)
+	ref := referenceWatcher(b, reader0)
+	card, _, _ := newCard(b, testCard{uuid: "555000000098"})
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.Dial(fmt.Sprintf("ws://127.0.0.1:%d/api/events", a.port), http.Header{"Origin": {"https://my.esr.nhs.uk"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	nextWS(b, conn, "snapshot", "")
+	var ours, theirs []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		waitPresent(b, reader0, false)
+		t0 := time.Now()
+		if err := card.Insert(testbed.DefaultSlot.Addr(0)); err != nil {
+			b.Fatal(err)
+		}
+		nextWS(b, conn, "card-inserted", reader0)
+		t1 := time.Now()
+		var t2 time.Time
+		select {
+		case t2 = <-ref:
+		case <-time.After(10 * time.Second):
+			b.Fatal("reference watcher saw no insertion")
+		}
+		ours, theirs = append(ours, t1.Sub(t0)), append(theirs, t2.Sub(t0))
+		nextWS(b, conn, "card-updated", reader0)
+		if err := card.Remove(); err != nil {
+			b.Fatal(err)
+		}
+		nextWS(b, conn, "card-removed", reader0)
+	}
+	b.StopTimer()
+	diffs := make([]time.Duration, len(ours))
+	for i := range ours {
+		diffs[i] = ours[i] - theirs[i]
+	}
+	b.ReportMetric(ms(median(ours)), "websocket-median-ms")
+	b.ReportMetric(ms(median(theirs)), "reference-median-ms")
+	b.ReportMetric(ms(median(ours)-median(theirs)), "median-gap-ms")
+	b.ReportMetric(ms(median(diffs)), "per-insertion-gap-median-ms")
+	b.ReportMetric(ms(slices.Max(diffs)), "per-insertion-gap-max-ms")
+}
+
+// procStatus reads a field (in kB) of /proc/PID/status.
+func procStatusKB(b *testing.B, pid int, field string) float64 {
+	b.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return v
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+func fdCount(b *testing.B, pid int) int {
+	b.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(ents)
+}
+
+func (a *agentProc) stats(b *testing.B) httpapi.Stats {
+	b.Helper()
+	_, body := a.get(b, "/debug/stats", "")
+	var s httpapi.Stats
+	if err := json.Unmarshal(body, &s); err != nil {
+		b.Fatalf("stats %s: %v", body, err)
+	}
+	return s
+}
+
+// BenchmarkAgentMemory reports the agent process's resident memory idle and
+// with 1,000 WebSocket clients, and checks that goroutines and file
+// descriptors return to the idle count when they leave. Targets: 15 MB
+// idle, 40 MB with 1,000 clients.
+func BenchmarkAgentMemory(b *testing.B) {
+	needPCSCD(b)
+	a := startAgent(b)
+	a.waitReaders(b, 2)
+	c, _, _ := newCard(b, testCard{uuid: "555000000097"})
+	insert(b, c, 0)
+	a.get(b, "/api/card", "") // identity read and cached
+	pid := a.cmd.Process.Pid
+	settle := func() { time.Sleep(500 * time.Millisecond) }
+	settle()
+	idleRSS := procStatusKB(b, pid, "VmRSS")
+	idleGo, idleFD := a.stats(b).Goroutines, fdCount(b, pid)
+
+	const clients = 1000
+	conns := make([]*websocket.Conn, 0, clients)
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 512, WriteBufferSize: 512}
+	b.ResetTimer()
+	for range clients {
+		conn, _, err := d.Dial(fmt.Sprintf("ws://127.0.0.1:%d/api/events", a.port), http.Header{"Origin": {"https://my.esr.nhs.uk"}})
+		if err != nil {
+			b.Fatalf("client %d: %v", len(conns), err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := conn.ReadMessage(); err != nil { // the snapshot
+			b.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+	// One event to all of them, so every write path has been used.
+	if err := c.Remove(); err != nil {
+		b.Fatal(err)
+	}
+	for _, conn := range conns {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	settle()
+	loadedRSS := procStatusKB(b, pid, "VmRSS")
+	st := a.stats(b)
+	if st.EventStreams != clients {
+		b.Errorf("%d event streams open, want %d", st.EventStreams, clients)
+	}
+	loadedGo, loadedFD := st.Goroutines, fdCount(b, pid)
+	for _, conn := range conns {
+		conn.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var afterGo, afterFD int
+	for {
+		afterGo, afterFD = a.stats(b).Goroutines, fdCount(b, pid)
+		if (afterGo <= idleGo && afterFD <= idleFD) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.StopTimer()
+	if afterGo > idleGo || afterFD > idleFD {
+		b.Errorf("after the clients left: %d goroutines (idle %d), %d fds (idle %d)", afterGo, idleGo, afterFD, idleFD)
+	}
+	b.ReportMetric(float64(st.HeapBytes)/(1<<20), "1000ws-heap-MB")
+	b.ReportMetric(float64(st.SysBytes)/(1<<20), "1000ws-gosys-MB")
+	b.ReportMetric(idleRSS/1024, "idle-rss-MB")
+	b.ReportMetric(loadedRSS/1024, "1000ws-rss-MB")
+	b.ReportMetric(procStatusKB(b, pid, "VmHWM")/1024, "peak-rss-MB")
+	b.ReportMetric(float64(idleGo), "idle-goroutines")
+	b.ReportMetric(float64(loadedGo), "1000ws-goroutines")
+	b.ReportMetric(float64(afterGo), "after-goroutines")
+	b.ReportMetric(float64(idleFD), "idle-fds")
+	b.ReportMetric(float64(loadedFD), "1000ws-fds")
+	b.ReportMetric(float64(afterFD), "after-fds")
+}
