@@ -85,7 +85,7 @@ type hub struct {
 	mu        sync.Mutex
 	seq       uint64
 	available bool
-	readers   []api.Reader // sorted by name; Card set while present (never modified, only replaced)
+	readers   []api.Reader      // sorted by name; Card set while present (never modified, only replaced)
 	cardJSON  map[string][]byte // each present card encoded for GET /api/card
 	pending   map[string]bool
 	changed   chan struct{} // closed and replaced on every change
