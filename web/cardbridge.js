@@ -135,9 +135,10 @@
       .catch(function () { return standalone; })
       .then(function (port) {
         var c = new Client(port);
+        // A refused origin gets no CORS headers, so the browser cannot tell
+        // it from an agent that is not there.
         return c.versionInfo().then(function () { return c; }, function (e) {
-          throw CardBridgeError(e.code === "ORIGIN_NOT_ALLOWED" ? e.code : "NOT_RUNNING",
-            e.code === "ORIGIN_NOT_ALLOWED" ? "this site is not on cardbridge's DomainList" : "cardbridge is not installed or not running", e.status);
+          throw CardBridgeError("NOT_RUNNING", "cardbridge is not installed or not running, or this site is not on its DomainList", e.status);
         });
       });
   }
