@@ -34,7 +34,7 @@ func BenchmarkGuardedCard(b *testing.B) {
 		PeerOwner: func(net.Conn) (peercred.User, error) { return me, nil },
 		Logger:    zerolog.Nop(),
 	})
-	ctx := s.connContext(context.Background(), fakeConn{})
+	ctx := s.guard.ConnContext(context.Background(), fakeConn{})
 	req := httptest.NewRequest("GET", "http://localhost:43485/api/card", nil).WithContext(ctx)
 	req.Header.Set("Origin", "https://my.esr.nhs.uk")
 	b.ReportAllocs()

@@ -3,12 +3,15 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
@@ -40,10 +43,45 @@ func (ci *connInfo) owner() (peercred.User, error) {
 	return ci.user, ci.err
 }
 
-// connContext is http.Server.ConnContext: it attaches a connInfo whose
-// lookup runs lazily, off the accept loop.
-func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	ci := &connInfo{conn: c, lookup: s.peerOwner}
+// GuardOptions configures a Guard.
+type GuardOptions struct {
+	// Self, when set, is the only OS user served (the agent); when nil any
+	// local user is (the port service, which answers each caller for
+	// itself and learns who it is with PeerUser).
+	Self *peercred.User
+	// PeerOwner finds who is at the other end of a connection;
+	// nil means peercred.PeerOf on its addresses.
+	PeerOwner func(net.Conn) (peercred.User, error)
+	// Domains returns the DomainList in force; it may change at any time.
+	Domains func() DomainInfo
+	Logger  zerolog.Logger
+}
+
+// Guard checks every request and WebSocket upgrade before a handler sees
+// it; see Wrap.
+type Guard struct {
+	self      *peercred.User
+	peerOwner func(net.Conn) (peercred.User, error)
+	domains   func() DomainInfo
+	log       zerolog.Logger
+}
+
+// NewGuard makes a Guard.
+func NewGuard(opt GuardOptions) *Guard {
+	g := &Guard{self: opt.Self, peerOwner: opt.PeerOwner, domains: opt.Domains, log: opt.Logger}
+	if g.peerOwner == nil {
+		g.peerOwner = peerOfAddrs
+	}
+	if g.domains == nil {
+		g.domains = func() DomainInfo { return DomainInfo{List: domainlist.Empty(), Source: "none"} }
+	}
+	return g
+}
+
+// ConnContext is http.Server.ConnContext: it attaches a connInfo whose
+// owner lookup runs lazily, off the accept loop.
+func (g *Guard) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	ci := &connInfo{conn: c, lookup: g.peerOwner}
 	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
 		p := ":" + strconv.Itoa(int(ap.Port()))
 		ci.hosts = [3]string{"localhost" + p, "127.0.0.1" + p, "[::1]" + p}
@@ -51,10 +89,20 @@ func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, ci)
 }
 
-// Guard is the one gate every request and WebSocket upgrade passes through,
-// in this order:
+// PeerUser is the OS user at the other end of the request's connection.
+func PeerUser(r *http.Request) (peercred.User, error) {
+	ci, _ := r.Context().Value(connKey{}).(*connInfo)
+	if ci == nil {
+		return peercred.User{}, errors.New("peer user: the request did not come through the guard's server")
+	}
+	return ci.owner()
+}
+
+// Wrap puts the Guard in front of next. It is the one gate every request
+// and WebSocket upgrade passes through, in this order:
 //
-//  1. the caller must be a process of the agent's own OS user (403 WRONG_USER);
+//  1. the caller must be a process of the agent's own OS user (403
+//     WRONG_USER), when the Guard has a Self;
 //  2. Host must be localhost, 127.0.0.1 or [::1] with the port being served,
 //     which defeats DNS rebinding (421 HOST_NOT_ALLOWED);
 //  3. an Origin header, when present, must be on the DomainList (403
@@ -64,40 +112,42 @@ func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 // (with Private Network Access) are answered here. Every answer carries the
 // security headers; request bodies are capped at MaxBodyBytes. Each refusal
 // is logged with its reason.
-func (s *Server) Guard(next http.Handler) http.Handler {
+func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		securityHeaders(h)
 
 		ci, _ := r.Context().Value(connKey{}).(*connInfo)
 		if ci == nil {
-			s.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
+			g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
 			return
 		}
-		u, err := ci.owner()
-		if err != nil {
-			s.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner lookup failed: "+err.Error(), "the caller's user could not be determined")
-			return
-		}
-		if u != s.self {
-			s.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "caller is "+u.String()+", not "+s.self.String(), "this agent serves another user")
-			return
+		if g.self != nil {
+			u, err := ci.owner()
+			if err != nil {
+				g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner lookup failed: "+err.Error(), "the caller's user could not be determined")
+				return
+			}
+			if u != *g.self {
+				g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "caller is "+u.String()+", not "+g.self.String(), "this agent serves another user")
+				return
+			}
 		}
 
 		if !ci.validHost(r.Host) {
-			s.refuse(w, r, http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
+			g.refuse(w, r, http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
 			return
 		}
 
 		origins := r.Header.Values("Origin")
 		if len(origins) > 1 {
-			s.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
+			g.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
 			return
 		}
 		if len(origins) == 1 {
 			origin := origins[0]
-			if !s.domains().List.Allows(origin) {
-				s.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origin)+" not on the DomainList", "origin not allowed")
+			if !g.domains().List.Allows(origin) {
+				g.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origin)+" not on the DomainList", "origin not allowed")
 				return
 			}
 			h.Set("Access-Control-Allow-Origin", origin)
@@ -169,8 +219,8 @@ func (ci *connInfo) validHost(host string) bool {
 
 // refuse answers with an API error and logs why, without the query string,
 // cookies or body.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
-	s.log.Warn().
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
+	g.log.Warn().
 		Str("code", string(code)).
 		Str("reason", reason).
 		Str("remote", r.RemoteAddr).

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -57,14 +59,13 @@ type Options struct {
 
 // Server is the HTTP API.
 type Server struct {
-	opt       Options
-	log       zerolog.Logger
-	self      peercred.User
-	peerOwner func(net.Conn) (peercred.User, error)
-	domains   func() DomainInfo
-	handler   http.Handler
-	upgrader  websocket.Upgrader
-	started   time.Time
+	opt      Options
+	log      zerolog.Logger
+	guard    *Guard
+	domains  func() DomainInfo
+	handler  http.Handler
+	upgrader websocket.Upgrader
+	started  time.Time
 
 	mu   sync.Mutex
 	port int
@@ -74,20 +75,14 @@ type Server struct {
 // New makes a Server.
 func New(opt Options) *Server {
 	s := &Server{
-		opt:       opt,
-		log:       opt.Logger.With().Str("component", "http").Logger(),
-		self:      opt.Self,
-		peerOwner: opt.PeerOwner,
-		domains:   opt.Domains,
-		started:   time.Now(),
-		ws:        map[*websocket.Conn]struct{}{},
+		opt:     opt,
+		log:     opt.Logger.With().Str("component", "http").Logger(),
+		started: time.Now(),
+		ws:      map[*websocket.Conn]struct{}{},
 	}
-	if s.peerOwner == nil {
-		s.peerOwner = peerOfAddrs
-	}
-	if s.domains == nil {
-		s.domains = func() DomainInfo { return DomainInfo{List: domainlist.Empty(), Source: "none"} }
-	}
+	self := opt.Self
+	s.guard = NewGuard(GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
+	s.domains = s.guard.domains
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
 		ReadBufferSize:   256,
@@ -107,7 +102,7 @@ func New(opt Options) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	s.handler = s.Guard(mux)
+	s.handler = s.guard.Wrap(mux)
 	return s
 }
 
@@ -183,34 +178,45 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.mu.Lock()
 	s.port = lns[0].Addr().(*net.TCPAddr).Port
 	s.mu.Unlock()
+	s.log.Info().Int("port", s.port).Msg("serving")
+	return ServeLoopback(ctx, s.handler, s.guard, s.opt.MaxConns, s.closeWebSockets, lns...)
+}
+
+// ServeLoopback serves h on lns with the Guard's connection tracking and
+// cardbridge's limits (header size and time, idle time, at most maxConns
+// connections per listener, 4096 when zero) until ctx ends or a listener
+// fails. beforeShutdown, if set, runs first at the end (to close hijacked
+// connections, which Shutdown does not track).
+func ServeLoopback(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeShutdown func(), lns ...net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second, // hijacked WebSockets clear it
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ConnContext:       s.connContext,
-		ErrorLog:          nil,
+		ConnContext:       g.ConnContext,
+		ErrorLog:          log.New(io.Discard, "", 0),
 	}
-	maxConns := s.opt.MaxConns
 	if maxConns <= 0 {
 		maxConns = 4096
+	}
+	if beforeShutdown == nil {
+		beforeShutdown = func() {}
 	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxConns)) }()
 	}
-	s.log.Info().Int("port", s.port).Msg("serving")
 	select {
 	case err := <-errc:
 		_ = srv.Close()
-		s.closeWebSockets()
+		beforeShutdown()
 		return err
 	case <-ctx.Done():
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.closeWebSockets()
+	beforeShutdown()
 	err := srv.Shutdown(shutCtx)
 	if err != nil {
 		_ = srv.Close()
