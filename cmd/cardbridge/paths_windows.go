@@ -1,4 +1,0 @@
-package main
-
-// defaultPortServiceSocket is the port service's named pipe.
-const defaultPortServiceSocket = `\\.\pipe\cardbridge-portservice`
