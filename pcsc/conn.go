@@ -38,16 +38,50 @@ func connect(ctx context.Context, est establishFunc, reader string) (*Conn, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c, err := est()
-	if err != nil {
-		return nil, fmt.Errorf("open card in %q: %w", reader, err)
+	type result struct {
+		c    sysContext
+		card sysCard
+		err  error
 	}
-	card, err := c.Connect(reader)
-	if err != nil {
-		_ = c.Release()
-		return nil, fmt.Errorf("open card in %q: %w", reader, err)
+	done := make(chan result, 1)
+	go func() {
+		c, err := est()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		card, err := c.Connect(reader)
+		if err != nil {
+			_ = c.Release()
+			done <- result{err: err}
+			return
+		}
+		done <- result{c: c, card: card}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, DefaultExchangeTimeout)
+	defer cancel()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("open card in %q: %w", reader, r.err)
+		}
+		return &Conn{reader: reader, timeout: DefaultExchangeTimeout, ctx: r.c, card: r.card}, nil
+	case <-ctx.Done():
 	}
-	return &Conn{reader: reader, timeout: DefaultExchangeTimeout, ctx: c, card: card}, nil
+	// SCardConnect cannot be interrupted (it waits, for example, while
+	// another program holds the card in a transaction). Clean up whenever
+	// it returns.
+	go func() {
+		if r := <-done; r.err == nil {
+			_ = r.card.Disconnect()
+			_ = r.c.Release()
+		}
+	}()
+	err := ErrCardTimeout
+	if errors.Is(ctx.Err(), context.Canceled) {
+		err = context.Canceled
+	}
+	return nil, fmt.Errorf("open card in %q: %w", reader, err)
 }
 
 // Reader names the reader the card is in.

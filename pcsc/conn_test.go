@@ -125,3 +125,25 @@ func TestConnTransaction(t *testing.T) {
 		t.Errorf("blocked transaction: err %v, fn called %v", err, called)
 	}
 }
+
+func TestConnectDeadline(t *testing.T) {
+	card := &scriptedCard{resp: []byte{0x90, 0x00}}
+	sc := &scriptedContext{card: card}
+	slow := func() (sysContext, error) { time.Sleep(300 * time.Millisecond); return sc, nil }
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := connect(ctx, slow, "R0"); !errors.Is(err, ErrCardTimeout) {
+		t.Fatalf("connect to a service that hangs: %v, want ErrCardTimeout", err)
+	}
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Errorf("connect gave up after %v", d)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !(card.disconnected.Load() && sc.released.Load()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned connection was never released")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
