@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,8 @@ import (
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // StandalonePort is the agent's port when it runs without the port service.
@@ -43,7 +47,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var f agentFlags
 	fs.StringVar(&f.listen, "listen", "", "standalone: serve on this loopback address, e.g. 127.0.0.1:43485, and do not ask the port service")
-	fs.StringVar(&f.portService, "portservice", defaultPortServiceSocket, "the port service's local socket")
+	fs.StringVar(&f.portService, "portservice", localsock.DefaultPath, "the port service's local socket")
 	fs.StringVar(&f.domains, "domains", "", "a DomainList file to use instead of the port service's")
 	fs.StringVar(&f.pinentry, "pinentry", "", "the PIN prompt program (GnuPG pinentry protocol)")
 	fs.StringVar(&f.logFile, "log", "", "log file (default: the per-user log directory)")
@@ -93,27 +97,41 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	if r, ok := closer.(*logging.Rotating); ok {
 		logPath = r.Path()
 	}
-
-	if f.listen == "" {
-		return fmt.Errorf("registration with the port service (%s) is not available in this version; run standalone with --listen 127.0.0.1:%d", f.portService, StandalonePort)
-	}
 	self, err := peercred.Current()
 	if err != nil {
 		return fmt.Errorf("find the current user: %w", err)
 	}
-
 	domains, err := newDomainSource(f.domains, log)
 	if err != nil {
 		return err
 	}
-	lns, err := httpapi.Listen(f.listen)
-	if err != nil {
-		return err
+	var reg *portservice.Registration
+	var lns []net.Listener
+	if f.listen != "" {
+		if lns, err = httpapi.Listen(f.listen); err != nil {
+			return err
+		}
+	} else {
+		// Registered mode: the port service gives this user's port. Fail
+		// now, before anything runs, if it cannot.
+		if reg, err = portservice.Register(ctx, f.portService, self); err != nil {
+			if se := (*portservice.ServiceError)(nil); errors.As(err, &se) && errors.Is(err, portservice.ErrAlreadyRunning) {
+				return fmt.Errorf("%w (%s)", portservice.ErrAlreadyRunning, se.Message)
+			}
+			return fmt.Errorf("%w\n(start cardbridge-portservice, or run standalone with --listen 127.0.0.1:%d)", err, StandalonePort)
+		}
+		defer func() { reg.Close() }()
+		domains.fromService(reg.Domains)
+		if lns, err = bindRegistered(ctx, reg, reg.Port, log); err != nil {
+			return err
+		}
 	}
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
 	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
-	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath})
+	connected := atomic.Bool{}
+	connected.Store(reg != nil)
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -121,8 +139,12 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); defer cancel(); _ = core.Run(ctx) }()
 	go func() { defer wg.Done(); domains.watch(ctx) }()
-	log.Info().Str("listen", f.listen).Str("user", self.String()).Str("log", logPath).Msg("cardbridge agent starting")
-	err = srv.Serve(ctx, lns...)
+	log.Info().Str("user", self.String()).Str("log", logPath).Bool("portService", reg != nil).Msg("cardbridge agent starting")
+	if reg == nil {
+		err = srv.Serve(ctx, lns...)
+	} else {
+		err = serveRegistered(ctx, f, self, reg, lns, srv, domains, &connected, log)
+	}
 	cancel()
 	wg.Wait()
 	log.Info().Msg("cardbridge agent stopped")
@@ -130,6 +152,112 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// bindRegistered listens on the port the service gave, asking it for
+// another while someone else holds it.
+func bindRegistered(ctx context.Context, reg *portservice.Registration, port int, log zerolog.Logger) ([]net.Listener, error) {
+	for attempt := 0; ; attempt++ {
+		lns, err := httpapi.Listen("localhost:" + strconv.Itoa(port))
+		if err == nil {
+			if err := reg.Listening(port); err != nil {
+				closeAll(lns)
+				return nil, fmt.Errorf("tell the port service the agent listens: %w", err)
+			}
+			return lns, nil
+		}
+		if attempt == 5 {
+			return nil, fmt.Errorf("cannot listen on any port the port service gave: %w", err)
+		}
+		log.Warn().Err(err).Int("port", port).Msg("cannot listen on the port the port service gave; asking for another")
+		if port, err = reg.BindFailed(ctx, port); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func closeAll(lns []net.Listener) {
+	for _, l := range lns {
+		l.Close()
+	}
+}
+
+// serveRegistered serves on the port the service gave until ctx ends,
+// moving when the service says so, and registering again (keeping the
+// port, and serving all along) when the service restarts.
+func serveRegistered(ctx context.Context, f agentFlags, self peercred.User, reg *portservice.Registration, lns []net.Listener, srv *httpapi.Server, domains *domainSource, connected *atomic.Bool, log zerolog.Logger) error {
+	port := reg.Port
+	serve := func(lns []net.Listener) (stop func(), done <-chan error) {
+		sctx, scancel := context.WithCancel(ctx)
+		d := make(chan error, 1)
+		fin := make(chan struct{})
+		go func() { d <- srv.Serve(sctx, lns...); close(fin) }()
+		return func() { scancel(); <-fin }, d
+	}
+	stop, done := serve(lns)
+	defer func() { stop() }()
+	backoff := 500 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-done:
+			return err
+		case m, ok := <-reg.Updates:
+			if ok {
+				switch m.Type {
+				case portservice.MsgDomainList:
+					domains.fromService(m.DomainList)
+				case portservice.MsgMove:
+					log.Warn().Int("from", port).Int("to", m.Port).Msg("the port service moves this agent to a new port")
+					stop()
+					nl, err := bindRegistered(ctx, reg, m.Port, log)
+					if err != nil {
+						return err
+					}
+					port = m.Port
+					stop, done = serve(nl)
+				}
+				continue
+			}
+			// The service went away: keep serving, and register again.
+			connected.Store(false)
+			reg.Close()
+			log.Warn().Msg("lost the port service; registering again")
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 10*time.Second)
+				nr, err := portservice.Register(ctx, f.portService, self)
+				if err != nil {
+					log.Debug().Err(err).Msg("registering again")
+					continue
+				}
+				reg, backoff = nr, 500*time.Millisecond
+				break
+			}
+			connected.Store(true)
+			domains.fromService(reg.Domains)
+			if reg.Port == port {
+				if err := reg.Listening(port); err != nil {
+					log.Warn().Err(err).Msg("tell the port service the agent listens")
+				}
+				log.Info().Int("port", port).Msg("registered again on the same port")
+				continue
+			}
+			log.Warn().Int("from", port).Int("to", reg.Port).Msg("registered again on a new port")
+			stop()
+			nl, err := bindRegistered(ctx, reg, reg.Port, log)
+			if err != nil {
+				return err
+			}
+			port = reg.Port
+			stop, done = serve(nl)
+		}
+	}
 }
 
 // domainSource holds the DomainList in force and reloads a --domains file
@@ -156,6 +284,20 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 }
 
 func (d *domainSource) get() httpapi.DomainInfo { return *d.cur.Load() }
+
+// fromService puts the port service's DomainList in force, unless a
+// --domains file overrides it.
+func (d *domainSource) fromService(text string) {
+	if d.path != "" {
+		return
+	}
+	list, bad := domainlist.Parse([]byte(text))
+	for _, e := range bad {
+		d.log.Warn().Int("line", e.Line).Err(e.Err).Msg("skipping a bad line of the port service's DomainList")
+	}
+	d.cur.Store(&httpapi.DomainInfo{List: list, Source: "portservice"})
+	d.log.Info().Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList from the port service")
+}
 
 // load reads the file; bad lines are logged and skipped.
 func (d *domainSource) load() error {

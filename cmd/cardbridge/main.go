@@ -21,7 +21,7 @@ func main() {
 const usage = `cardbridge: a local bridge between web pages and your smartcard.
 
 Usage:
-  cardbridge agent --listen 127.0.0.1:43485   run the local server web pages talk to
+  cardbridge agent [--listen 127.0.0.1:43485]  run the local server web pages talk to
                    [--domains FILE] [--log FILE] [--log-level info]
   cardbridge card [--json] [--timeout 15s]   show readers, cards and card holders
   cardbridge version [--json]                show the build

@@ -6,6 +6,7 @@
 //	probe -base http://127.0.0.1:43485 -origin https://my.esr.nhs.uk /api/card /api/events ...
 //
 // Paths are fetched with GET; /api/events is dialled as a WebSocket.
+// With -hold ADDR it instead listens on ADDR until killed, to squat a port.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -32,7 +34,23 @@ type result struct {
 func main() {
 	base := flag.String("base", "http://127.0.0.1:43485", "the agent's address")
 	origin := flag.String("origin", "", "Origin header to send")
+	hold := flag.String("hold", "", "instead: listen on this address and hold it until killed (a port squatter)")
 	flag.Parse()
+	if *hold != "" {
+		ln, err := net.Listen("tcp", *hold)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("holding", ln.Addr())
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			c.Close()
+		}
+	}
 	enc := json.NewEncoder(os.Stdout)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, path := range flag.Args() {

@@ -1,0 +1,4 @@
+package main
+
+// defaultStateDir holds PortStore.txt, DomainList.txt and the log.
+const defaultStateDir = `C:\ProgramData\cardbridge`

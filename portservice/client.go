@@ -1,0 +1,108 @@
+package portservice
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
+	"github.com/cardbridge/cardbridge/version"
+)
+
+// messageTimeout bounds one message exchange on the local socket.
+const messageTimeout = 10 * time.Second
+
+// Registration is an agent's live registration with the port service. The
+// service holds the user's port for the agent while it lasts; closing it
+// (or the agent's exit) ends it.
+type Registration struct {
+	conn    *localsock.Conn
+	Port    int    // the port to serve on
+	Domains string // the host's DomainList text
+	// Updates delivers "move" and "domainlist" messages. It is closed when
+	// the connection to the service ends.
+	Updates <-chan Message
+	updates chan Message
+	replies chan Message // answers to bind-failed
+	waiting atomic.Bool  // a bind-failed awaits its answer
+}
+
+// Register asks the port service at path for self's port. It fails with
+// ErrAlreadyRunning (wrapped in a *ServiceError) when the user's agent runs
+// already.
+func Register(ctx context.Context, path string, self peercred.User) (*Registration, error) {
+	nc, err := localsock.Dial(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("reach the port service at %s: %w", path, err)
+	}
+	c := localsock.NewConn(nc)
+	if err := c.Send(Message{Type: MsgRegister, User: self.ID, PID: os.Getpid(), Version: version.Version}, messageTimeout); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("register with the port service: %w", err)
+	}
+	var m Message
+	if err := c.Recv(&m, messageTimeout); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("register with the port service: %w", err)
+	}
+	switch {
+	case m.Type == MsgError:
+		c.Close()
+		return nil, &ServiceError{Code: m.Code, Message: m.Message}
+	case m.Type != MsgRegistered || m.Port <= 0 || m.Port > 65535:
+		c.Close()
+		return nil, fmt.Errorf("register with the port service: unexpected answer %q (port %d)", m.Type, m.Port)
+	}
+	r := &Registration{conn: c, Port: m.Port, Domains: m.DomainList, updates: make(chan Message, 16), replies: make(chan Message, 1)}
+	r.Updates = r.updates
+	go r.read()
+	return r, nil
+}
+
+// read passes the service's messages on until the connection ends.
+func (r *Registration) read() {
+	defer close(r.updates)
+	for {
+		var m Message
+		if err := r.conn.Recv(&m, 0); err != nil {
+			return
+		}
+		switch {
+		case (m.Type == MsgMove || m.Type == MsgError) && r.waiting.CompareAndSwap(true, false):
+			r.replies <- m // the answer to a bind-failed
+		case m.Type == MsgMove || m.Type == MsgDomainList:
+			r.updates <- m
+		}
+	}
+}
+
+// Listening tells the service the agent now serves on port.
+func (r *Registration) Listening(port int) error {
+	return r.conn.Send(Message{Type: MsgListening, Port: port}, messageTimeout)
+}
+
+// BindFailed tells the service the agent could not bind port (someone else
+// holds it) and returns the new port the service gives instead.
+func (r *Registration) BindFailed(ctx context.Context, port int) (int, error) {
+	r.waiting.Store(true)
+	if err := r.conn.Send(Message{Type: MsgBindFailed, Port: port}, messageTimeout); err != nil {
+		return 0, fmt.Errorf("ask the port service for another port: %w", err)
+	}
+	select {
+	case m := <-r.replies:
+		if m.Type == MsgError {
+			return 0, &ServiceError{Code: m.Code, Message: m.Message}
+		}
+		return m.Port, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(messageTimeout):
+		return 0, fmt.Errorf("ask the port service for another port: no answer within %v", messageTimeout)
+	}
+}
+
+// Close ends the registration.
+func (r *Registration) Close() error { return r.conn.Close() }

@@ -1,0 +1,470 @@
+// Package portstore is the port service's memory of which user's agent has
+// which port: PortStore.txt, one line per user with the user id (uid:N or a
+// Windows SID), a tab, the port, a tab and when the user was last seen (RFC 3339,
+// UTC, whole seconds), sorted by port.
+//
+// Open never fails because of what is in the file: it keeps every line it can,
+// logs the rest and rewrites a clean file. Every change of a user's port is on
+// disk (atomicfile.Write: temporary file, fsync, rename, directory fsync)
+// before the call that made it returns, so an acknowledged port survives a
+// crash; last-seen times are written lazily.
+//
+// Writes are group commits: a change is made in memory under the store's lock,
+// then the caller waits on a separate write lock, and whoever holds it formats
+// the whole store under the store's lock and writes and fsyncs it without that
+// lock. A caller whose change was already covered by another caller's write
+// returns without writing, so concurrent allocations share one fsync and
+// Lookup and UserOf never wait for the disk.
+package portstore
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/atomicfile"
+)
+
+// The default per-user port range.
+const (
+	DefaultLo = 55000
+	DefaultHi = 55999
+)
+
+// fileMode is PortStore.txt's mode, and dirMode its directory's when Open
+// creates it.
+const (
+	fileMode = 0o644
+	dirMode  = 0o755
+)
+
+// maxLogged bounds the per-line warnings Open logs for one file; the rest are
+// counted in one more warning.
+const maxLogged = 100
+
+// ErrFull is returned when no port of the range is free and usable.
+var ErrFull = errors.New("no free port in the range")
+
+// ErrBadUser is returned for a user id that is neither uid:N nor a Windows SID.
+var ErrBadUser = errors.New("not a user id (want uid:N or a Windows SID S-1-...)")
+
+// Entry is one user's port and when the user was last seen.
+type Entry struct {
+	User     string
+	Port     int
+	LastSeen time.Time
+}
+
+// Options configures Open.
+type Options struct {
+	Path   string           // PortStore.txt
+	Lo, Hi int              // the per-user port range, inclusive; both zero means DefaultLo-DefaultHi
+	Logger zerolog.Logger   // receives a warning for every line dropped or fixed and every rewrite
+	Now    func() time.Time // the clock; nil means time.Now
+}
+
+// record is a user's entry in memory.
+type record struct {
+	port     int
+	lastSeen time.Time
+	gen      uint64 // the generation that gave the user port; on disk once durable >= gen
+}
+
+// Store is the user-to-port table backed by PortStore.txt. It is safe for
+// concurrent use.
+type Store struct {
+	path   string
+	lo, hi int
+	log    zerolog.Logger
+	now    func() time.Time
+
+	wmu sync.Mutex // held while writing the file; taken before mu, never after
+
+	mu      sync.Mutex
+	users   map[string]*record
+	ports   portSet
+	size    int    // the length of the file format writes
+	gen     uint64 // incremented by every change
+	durable uint64 // the generation last written to the file
+}
+
+// Open loads the store from opt.Path, creating the file and its directory if
+// missing. Whatever the file holds, it fails only when the directory cannot be
+// created or written (or opt is invalid).
+func Open(opt Options) (*Store, error) {
+	if opt.Path == "" {
+		return nil, errors.New("open port store: no path")
+	}
+	lo, hi := opt.Lo, opt.Hi
+	if lo == 0 && hi == 0 {
+		lo, hi = DefaultLo, DefaultHi
+	}
+	if lo < 1 || hi > 65535 || lo > hi {
+		return nil, fmt.Errorf("open port store %s: bad port range %d-%d", opt.Path, lo, hi)
+	}
+	s := &Store{
+		path:  opt.Path,
+		lo:    lo,
+		hi:    hi,
+		log:   opt.Logger,
+		now:   opt.Now,
+		users: make(map[string]*record),
+		ports: newPortSet(lo, hi),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	dir, base := filepath.Dir(s.path), filepath.Base(s.path)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("open port store: %w", err)
+	}
+	atomicfile.Cleanup(dir, base)
+
+	data, cut, readErr := readHead(s.path)
+	missing := errors.Is(readErr, fs.ErrNotExist)
+	// After a read error the last line read may be incomplete, as after the cut.
+	entries, probs := parse(data, cut || (readErr != nil && !missing), lo, hi, s.nowUTC())
+	for _, e := range entries {
+		s.users[e.User] = &record{port: e.Port, lastSeen: e.LastSeen}
+		s.ports.take(e.Port, e.User)
+		s.size += lineLen(e.User, e.Port)
+	}
+	// A store holds at most what fits in maxFileSize, so that it reads back
+	// all it wrote; that only matters when Hi-Lo is in the tens of thousands.
+	for s.size > maxFileSize {
+		last := entries[len(entries)-1]
+		entries = entries[:len(entries)-1]
+		s.removeLocked(last.User)
+		probs = append(probs, problem{kind: dropped, reason: "the file would exceed 1 MiB", text: quoteStart([]byte(last.User))})
+	}
+
+	switch {
+	case missing:
+		s.log.Info().Str("file", s.path).Msg("port store: no file yet; creating an empty one")
+	case readErr != nil:
+		s.log.Warn().Err(readErr).Str("file", s.path).Int("bytesRead", len(data)).
+			Msg("port store: cannot read the whole file; keeping what was read")
+	case cut:
+		s.log.Warn().Str("file", s.path).Msg("port store: file larger than 1 MiB; read only the first 1 MiB")
+	}
+	s.logProblems(probs)
+
+	clean := s.format()
+	if missing || readErr != nil || cut || !bytes.Equal(clean, data) {
+		if !missing {
+			n := [3]int{}
+			for _, p := range probs {
+				n[p.kind]++
+			}
+			s.log.Warn().Str("file", s.path).Int("kept", len(entries)).Int("dropped", n[dropped]).
+				Int("fixed", n[fixed]).Int("reformatted", n[reformed]).Msg("port store: rewriting a clean file")
+		}
+		if err := atomicfile.Write(s.path, clean, fileMode); err != nil {
+			return nil, fmt.Errorf("open port store: %w", err)
+		}
+	} else if err := probeWrite(dir, base); err != nil {
+		return nil, fmt.Errorf("open port store %s: %w", s.path, err)
+	}
+	return s, nil
+}
+
+// readHead reads at most maxFileSize bytes of path, saying whether there was
+// more. On a read error it returns what it read before the error.
+func readHead(path string) (data []byte, cut bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if len(data) > maxFileSize {
+		return data[:maxFileSize], true, err
+	}
+	return data, false, err
+}
+
+// probeWrite checks that a file can be created in dir, as Write will need to,
+// with a name that atomicfile.Cleanup removes should the process die here.
+func probeWrite(dir, base string) error {
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// logProblems logs what Open found wrong in the file: one warning per dropped
+// or fixed line (up to maxLogged), one per kind of layout fix.
+func (s *Store) logProblems(probs []problem) {
+	type layout struct {
+		reason      string
+		first, seen int
+	}
+	var layouts []*layout
+	more := 0
+	logged := 0
+	for _, p := range probs {
+		if p.kind == reformed {
+			i := slices.IndexFunc(layouts, func(l *layout) bool { return l.reason == p.reason })
+			if i < 0 {
+				layouts = append(layouts, &layout{reason: p.reason, first: p.line})
+				i = len(layouts) - 1
+			}
+			layouts[i].seen++
+			continue
+		}
+		if logged == maxLogged {
+			more++
+			continue
+		}
+		logged++
+		msg := "port store: dropped a line"
+		if p.kind == fixed {
+			msg = "port store: fixed a line"
+		}
+		ev := s.log.Warn().Str("file", s.path)
+		if p.line > 0 {
+			ev = ev.Int("line", p.line)
+		}
+		ev.Str("reason", p.reason).Str("text", p.text).Msg(msg)
+	}
+	if more > 0 {
+		s.log.Warn().Str("file", s.path).Int("more", more).Msg("port store: more bad lines, not logged one by one")
+	}
+	for _, l := range layouts {
+		s.log.Warn().Str("file", s.path).Int("line", l.first).Int("lines", l.seen).Str("reason", l.reason).
+			Msg("port store: reformatting lines")
+	}
+}
+
+// nowUTC is the store's clock in UTC, to the second (the file's precision).
+func (s *Store) nowUTC() time.Time {
+	return s.now().UTC().Truncate(time.Second)
+}
+
+// format returns the file's contents for the store's state.
+func (s *Store) format() []byte {
+	b := make([]byte, 0, s.size)
+	for i, u := range s.ports.owner {
+		if u != "" {
+			b = appendLine(b, Entry{User: u, Port: s.ports.lo + i, LastSeen: s.users[u].lastSeen})
+		}
+	}
+	return b
+}
+
+// persist returns once the file holds generation gen or a later one, writing
+// the store if nobody else has.
+func (s *Store) persist(gen uint64) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	if s.durable >= gen {
+		s.mu.Unlock()
+		return nil
+	}
+	data, g := s.format(), s.gen
+	s.mu.Unlock()
+	if err := atomicfile.Write(s.path, data, fileMode); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.durable = g
+	s.mu.Unlock()
+	return nil
+}
+
+// Lookup returns user's entry.
+func (s *Store) Lookup(user string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.users[user]
+	if r == nil {
+		return Entry{}, false
+	}
+	return Entry{User: user, Port: r.port, LastSeen: r.lastSeen}, true
+}
+
+// UserOf returns the user holding port.
+func (s *Store) UserOf(port int) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ports.userOf(port)
+}
+
+// Allocate returns user's port: the one it has unless unusable (nil: none)
+// says it is unusable, else the lowest free port for which unusable is false,
+// and sets its last seen to now. A new port is on disk before Allocate returns;
+// if writing fails the port stays reserved for user in memory, goes to disk with
+// the next write, and must not be handed out until an Allocate succeeds.
+// unusable is called with the store locked: it must be quick and must not call
+// the Store.
+func (s *Store) Allocate(user string, unusable func(port int) bool) (Entry, error) {
+	if !validUser(user) {
+		return Entry{}, fmt.Errorf("allocate port for %s: %w", quoteStart([]byte(user)), ErrBadUser)
+	}
+	s.mu.Lock()
+	now := s.nowUTC()
+	var (
+		e    Entry
+		need uint64
+		err  error
+	)
+	if r := s.users[user]; r != nil && (unusable == nil || !unusable(r.port)) {
+		if !r.lastSeen.Equal(now) {
+			r.lastSeen = now
+			s.gen++
+		}
+		// The port may still be on its way to disk in another call.
+		e, need = Entry{User: user, Port: r.port, LastSeen: now}, r.gen
+	} else {
+		e, need, err = s.assignLocked(user, unusable, now)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return Entry{}, fmt.Errorf("allocate port for %s: %w", user, err)
+	}
+	if err := s.persist(need); err != nil {
+		return Entry{}, fmt.Errorf("allocate port for %s: %w", user, err)
+	}
+	return e, nil
+}
+
+// Reallocate gives user a port other than the one it has (someone else has
+// taken that one): the lowest free port for which unusable (nil: none) is
+// false. The new port is on disk before Reallocate returns. unusable is
+// called with the store locked: it must be quick and must not call the Store.
+func (s *Store) Reallocate(user string, unusable func(port int) bool) (Entry, error) {
+	if !validUser(user) {
+		return Entry{}, fmt.Errorf("reallocate port for %s: %w", quoteStart([]byte(user)), ErrBadUser)
+	}
+	s.mu.Lock()
+	e, need, err := s.assignLocked(user, unusable, s.nowUTC())
+	s.mu.Unlock()
+	if err != nil {
+		return Entry{}, fmt.Errorf("reallocate port for %s: %w", user, err)
+	}
+	if err := s.persist(need); err != nil {
+		return Entry{}, fmt.Errorf("reallocate port for %s: %w", user, err)
+	}
+	return e, nil
+}
+
+// assignLocked gives user the lowest free port for which unusable is false,
+// releasing the one it had, and returns the entry and the generation that
+// must be on disk before the caller may return it.
+func (s *Store) assignLocked(user string, unusable func(port int) bool, now time.Time) (Entry, uint64, error) {
+	r := s.users[user]
+	if r == nil && s.size+lineLen(user, 65535) > maxFileSize {
+		return Entry{}, 0, fmt.Errorf("%w: the port store file would exceed 1 MiB", ErrFull)
+	}
+	port, ok := s.ports.lowestFree(unusable)
+	if !ok {
+		return Entry{}, 0, ErrFull
+	}
+	if r == nil {
+		r = &record{}
+		s.users[user] = r
+	} else {
+		s.ports.release(r.port)
+		s.size -= lineLen(user, r.port)
+	}
+	s.ports.take(port, user)
+	s.size += lineLen(user, port)
+	s.gen++
+	r.port, r.lastSeen, r.gen = port, now, s.gen
+	return Entry{User: user, Port: port, LastSeen: now}, r.gen, nil
+}
+
+// removeLocked forgets user.
+func (s *Store) removeLocked(user string) {
+	r := s.users[user]
+	delete(s.users, user)
+	s.ports.release(r.port)
+	s.size -= lineLen(user, r.port)
+}
+
+// Touch sets user's last seen to now, if it has a port. The change reaches the
+// file with the next Flush or port change.
+func (s *Store) Touch(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.users[user]; r != nil {
+		if now := s.nowUTC(); !r.lastSeen.Equal(now) {
+			r.lastSeen = now
+			s.gen++
+		}
+	}
+}
+
+// Flush writes the file if anything changed since it was last written; the
+// port service calls it every few minutes and when it stops.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	if err := s.persist(gen); err != nil {
+		return fmt.Errorf("flush port store: %w", err)
+	}
+	return nil
+}
+
+// Expire frees the ports of users last seen more than olderThan ago, writes
+// the file and returns the freed entries, sorted by port. A failed write is
+// logged and retried with the next write.
+func (s *Store) Expire(olderThan time.Duration) []Entry {
+	s.mu.Lock()
+	cutoff := s.nowUTC().Add(-olderThan)
+	var freed []Entry
+	for u, r := range s.users {
+		if r.lastSeen.Before(cutoff) {
+			freed = append(freed, Entry{User: u, Port: r.port, LastSeen: r.lastSeen})
+		}
+	}
+	for _, e := range freed {
+		s.removeLocked(e.User)
+	}
+	if len(freed) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
+	slices.SortFunc(freed, func(a, b Entry) int { return cmp.Compare(a.Port, b.Port) })
+	if err := s.persist(gen); err != nil {
+		s.log.Error().Err(err).Int("freed", len(freed)).Msg("port store: cannot write the file after expiring users")
+	}
+	return freed
+}
+
+// Entries returns every entry, sorted by port.
+func (s *Store) Entries() []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Entry, 0, len(s.users))
+	for i, u := range s.ports.owner {
+		if u != "" {
+			out = append(out, Entry{User: u, Port: s.ports.lo + i, LastSeen: s.users[u].lastSeen})
+		}
+	}
+	return out
+}
+
+// Len returns the number of users with a port.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users)
+}

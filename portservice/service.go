@@ -1,0 +1,569 @@
+package portservice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/atomicfile"
+	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
+	"github.com/cardbridge/cardbridge/portservice/portstore"
+	"github.com/cardbridge/cardbridge/portservice/trusted"
+	"github.com/cardbridge/cardbridge/version"
+)
+
+// DefaultPorts are the well-known ports pages try, in order; the service
+// listens on the first free one. They are NHS Port Service's.
+var DefaultPorts = []int{43487, 44213, 45031, 46478, 48853}
+
+// Default per-user port range.
+const (
+	DefaultLo = 55000
+	DefaultHi = 55999
+)
+
+// Options configures the port service.
+type Options struct {
+	StateDir   string // PortStore.txt and DomainList.txt
+	Ports      []int  // well-known ports (DefaultPorts)
+	Lo, Hi     int    // per-user range (DefaultLo-DefaultHi)
+	Socket     string // the agents' local socket (localsock.DefaultPath)
+	TrustedURL string // where to refresh the DomainList from; "" for none
+	Logger     zerolog.Logger
+	// ExpireAfter frees the port of a user not seen for this long
+	// (30 days when zero), so a user who comes back within it keeps the port.
+	ExpireAfter time.Duration
+
+	// findListener finds who listens on an address; tests replace it.
+	findListener func(netip.AddrPort) (peercred.Listener, error)
+}
+
+// Service is a running port service.
+type Service struct {
+	opt   Options
+	log   zerolog.Logger
+	store *portstore.Store
+
+	domains   atomic.Pointer[domainlist.List]
+	refresher *trusted.Refresher
+	httpPort  atomic.Int32
+
+	mu   sync.Mutex
+	regs map[string]*registration // live agents by user id
+}
+
+// registration is one live agent.
+type registration struct {
+	user peercred.User
+	pid  int
+	conn *localsock.Conn
+
+	sendMu sync.Mutex // one message at a time on conn
+	moveMu sync.Mutex // one squatting check and move at a time
+
+	mu        sync.Mutex
+	port      int
+	listening bool
+	changed   chan struct{} // closed and replaced when port or listening change
+}
+
+// send sends m to the agent.
+func (r *registration) send(m Message) error {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	return r.conn.Send(m, messageTimeout)
+}
+
+func (r *registration) state() (port int, listening bool, changed <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.port, r.listening, r.changed
+}
+
+func (r *registration) set(port int, listening bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.port, r.listening = port, listening
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// New opens the service's state. It fails only when the state directory
+// cannot be used at all; bad file contents are repaired and logged.
+func New(opt Options) (*Service, error) {
+	if len(opt.Ports) == 0 {
+		opt.Ports = DefaultPorts
+	}
+	if opt.Lo == 0 && opt.Hi == 0 {
+		opt.Lo, opt.Hi = DefaultLo, DefaultHi
+	}
+	if opt.Lo < 1024 || opt.Hi > 65535 || opt.Lo > opt.Hi {
+		return nil, fmt.Errorf("port range %d-%d: want 1024 <= LO <= HI <= 65535", opt.Lo, opt.Hi)
+	}
+	for _, p := range opt.Ports {
+		if p >= opt.Lo && p <= opt.Hi {
+			return nil, fmt.Errorf("well-known port %d lies inside the per-user range %d-%d", p, opt.Lo, opt.Hi)
+		}
+	}
+	if opt.Socket == "" {
+		opt.Socket = localsock.DefaultPath
+	}
+	if opt.ExpireAfter <= 0 {
+		opt.ExpireAfter = 30 * 24 * time.Hour
+	}
+	if opt.findListener == nil {
+		opt.findListener = peercred.FindListener
+	}
+	if err := os.MkdirAll(opt.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	s := &Service{opt: opt, log: opt.Logger.With().Str("component", "portservice").Logger(), regs: map[string]*registration{}}
+	atomicfile.Cleanup(opt.StateDir, "PortStore.txt")
+	atomicfile.Cleanup(opt.StateDir, "DomainList.txt")
+	store, err := portstore.Open(portstore.Options{Path: filepath.Join(opt.StateDir, "PortStore.txt"), Lo: opt.Lo, Hi: opt.Hi, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	s.domains.Store(loadDomains(s.domainsPath(), s.log))
+	if opt.TrustedURL != "" {
+		s.refresher, err = trusted.New(trusted.Options{
+			URL:     opt.TrustedURL,
+			Logger:  s.log,
+			Current: s.domains.Load,
+			OnList:  s.setDomains,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) domainsPath() string { return filepath.Join(s.opt.StateDir, "DomainList.txt") }
+
+// setDomains puts a new DomainList in force, saves it and sends it to every
+// agent.
+func (s *Service) setDomains(list *domainlist.List, raw []byte) {
+	s.domains.Store(list)
+	writeDomains(s.domainsPath(), list, s.log)
+	msg := Message{Type: MsgDomainList, DomainList: string(list.Format()), DomainListVersion: list.Version()}
+	for _, r := range s.liveRegs() {
+		if err := r.send(msg); err != nil {
+			s.log.Warn().Err(err).Str("user", r.user.ID).Msg("cannot send the DomainList to an agent")
+		}
+	}
+}
+
+func (s *Service) liveRegs() []*registration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*registration, 0, len(s.regs))
+	for _, r := range s.regs {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Port is the well-known port being served (0 before Run listens).
+func (s *Service) Port() int { return int(s.httpPort.Load()) }
+
+// Run serves pages and agents until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	lns, port, err := listenWellKnown(s.opt.Ports)
+	if err != nil {
+		return err
+	}
+	s.httpPort.Store(int32(port))
+	sock, err := localsock.Listen(s.opt.Socket)
+	if err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return fmt.Errorf("agent socket: %w", err)
+	}
+	s.log.Info().Int("port", port).Str("socket", s.opt.Socket).Str("state", s.opt.StateDir).Int("users", s.store.Len()).Msg("port service started")
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.acceptAgents(ctx, sock) }()
+	go func() { defer wg.Done(); s.maintain(ctx) }()
+	if s.refresher != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = s.refresher.Run(ctx) }()
+	}
+	guard := httpapi.NewGuard(httpapi.GuardOptions{
+		Domains: func() httpapi.DomainInfo {
+			return httpapi.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
+		},
+		Logger: s.log,
+	})
+	err = httpapi.ServeLoopback(ctx, guard.Wrap(s.routes()), guard, 0, nil, lns...)
+	cancel()
+	sock.Close()
+	for _, r := range s.liveRegs() {
+		r.conn.Close()
+	}
+	wg.Wait()
+	if ferr := s.store.Flush(); ferr != nil {
+		s.log.Error().Err(ferr).Msg("saving PortStore")
+	}
+	s.log.Info().Msg("port service stopped")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// listenWellKnown listens on loopback (IPv4 and, where there is one, IPv6)
+// on the first of ports that is free.
+func listenWellKnown(ports []int) ([]net.Listener, int, error) {
+	var errs []error
+	for _, p := range ports {
+		lns, err := httpapi.Listen("localhost:" + strconv.Itoa(p))
+		if err == nil {
+			return lns, p, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, 0, fmt.Errorf("every well-known port is taken: %w", errors.Join(errs...))
+}
+
+// maintain saves last-seen times and frees ports of long-gone users.
+func (s *Service) maintain(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	lastExpire := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, r := range s.liveRegs() {
+			s.store.Touch(r.user.ID)
+		}
+		if err := s.store.Flush(); err != nil {
+			s.log.Error().Err(err).Msg("saving PortStore")
+		}
+		if time.Since(lastExpire) > 6*time.Hour {
+			lastExpire = time.Now()
+			for _, e := range s.store.Expire(s.opt.ExpireAfter) {
+				s.log.Info().Str("user", e.User).Int("port", e.Port).Time("lastSeen", e.LastSeen).Msg("freed the port of a user gone a long while")
+			}
+		}
+	}
+}
+
+// routes are the pages' endpoints, behind the guard.
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /PRS/GetPortNumber", s.handleGetPortNumber)
+	mux.HandleFunc("GET /PRS/ConnectPRService", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]string{"statusCode": "200"})
+	})
+	mux.HandleFunc("GET /api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.VersionInfo())
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.Error{Code: api.CodeBadRequest, Message: "no such endpoint: " + r.Method + " " + r.URL.Path}})
+	})
+	return mux
+}
+
+// VersionInfo describes the service for /api/versioninfo and doctor.
+func (s *Service) VersionInfo() api.VersionInfo {
+	v := version.Get()
+	list := s.domains.Load()
+	entries := []string{}
+	for _, p := range list.Patterns() {
+		entries = append(entries, p.String())
+	}
+	vi := api.VersionInfo{
+		Product: "cardbridge-portservice", Version: v.Version, Commit: v.Commit, API: api.APIVersion,
+		OS: runtime.GOOS, Arch: runtime.GOARCH, Port: s.Port(),
+		PortService: api.PortServiceInfo{Connected: true},
+		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: entries},
+		TrustedURL:  api.TrustedURLInfo{URL: s.opt.TrustedURL},
+	}
+	if s.refresher != nil {
+		st := s.refresher.Status()
+		vi.TrustedURL.LatestVersion = st.LatestVersion
+		vi.TrustedURL.UpdateAvailable = st.UpdateAvailable(v.Version)
+		if !st.Checked.IsZero() {
+			t := st.Checked
+			vi.TrustedURL.Checked = &t
+		}
+	}
+	return vi
+}
+
+// fault is the NHS Port Service's answer when the caller has no agent.
+var fault = []byte(`{"faultException":{"code":"PR30007","message":"Unable to find CM process for user"}}` + "\n")
+
+// portAnswerWait bounds how long GetPortNumber waits for an agent that is
+// moving to a new port.
+const portAnswerWait = 3 * time.Second
+
+// handleGetPortNumber answers the calling user's agent port, found from
+// the OS owner of the page's TCP connection.
+func (s *Service) handleGetPortNumber(w http.ResponseWriter, r *http.Request) {
+	user, err := httpapi.PeerUser(r)
+	if err != nil {
+		s.log.Warn().Err(err).Str("remote", r.RemoteAddr).Msg("GetPortNumber: cannot tell who is calling")
+		writeRaw(w, fault)
+		return
+	}
+	port, err := s.portFor(r.Context(), user)
+	if err != nil {
+		s.log.Info().Str("user", user.ID).Err(err).Msg("GetPortNumber: no agent for this user")
+		writeRaw(w, fault)
+		return
+	}
+	writeJSON(w, map[string]any{"portData": map[string]int{"portNumber": port}})
+}
+
+// errNoAgent means the user has no live agent serving its port.
+var errNoAgent = errors.New("no agent listening for this user")
+
+// portFor returns user's live agent port after checking that nobody else
+// listens on it; a squatted port is reallocated and the agent moved.
+func (s *Service) portFor(ctx context.Context, user peercred.User) (int, error) {
+	s.mu.Lock()
+	reg := s.regs[user.ID]
+	s.mu.Unlock()
+	if reg == nil {
+		return 0, errNoAgent
+	}
+	deadline := time.NewTimer(portAnswerWait)
+	defer deadline.Stop()
+	for {
+		port, listening, changed := reg.state()
+		if listening {
+			reg.moveMu.Lock()
+			port, err := s.checkPort(reg, port)
+			reg.moveMu.Unlock()
+			if err != nil || port != 0 {
+				return port, err
+			}
+			continue // moved; wait for the agent on its new port
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return 0, errNoAgent
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// checkPort returns port if only reg's user listens on it. If another user
+// holds it, the event is logged as a security warning, the user gets a new
+// port and the agent is told to move; checkPort then returns 0.
+func (s *Service) checkPort(reg *registration, port int) (int, error) {
+	if cur, listening, _ := reg.state(); cur != port || !listening {
+		return 0, nil // moved meanwhile
+	}
+	squatter, err := s.squatter(reg.user, port)
+	switch {
+	case err != nil:
+		return 0, err
+	case squatter == nil:
+		return port, nil
+	}
+	s.log.Warn().Str("event", "port-squatted").Str("user", reg.user.ID).Int("port", port).Str("squatter", squatter.ID).
+		Msg("security: another user holds this user's port; moving the user's agent")
+	return 0, s.move(reg, port)
+}
+
+// squatter returns the user, other than user, listening on port on
+// loopback (IPv4 or IPv6), or nil when only user (or nobody) is.
+func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error) {
+	found := false
+	for _, a := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} {
+		l, err := s.opt.findListener(netip.AddrPortFrom(a, uint16(port)))
+		if errors.Is(err, peercred.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check who listens on port %d: %w", port, err)
+		}
+		if l.Owner != user {
+			o := l.Owner
+			return &o, nil
+		}
+		found = true
+	}
+	if !found {
+		return nil, errNoAgent // the agent is gone or not listening yet
+	}
+	return nil, nil
+}
+
+// unusable says whether port cannot be given to user: it is well-known, or
+// someone else listens on it.
+func (s *Service) unusable(user peercred.User) func(int) bool {
+	return func(port int) bool {
+		for _, p := range s.opt.Ports {
+			if p == port {
+				return true
+			}
+		}
+		sq, err := s.squatter(user, port)
+		return sq != nil || (err != nil && !errors.Is(err, errNoAgent))
+	}
+}
+
+// move gives reg's user a new port instead of old and tells the agent.
+func (s *Service) move(reg *registration, old int) error {
+	e, err := s.store.Reallocate(reg.user.ID, func(p int) bool { return p == old || s.unusable(reg.user)(p) })
+	if err != nil {
+		return fmt.Errorf("reallocate the port of %s: %w", reg.user.ID, err)
+	}
+	reg.set(e.Port, false)
+	s.log.Info().Str("user", reg.user.ID).Int("from", old).Int("to", e.Port).Msg("moving an agent to a new port")
+	return reg.send(Message{Type: MsgMove, Port: e.Port})
+}
+
+// acceptAgents serves agent registrations until ctx ends.
+func (s *Service) acceptAgents(ctx context.Context, ln net.Listener) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn().Err(err).Msg("accepting an agent")
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); s.serveAgent(ctx, c) }()
+	}
+}
+
+// serveAgent handles one agent's registration for as long as it lasts.
+func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
+	c := localsock.NewConn(nc)
+	defer c.Close()
+	user, err := localsock.PeerUser(nc)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("refusing an agent whose user the OS cannot tell")
+		return
+	}
+	pid, _ := localsock.PeerPID(nc)
+	log := s.log.With().Str("user", user.ID).Int("pid", pid).Logger()
+	var m Message
+	if err := c.Recv(&m, messageTimeout); err != nil || m.Type != MsgRegister {
+		log.Warn().Err(err).Str("type", m.Type).Msg("refusing an agent that did not register")
+		_ = c.Send(Message{Type: MsgError, Code: CodeBadRequest, Message: "expected a register message"}, messageTimeout)
+		return
+	}
+	if m.User != "" && m.User != user.ID {
+		log.Warn().Str("event", "wrong-user-registration").Str("claimed", m.User).Msg("security: a process tried to register for another user")
+		_ = c.Send(Message{Type: MsgError, Code: CodeWrongUser, Message: "you may only register for yourself (" + user.ID + ")"}, messageTimeout)
+		return
+	}
+	reg := &registration{user: user, pid: pid, conn: c, changed: make(chan struct{})}
+	s.mu.Lock()
+	if other := s.regs[user.ID]; other != nil {
+		s.mu.Unlock()
+		log.Info().Int("runningPID", other.pid).Msg("refusing a second agent for this user")
+		_ = c.Send(Message{Type: MsgError, Code: CodeAlreadyRunning, Message: fmt.Sprintf("an agent for %s is running already (pid %d)", user.ID, other.pid)}, messageTimeout)
+		return
+	}
+	s.regs[user.ID] = reg
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.regs[user.ID] == reg {
+			delete(s.regs, user.ID)
+		}
+		s.mu.Unlock()
+		s.store.Touch(user.ID)
+		log.Info().Msg("agent gone")
+	}()
+
+	if old, ok := s.store.Lookup(user.ID); ok {
+		if sq, _ := s.squatter(user, old.Port); sq != nil {
+			log.Warn().Str("event", "port-squatted").Int("port", old.Port).Str("squatter", sq.ID).
+				Msg("security: another user holds this user's port; giving the user a new one")
+		}
+	}
+	e, err := s.store.Allocate(user.ID, s.unusable(user))
+	if err != nil {
+		log.Error().Err(err).Msg("cannot give the agent a port")
+		_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
+		return
+	}
+	reg.set(e.Port, false)
+	list := s.domains.Load()
+	if err := reg.send(Message{Type: MsgRegistered, Port: e.Port, DomainList: string(list.Format()), DomainListVersion: list.Version()}); err != nil {
+		log.Warn().Err(err).Msg("agent went before its registration was answered")
+		return
+	}
+	log.Info().Int("port", e.Port).Str("agentVersion", m.Version).Msg("agent registered")
+	for {
+		var m Message
+		if err := c.Recv(&m, 0); err != nil {
+			return
+		}
+		switch m.Type {
+		case MsgListening:
+			port, _, _ := reg.state()
+			if m.Port != port {
+				log.Warn().Int("port", m.Port).Int("assigned", port).Msg("agent listens on a port it was not given")
+				continue
+			}
+			reg.set(port, true)
+			log.Debug().Int("port", port).Msg("agent listening")
+		case MsgBindFailed:
+			log.Warn().Int("port", m.Port).Msg("agent could not bind its port")
+			reg.moveMu.Lock()
+			err := s.move(reg, m.Port)
+			reg.moveMu.Unlock()
+			if err != nil {
+				log.Error().Err(err).Msg("cannot move the agent")
+				_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
+			}
+		default:
+			log.Debug().Str("type", m.Type).Msg("ignoring an agent message")
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, _ := json.Marshal(v)
+	writeRaw(w, append(b, '\n'))
+}
+
+func writeRaw(w http.ResponseWriter, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,314 @@
+package portservice
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+// logBuffer collects log lines written from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLoadDomains(t *testing.T) {
+	good := "# version: 3\nhttps://my.esr.nhs.uk\nhttps://*.spineservices.nhs.uk\n"
+	cases := []struct {
+		name     string
+		content  *string // nil: no file
+		want     []string
+		version  string
+		rewrites bool
+	}{
+		{"missing", nil, []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
+		{"empty", ptr(""), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
+		{"clean", ptr(good), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "3", false},
+		{"binary", ptr("\x00\xff\xfe\x01garbage\x00\n\x7f"), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
+		{"some bad lines", ptr("# version: 4\nhttps://a.example\nnot a url\n*.uk\nhttps://b.example:8443\n"), []string{"https://a.example", "https://b.example:8443"}, "4", true},
+		{"truncated", ptr("# version: 5\nhttps://a.example\nhttps://b.exa"), []string{"https://a.example", "https://b.exa"}, "5", true},
+		{"duplicates and CRLF", ptr("https://a.example\r\nhttps://a.example\r\n"), []string{"https://a.example"}, "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "DomainList.txt")
+			if c.content != nil {
+				if err := os.WriteFile(path, []byte(*c.content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logs logBuffer
+			list := loadDomains(path, zerolog.New(&logs))
+			var got []string
+			for _, p := range list.Patterns() {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != strings.Join(c.want, " ") || list.Version() != c.version {
+				t.Errorf("list = %v version %q, want %v version %q", got, list.Version(), c.want, c.version)
+			}
+			disk, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.rewrites {
+				if !bytes.Equal(disk, list.Format()) {
+					t.Errorf("file not rewritten clean:\n%q", disk)
+				}
+				if _, bad := domainlist.Parse(disk); len(bad) > 0 {
+					t.Errorf("rewritten file still has bad lines: %v", bad)
+				}
+			} else if string(disk) != *c.content {
+				t.Errorf("a clean file was rewritten: %q", disk)
+			}
+		})
+	}
+	t.Run("unreadable", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "DomainList.txt")
+		if err := os.Mkdir(path, 0o755); err != nil { // a directory where the file should be
+			t.Fatal(err)
+		}
+		var logs logBuffer
+		if list := loadDomains(path, zerolog.New(&logs)); list.Len() != 2 {
+			t.Errorf("list = %v", list.Patterns())
+		}
+		if !strings.Contains(logs.String(), "cannot read the DomainList") {
+			t.Errorf("not logged: %s", logs.String())
+		}
+	})
+}
+
+func ptr(s string) *string { return &s }
+
+// fakeListeners answers who listens where, for squatting tests.
+type fakeListeners struct {
+	mu     sync.Mutex
+	owners map[uint16]peercred.User // port -> owner on 127.0.0.1
+}
+
+func (f *fakeListeners) find(a netip.AddrPort) (peercred.Listener, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u, ok := f.owners[a.Port()]; ok && a.Addr().Is4() {
+		return peercred.Listener{Addr: a, Owner: u}, nil
+	}
+	return peercred.Listener{}, peercred.ErrNotFound
+}
+
+func (f *fakeListeners) set(port int, u peercred.User) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.owners[uint16(port)] = u
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// runService runs a service in-process on a free well-known port.
+func runService(t *testing.T, fl *fakeListeners, logs *logBuffer) (*Service, string) {
+	t.Helper()
+	dir := t.TempDir()
+	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: filepath.Join(dir, "ps.sock"), Logger: zerolog.New(logs)}
+	if fl != nil {
+		opt.findListener = fl.find
+	}
+	s, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("service did not stop")
+		}
+	})
+	for i := 0; s.Port() == 0; i++ {
+		if i > 500 {
+			t.Fatal("service did not listen")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s, opt.Socket
+}
+
+func getPort(t *testing.T, s *Service, origin string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/PRS/GetPortNumber", s.Port()), nil)
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body struct {
+		PortData struct{ PortNumber int } `json:"portData"`
+	}
+	_ = json.Unmarshal(b, &body)
+	return body.PortData.PortNumber, string(b), resp.Header
+}
+
+func TestGetPortNumberAndSquatting(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &fakeListeners{owners: map[uint16]peercred.User{}}
+	var logs logBuffer
+	s, sock := runService(t, fl, &logs)
+
+	if _, body, _ := getPort(t, s, ""); !strings.Contains(body, `"code":"PR30007"`) {
+		t.Fatalf("no agent yet: %s", body)
+	}
+	reg, err := Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	if reg.Port != 57000 || !strings.Contains(reg.Domains, "https://my.esr.nhs.uk") {
+		t.Fatalf("registered on %d with %q", reg.Port, reg.Domains)
+	}
+	fl.set(reg.Port, me)
+	if err := reg.Listening(reg.Port); err != nil {
+		t.Fatal(err)
+	}
+	port, body, hdr := getPort(t, s, "https://my.esr.nhs.uk")
+	if port != reg.Port || hdr.Get("Access-Control-Allow-Origin") != "https://my.esr.nhs.uk" {
+		t.Fatalf("GetPortNumber = %d (%s), headers %v", port, body, hdr)
+	}
+	if _, body, hdr := getPort(t, s, "https://evil.example"); !strings.Contains(body, "ORIGIN_NOT_ALLOWED") || hdr.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("evil origin: %s %v", body, hdr)
+	}
+
+	// Someone else takes the port (the agent lost it): the next
+	// GetPortNumber moves the agent and answers with the new port.
+	intruder := peercred.User{ID: "uid:4242"}
+	fl.set(reg.Port, intruder)
+	answered := make(chan int, 1)
+	go func() { p, _, _ := getPort(t, s, ""); answered <- p }()
+	var moved Message
+	select {
+	case moved = <-reg.Updates:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent was not told to move")
+	}
+	if moved.Type != MsgMove || moved.Port == reg.Port {
+		t.Fatalf("move message %+v", moved)
+	}
+	fl.set(moved.Port, me)
+	if err := reg.Listening(moved.Port); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-answered:
+		if p != moved.Port {
+			t.Errorf("GetPortNumber during the move answered %d, want %d", p, moved.Port)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("GetPortNumber did not answer")
+	}
+	if l := logs.String(); !strings.Contains(l, `"event":"port-squatted"`) || !strings.Contains(l, `"squatter":"uid:4242"`) {
+		t.Errorf("squatting not logged:\n%s", l)
+	}
+
+	// A second registration for the same user is refused.
+	if _, err := Register(context.Background(), sock, me); err == nil || !strings.Contains(err.Error(), CodeAlreadyRunning) {
+		t.Errorf("second registration: %v", err)
+	}
+	// Registering for someone else is refused.
+	reg.Close()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := Register(context.Background(), sock, peercred.User{ID: "uid:4242"}); err == nil || !strings.Contains(err.Error(), CodeWrongUser) {
+		t.Errorf("registration for another user: %v", err)
+	}
+}
+
+func TestConnectAndVersionInfo(t *testing.T) {
+	var logs logBuffer
+	s, _ := runService(t, nil, &logs)
+	for path, want := range map[string]string{
+		"/PRS/ConnectPRService": `{"statusCode":"200"}`,
+		"/api/versioninfo":      `"product":"cardbridge-portservice"`,
+		"/nothing":              `"BAD_REQUEST"`,
+	} {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", s.Port(), path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s = %s, want %s", path, b, want)
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/PRS/ConnectPRService", s.Port()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/PRS/ConnectPRService", s.Port()), nil)
+	req.Host = "evil.example"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("rebinding Host: %d", resp.StatusCode)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, opt := range []Options{
+		{StateDir: t.TempDir(), Lo: 60000, Hi: 50000},
+		{StateDir: t.TempDir(), Lo: 100, Hi: 200},
+		{StateDir: t.TempDir(), Ports: []int{55500}, Lo: 55000, Hi: 55999},
+	} {
+		if _, err := New(opt); err == nil {
+			t.Errorf("New(%+v) succeeded", opt)
+		}
+	}
+}
