@@ -4,8 +4,11 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/user"
@@ -15,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // portService is a cardbridge-portservice process run by a test.
@@ -22,6 +28,7 @@ type portService struct {
 	dir, socket string
 	port        int
 	lo, hi      int
+	extra       []string // more flags for run
 	cmd         *exec.Cmd
 	done        chan struct{}
 }
@@ -29,7 +36,9 @@ type portService struct {
 // startPortService runs the port service as root with its state in dir.
 func startPortService(t *testing.T, dir string, port, lo, hi int) *portService {
 	t.Helper()
-	ps := &portService{dir: dir, socket: filepath.Join(dir, "portservice.sock"), port: port, lo: lo, hi: hi}
+	// The socket sits beside the state directory, which the service keeps
+	// private to itself.
+	ps := &portService{dir: dir, socket: filepath.Join(filepath.Dir(dir), "portservice.sock"), port: port, lo: lo, hi: hi}
 	ps.start(t)
 	t.Cleanup(func() { ps.stop(t) })
 	return ps
@@ -37,9 +46,9 @@ func startPortService(t *testing.T, dir string, port, lo, hi int) *portService {
 
 func (ps *portService) start(t *testing.T) {
 	t.Helper()
-	ps.cmd = exec.Command(filepath.Join(binDir, "cardbridge-portservice"), "run",
-		"--state-dir", ps.dir, "--socket", ps.socket, "--ports", strconv.Itoa(ps.port),
-		"--range", fmt.Sprintf("%d-%d", ps.lo, ps.hi), "--log-level", "debug")
+	args := []string{"run", "--state-dir", ps.dir, "--socket", ps.socket, "--ports", strconv.Itoa(ps.port),
+		"--range", fmt.Sprintf("%d-%d", ps.lo, ps.hi), "--log-level", "debug"}
+	ps.cmd = exec.Command(filepath.Join(binDir, "cardbridge-portservice"), append(args, ps.extra...)...)
 	ps.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := ps.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -230,7 +239,6 @@ func TestPortServiceMultiUser(t *testing.T) {
 	}
 	_ = os.Chmod(logDir, 0o1777)
 	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56100, 56199)
-	_ = os.Chmod(filepath.Join(dir, "state"), 0o755)
 
 	users := make([]*testUser, 3)
 	for i := range users {
@@ -337,5 +345,161 @@ func TestPortServiceMultiUser(t *testing.T) {
 	}
 	if !strings.Contains(ps.log(), `"event":"port-squatted"`) {
 		t.Error("the squatting was not logged as a security event")
+	}
+}
+
+func TestPortServiceTrustedURLAndCorruptState(t *testing.T) {
+	needPCSCD(t)
+	dir := sharedTempDir(t)
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// State files as broken as admins find them: binary junk in one,
+	// a half-written line in the other.
+	if err := os.WriteFile(filepath.Join(state, "PortStore.txt"), []byte("uid:1000\t56200\t2026-01-01T00:00:00Z\n\x00\xff\xfegarbage\nuid:1001\t562"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "DomainList.txt"), []byte("# version: 1\n\x00\x01\x02\nhttps://my.esr.nhs.uk\nhttps://*.uk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The trusted URL: a local server publishing a newer DomainList.
+	const newList = "# version: 2026-12-01\nhttps://my.esr.nhs.uk\nhttps://new.example\n"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"latestVersion":"99.0.0","domainListVersion":"2026-12-01"}`)
+	})
+	mux.HandleFunc("/api/domainlist", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, newList) })
+	trusted := httptest.NewServer(mux)
+	defer trusted.Close()
+
+	ps := &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: freePort(t), lo: 56200, hi: 56299, extra: []string{"--trusted-url", trusted.URL}}
+	ps.start(t)
+	t.Cleanup(func() { ps.stop(t) })
+
+	// The service started despite the files, kept what it could and
+	// rewrote them clean.
+	store, _ := os.ReadFile(filepath.Join(state, "PortStore.txt"))
+	if string(store) != "uid:1000\t56200\t2026-01-01T00:00:00Z\n" {
+		t.Errorf("PortStore.txt after start: %q", store)
+	}
+
+	logDir := filepath.Join(dir, "logs")
+	if err := os.Mkdir(logDir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(logDir, 0o1777)
+	tu := &testUser{u: namedUser(t, "cardbridge-u1")}
+	startUserAgent(t, ps, tu, logDir)
+	port := getPortNumber(t, ps, tu.u, true)
+
+	// Within a few seconds the service fetches the new list, saves it and
+	// hands it to the agent, which then serves the new origin.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res := runAs(t, tu.u, filepath.Join(binDir, "probe"), "-base", fmt.Sprintf("http://127.0.0.1:%d", port), "-origin", "https://new.example", "/api/versioninfo")
+		if strings.Contains(string(res), `"status":200`) && strings.Contains(string(res), "2026-12-01") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent never served the trusted URL's list: %s\nservice log:\n%s", res, ps.log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	disk, _ := os.ReadFile(filepath.Join(state, "DomainList.txt"))
+	if !strings.Contains(string(disk), "https://new.example") || !strings.Contains(string(disk), "# version: 2026-12-01") {
+		t.Errorf("DomainList.txt not updated: %q", disk)
+	}
+	out, err := exec.Command("curl", "-sf", fmt.Sprintf("http://127.0.0.1:%d/api/versioninfo", ps.port)).Output()
+	if err != nil || !strings.Contains(string(out), `"latestVersion":"99.0.0"`) || !strings.Contains(string(out), `"updateAvailable":true`) {
+		t.Errorf("service versioninfo: %s (%v)", out, err)
+	}
+
+	// The trusted URL goes down: the cached list stays in force.
+	trusted.Close()
+	ps.stop(t)
+	ps.start(t)
+	disk2, _ := os.ReadFile(filepath.Join(state, "DomainList.txt"))
+	if string(disk2) != string(disk) {
+		t.Errorf("DomainList.txt changed with the trusted URL down: %q", disk2)
+	}
+}
+
+// asUID runs fn with the process's effective uid set to uid, so that the
+// sockets fn creates belong to that user (SO_PEERCRED and sock_diag record
+// the effective uid). Callers serialise: the switch is process-wide.
+func asUID(t testing.TB, uid int, fn func()) {
+	t.Helper()
+	if err := syscall.Setresuid(-1, uid, -1); err != nil {
+		t.Fatalf("seteuid %d: %v", uid, err)
+	}
+	defer func() {
+		if err := syscall.Setresuid(-1, 0, -1); err != nil {
+			panic(fmt.Sprintf("cannot restore the effective uid: %v", err))
+		}
+	}()
+	fn()
+}
+
+// The port service killed with SIGKILL again and again during heavy
+// registration churn: it always restarts, and no acknowledged allocation is
+// lost.
+func TestPortServiceCrashUnderChurn(t *testing.T) {
+	needPCSCD(t)
+	dir := sharedTempDir(t)
+	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56300, 56999)
+	acked := map[string]int{}
+	var registrations, kills int
+	stopAt := time.Now().Add(12 * time.Second)
+	nextKill := time.Now().Add(300 * time.Millisecond)
+	for i := 0; time.Now().Before(stopAt); i++ {
+		if time.Now().After(nextKill) {
+			_ = ps.cmd.Process.Signal(syscall.SIGKILL)
+			<-ps.done
+			ps.cmd = nil
+			kills++
+			ps.start(t) // fails the test if it does not come back
+			nextKill = time.Now().Add(time.Duration(100+i%400) * time.Millisecond)
+		}
+		uid := 30000 + (i*7919)%400 // users come back, in another order
+		user := fmt.Sprintf("uid:%d", uid)
+		var reg *portservice.Registration
+		var err error
+		asUID(t, uid, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			reg, err = portservice.Register(ctx, ps.socket, peercred.User{ID: user})
+		})
+		if err != nil {
+			if registrations == 0 && i < 3 {
+				t.Logf("register: %v", err)
+			}
+			continue // the service is restarting
+		}
+		registrations++
+		if old, ok := acked[user]; ok && old != reg.Port {
+			t.Errorf("%s was given %d, had %d", user, reg.Port, old)
+		}
+		acked[user] = reg.Port
+		reg.Close()
+	}
+	// A final kill, then the file on disk must hold every acknowledgement.
+	_ = ps.cmd.Process.Signal(syscall.SIGKILL)
+	<-ps.done
+	ps.cmd = nil
+	store, err := os.ReadFile(filepath.Join(ps.dir, "PortStore.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for user, port := range acked {
+		if !strings.Contains(string(store), fmt.Sprintf("%s\t%d\t", user, port)) {
+			t.Errorf("acknowledged %s on %d, missing from PortStore.txt", user, port)
+		}
+	}
+	ps.start(t)
+	t.Logf("%d registrations acknowledged for %d users across %d SIGKILLs", registrations, len(acked), kills)
+	if kills < 5 || len(acked) < 50 {
+		t.Errorf("too little churn to prove anything: %d kills, %d users", kills, len(acked))
 	}
 }
