@@ -99,7 +99,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	opt.Logger = log
 	svc, err := portservice.New(opt)
 	if err == nil {
-		err = svc.Run(ctx)
+		var handled bool
+		handled, err = underServiceManager(svc.Run, svc.SessionChanged)
+		if !handled && err == nil {
+			err = svc.Run(ctx)
+		}
 	}
 	if err != nil {
 		log.Error().Err(err).Msg("port service failed")

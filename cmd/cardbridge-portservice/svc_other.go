@@ -1,0 +1,15 @@
+//go:build !windows
+
+package main
+
+import (
+	"context"
+
+	"github.com/cardbridge/cardbridge/portservice"
+)
+
+// underServiceManager reports false: on Linux and macOS systemd and launchd
+// run the service in the foreground (`run`), so nothing more is needed.
+func underServiceManager(func(ctx context.Context) error, func(portservice.SessionEvent)) (bool, error) {
+	return false, nil
+}
