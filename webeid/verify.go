@@ -1,0 +1,146 @@
+package webeid
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Bounds on the Base64 fields Verify decodes, far above any real certificate or signature.
+const (
+	maxCertChars = 64 << 10
+	maxSigChars  = 4 << 10
+)
+
+// Verify checks tok as a Web eID server-side validator does and returns its certificate.
+//
+// It requires a "web-eid:1" or "web-eid:1.x" format, a supported algorithm that matches
+// the certificate's key (RS256/384/512 or PS256/384/512 for RSA; ES256, ES384 or ES512 for
+// P-256, P-384 or P-521), a signature over SignedValue for this origin and nonce, and a
+// certificate valid at now. It does NOT check who issued the certificate, its key usage or
+// its revocation: trusting the certificate is the site's policy and needs the site's roots.
+// appVersion is not checked. Errors about the token wrap ErrInvalidToken; a bad origin or
+// nonce argument wraps ErrInvalidInput.
+func Verify(tok *Token, origin, nonce string, now time.Time) (*x509.Certificate, error) {
+	if err := ValidateOrigin(origin); err != nil {
+		return nil, fmt.Errorf("verify token: %w", err)
+	}
+	if err := ValidateNonce(nonce); err != nil {
+		return nil, fmt.Errorf("verify token: %w", err)
+	}
+	if now.IsZero() {
+		return nil, errors.New("verify token: zero time")
+	}
+	if tok == nil {
+		return nil, badToken("no token")
+	}
+	if f := tok.Format; f != "web-eid:1" && !strings.HasPrefix(f, "web-eid:1.") {
+		return nil, badToken("format %q is not web-eid:1", f)
+	}
+	alg, ok := algorithms[tok.Algorithm]
+	if !ok {
+		return nil, badToken("unsupported algorithm %q", tok.Algorithm)
+	}
+	der, err := decodeField("unverifiedCertificate", tok.UnverifiedCertificate, maxCertChars)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, badToken("parse certificate: %v", err)
+	}
+	if err := checkKeyMatches(cert.PublicKey, tok.Algorithm, alg); err != nil {
+		return nil, err
+	}
+	sig, err := decodeField("signature", tok.Signature, maxSigChars)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySignature(cert.PublicKey, alg, SignedValue(alg.hash, origin, nonce), sig); err != nil {
+		return nil, badToken("%v", err)
+	}
+	if now.Before(cert.NotBefore) {
+		return nil, badToken("certificate not valid until %s", cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if now.After(cert.NotAfter) {
+		return nil, badToken("certificate expired at %s", cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return cert, nil
+}
+
+// decodeField decodes a standard Base64 token field of at most limit characters.
+func decodeField(name, s string, limit int) ([]byte, error) {
+	switch {
+	case s == "":
+		return nil, badToken("empty %s", name)
+	case len(s) > limit:
+		return nil, badToken("%s of %d characters is longer than %d", name, len(s), limit)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, badToken("decode %s: %v", name, err)
+	}
+	return b, nil
+}
+
+// checkKeyMatches refuses an algorithm that cannot be used with the certificate's key.
+func checkKeyMatches(pub crypto.PublicKey, name string, alg algorithm) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if alg.scheme == schemeECDSA {
+			return badToken("algorithm %s needs an ECDSA key, the certificate has RSA", name)
+		}
+	case *ecdsa.PublicKey:
+		if alg.scheme != schemeECDSA {
+			return badToken("algorithm %s needs an RSA key, the certificate has ECDSA", name)
+		}
+		if k.Curve != alg.curve {
+			return badToken("algorithm %s needs curve %s, the certificate has %s", name, alg.curve.Params().Name, k.Curve.Params().Name)
+		}
+	default:
+		return badToken("unsupported certificate key type %T", pub)
+	}
+	return nil
+}
+
+// verifySignature checks sig over value with pub under alg; pub's type must suit alg.
+func verifySignature(pub crypto.PublicKey, alg algorithm, value, sig []byte) error {
+	d := digest(alg.hash, value)
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		var err error
+		if alg.scheme == schemePSS {
+			err = rsa.VerifyPSS(k, alg.hash, d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: alg.hash})
+		} else {
+			err = rsa.VerifyPKCS1v15(k, alg.hash, d, sig)
+		}
+		if err != nil {
+			return fmt.Errorf("verify signature: %w", err)
+		}
+	case *ecdsa.PublicKey:
+		size := coordSize(k)
+		if len(sig) != 2*size {
+			return fmt.Errorf("verify signature: ECDSA signature is %d bytes, want %d (r||s)", len(sig), 2*size)
+		}
+		r := new(big.Int).SetBytes(sig[:size])
+		s := new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(k, d, r, s) {
+			return errors.New("verify signature: ECDSA signature does not verify")
+		}
+	default:
+		return fmt.Errorf("verify signature: unsupported key type %T", pub)
+	}
+	return nil
+}
+
+// badToken formats a message naming what was wrong with a token and wraps ErrInvalidToken.
+func badToken(format string, args ...any) error {
+	return fmt.Errorf("verify token: %s: %w", fmt.Sprintf(format, args...), ErrInvalidToken)
+}
