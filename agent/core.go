@@ -41,8 +41,12 @@ type Core struct {
 	// mu serialises state changes from the monitor and from identity reads.
 	mu    sync.Mutex
 	cards map[string]*insertion // by reader
-	gen   uint64
-	ctx   context.Context // ends identity reads; set by Run
+	// identities holds what was read from each present card.
+	identities map[string]*piv.Identity
+	gen        uint64
+
+	signLocks cardLocks
+	ctx       context.Context // ends identity reads; set by Run
 }
 
 // New returns a Core; call Run to start it.
@@ -54,11 +58,12 @@ func New(opt Options) *Core {
 		opt.CardWait = 3 * time.Second
 	}
 	return &Core{
-		opt:   opt,
-		log:   opt.Logger.With().Str("component", "agent").Logger(),
-		hub:   newHub(opt.Prepare),
-		cards: map[string]*insertion{},
-		ctx:   context.Background(),
+		opt:        opt,
+		log:        opt.Logger.With().Str("component", "agent").Logger(),
+		hub:        newHub(opt.Prepare),
+		cards:      map[string]*insertion{},
+		identities: map[string]*piv.Identity{},
+		ctx:        context.Background(),
 	}
 }
 
@@ -137,20 +142,24 @@ func (c *Core) applyLocked(ev pcsc.Event) {
 		h.publish(typ, "", nil, func() { h.setAvailable(true) })
 	case pcsc.Unavailable:
 		clear(c.cards)
+		clear(c.identities)
 		h.publish(typ, "", nil, func() { h.setAvailable(false) })
 	case pcsc.ReaderAdded:
 		h.publish(typ, ev.Reader, nil, func() { h.addReader(ev.Reader) })
 	case pcsc.ReaderRemoved:
 		delete(c.cards, ev.Reader)
+		delete(c.identities, ev.Reader)
 		h.publish(typ, ev.Reader, nil, func() { h.removeReader(ev.Reader) })
 	case pcsc.CardRemoved:
 		delete(c.cards, ev.Reader)
+		delete(c.identities, ev.Reader)
 		h.publish(typ, ev.Reader, nil, func() { h.setCard(ev.Reader, nil, false) })
 	case pcsc.CardInserted:
+		delete(c.identities, ev.Reader)
 		c.gen++
 		in := &insertion{gen: c.gen, atr: ev.ATR}
 		c.cards[ev.Reader] = in
-		card := api.NewCard(ev.Reader, ev.ATR, nil, nil)
+		card := NewCard(ev.Reader, ev.ATR, nil, nil)
 		h.publish(typ, ev.Reader, &card, func() { h.setCard(ev.Reader, &card, true) })
 		go c.identify(c.ctx, ev.Reader, in)
 	}
@@ -168,11 +177,12 @@ func (c *Core) identify(ctx context.Context, reader string, in *insertion) {
 		return // removed or replaced
 	}
 	if err != nil {
-		c.log.Warn().Str("reader", reader).Str("code", string(api.CodeOf(err))).Err(err).Msg("cannot read the card's identity")
+		c.log.Warn().Str("reader", reader).Str("code", string(CodeOf(err))).Err(err).Msg("cannot read the card's identity")
 	} else {
+		c.identities[reader] = id
 		c.log.Info().Str("reader", reader).Str("uuid", id.UUID).Msg("card identified")
 	}
-	card := api.NewCard(reader, in.atr, id, err)
+	card := NewCard(reader, in.atr, id, err)
 	c.hub.publish(TypeCardUpdated, reader, &card, func() { c.hub.setCard(reader, &card, false) })
 }
 

@@ -4,12 +4,7 @@
 package api
 
 import (
-	"encoding/base64"
-	"encoding/hex"
-	"strings"
 	"time"
-
-	"github.com/cardbridge/cardbridge/piv"
 )
 
 // Card is the CARD object: a card present in a reader and, when its
@@ -28,25 +23,6 @@ type Card struct {
 
 // NoCard is the answer when no reader holds a card.
 var NoCard = Card{Present: false}
-
-// NewCard describes a card in reader with the given ATR; id may be nil when
-// the identity has not been (or could not be) read, and readErr says why.
-func NewCard(reader string, atr []byte, id *piv.Identity, readErr error) Card {
-	c := Card{Present: true, Reader: reader, ATR: strings.ToUpper(hex.EncodeToString(atr))}
-	if id != nil {
-		c.UUID = id.UUID
-		c.Subject = id.Subject
-		c.NotAfter = id.NotAfter.UTC().Format(time.RFC3339)
-		if id.Certificate != nil {
-			c.Certificate = base64.StdEncoding.EncodeToString(id.Certificate.Raw)
-		}
-	}
-	if readErr != nil {
-		e := FromError(readErr)
-		c.Error = &e
-	}
-	return c
-}
 
 // Reader is one entry of the readers list.
 type Reader struct {

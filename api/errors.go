@@ -1,12 +1,5 @@
 package api
 
-import (
-	"errors"
-
-	"github.com/cardbridge/cardbridge/pcsc"
-	"github.com/cardbridge/cardbridge/piv"
-)
-
 // Code is an error code of the API.
 type Code string
 
@@ -36,32 +29,4 @@ type Error struct {
 // ErrorBody is an error answer: {"error":{"code","message"}}.
 type ErrorBody struct {
 	Error Error `json:"error"`
-}
-
-// CodeOf classifies err by the sentinel errors it wraps.
-func CodeOf(err error) Code {
-	switch {
-	case errors.Is(err, pcsc.ErrUnavailable):
-		return CodePCSCUnavailable
-	case errors.Is(err, pcsc.ErrNoReader):
-		return CodeNoReader
-	case errors.Is(err, pcsc.ErrNoCard):
-		return CodeNoCard
-	case errors.Is(err, pcsc.ErrCardBusy):
-		return CodeBusy
-	case errors.Is(err, piv.ErrPINBlocked):
-		return CodePINBlocked
-	case errors.Is(err, piv.ErrWrongPIN):
-		return CodeWrongPIN
-	case errors.Is(err, piv.ErrUnsupportedCard),
-		errors.Is(err, pcsc.ErrCardTimeout),
-		errors.Is(err, pcsc.ErrCardUnresponsive):
-		return CodeUnsupportedCard
-	}
-	return CodeInternal
-}
-
-// FromError makes the error object for err.
-func FromError(err error) Error {
-	return Error{Code: CodeOf(err), Message: err.Error()}
 }

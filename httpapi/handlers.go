@@ -10,29 +10,30 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/web"
 )
 
 func (s *Server) handleVersionInfo(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.versionInfo())
+	loopback.WriteJSON(w, http.StatusOK, s.versionInfo())
 }
 
 func (s *Server) handleReaders(w http.ResponseWriter, r *http.Request) {
 	if !s.opt.Backend.Available() {
-		writeError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
+		loopback.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.opt.Backend.Readers())
+	loopback.WriteJSON(w, http.StatusOK, s.opt.Backend.Readers())
 }
 
 func (s *Server) handleCard(w http.ResponseWriter, r *http.Request) {
 	if !s.opt.Backend.Available() {
-		writeError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
+		loopback.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
 		return
 	}
 	b := s.opt.Backend.CardJSON(r.Context())
 	h := w.Header()
-	h["Content-Type"] = jsonContentType
+	h["Content-Type"] = loopback.JSONContentType
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	_, _ = w.Write(b)
 }
@@ -77,7 +78,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	if err := statusTmpl.Execute(&buf, d); err != nil {
 		s.log.Error().Err(err).Msg("render status page")
-		writeError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
+		loopback.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
 		return
 	}
 	h := w.Header()
@@ -100,7 +101,7 @@ type Stats struct {
 // user, never for pages: any request with an Origin is refused.
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "" {
-		writeError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "not for web pages")
+		loopback.WriteError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "not for web pages")
 		return
 	}
 	var ms runtime.MemStats
@@ -108,5 +109,5 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	streams := len(s.ws)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
+	loopback.WriteJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
 }

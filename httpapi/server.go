@@ -8,23 +8,19 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/netip"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
-	"golang.org/x/net/netutil"
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/version"
 )
@@ -42,7 +38,7 @@ type Backend interface {
 type Options struct {
 	Backend Backend
 	// Domains returns the DomainList in force; it may change at any time.
-	Domains func() DomainInfo
+	Domains func() loopback.DomainInfo
 	// Self is the agent's own OS user; only its processes are served.
 	Self peercred.User
 	// PeerOwner finds who is at the other end of a connection;
@@ -61,8 +57,8 @@ type Options struct {
 type Server struct {
 	opt      Options
 	log      zerolog.Logger
-	guard    *Guard
-	domains  func() DomainInfo
+	guard    *loopback.Guard
+	domains  func() loopback.DomainInfo
 	handler  http.Handler
 	upgrader websocket.Upgrader
 	started  time.Time
@@ -81,8 +77,8 @@ func New(opt Options) *Server {
 		ws:      map[*websocket.Conn]struct{}{},
 	}
 	self := opt.Self
-	s.guard = NewGuard(GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
-	s.domains = s.guard.domains
+	s.guard = loopback.NewGuard(loopback.GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
+	s.domains = s.guard.Domains
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
 		ReadBufferSize:   256,
@@ -100,7 +96,7 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /{$}", s.handleStatus)
 	mux.HandleFunc("GET /debug/stats", s.handleStats)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		loopback.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	s.handler = s.guard.Wrap(mux)
 	return s
@@ -116,59 +112,6 @@ func (s *Server) Port() int {
 	return s.port
 }
 
-// peerOfAddrs finds a connection's peer from its addresses, which survive
-// the listener wrappers (connection limits) around the TCP connection.
-func peerOfAddrs(c net.Conn) (peercred.User, error) {
-	local, err := netip.ParseAddrPort(c.LocalAddr().String())
-	if err != nil {
-		return peercred.User{}, fmt.Errorf("local address %v: %w", c.LocalAddr(), err)
-	}
-	remote, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return peercred.User{}, fmt.Errorf("remote address %v: %w", c.RemoteAddr(), err)
-	}
-	return peercred.PeerOf(local, remote)
-}
-
-// Listen opens loopback listeners for addr: "127.0.0.1:P" or "[::1]:P" for
-// one, "localhost:P" for both (browsers try either). Anything that is not a
-// loopback address is refused.
-func Listen(addr string) ([]net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", addr, err)
-	}
-	var hosts []string
-	switch {
-	case host == "localhost":
-		hosts = []string{"127.0.0.1", "::1"}
-	default:
-		ip := net.ParseIP(host)
-		if ip == nil || !ip.IsLoopback() {
-			return nil, fmt.Errorf("listen address %q: cardbridge listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
-		}
-		hosts = []string{host}
-	}
-	var lns []net.Listener
-	for i, h := range hosts {
-		ln, err := net.Listen("tcp", net.JoinHostPort(h, port))
-		if err != nil {
-			if i > 0 && len(lns) > 0 {
-				break // IPv6 loopback missing: serve IPv4 alone
-			}
-			for _, l := range lns {
-				l.Close()
-			}
-			return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(h, port), err)
-		}
-		lns = append(lns, ln)
-		if port == "0" {
-			port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port) // the same port on both
-		}
-	}
-	return lns, nil
-}
-
 // Serve serves on lns until ctx ends, then shuts down within 5 s. All
 // listeners must share one port.
 func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
@@ -179,49 +122,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.port = lns[0].Addr().(*net.TCPAddr).Port
 	s.mu.Unlock()
 	s.log.Info().Int("port", s.port).Msg("serving")
-	return ServeLoopback(ctx, s.handler, s.guard, s.opt.MaxConns, s.closeWebSockets, lns...)
-}
-
-// ServeLoopback serves h on lns with the Guard's connection tracking and
-// cardbridge's limits (header size and time, idle time, at most maxConns
-// connections per listener, 4096 when zero) until ctx ends or a listener
-// fails. beforeShutdown, if set, runs first at the end (to close hijacked
-// connections, which Shutdown does not track).
-func ServeLoopback(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeShutdown func(), lns ...net.Listener) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second, // hijacked WebSockets clear it
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ConnContext:       g.ConnContext,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	if maxConns <= 0 {
-		maxConns = 4096
-	}
-	if beforeShutdown == nil {
-		beforeShutdown = func() {}
-	}
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxConns)) }()
-	}
-	select {
-	case err := <-errc:
-		_ = srv.Close()
-		beforeShutdown()
-		return err
-	case <-ctx.Done():
-	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	beforeShutdown()
-	err := srv.Shutdown(shutCtx)
-	if err != nil {
-		_ = srv.Close()
-	}
-	return err
+	return loopback.Serve(ctx, s.handler, s.guard, s.opt.MaxConns, s.closeWebSockets, lns...)
 }
 
 func (s *Server) closeWebSockets() {

@@ -18,6 +18,7 @@ import (
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 )
@@ -55,7 +56,7 @@ func startServer(t *testing.T) *testServer {
 	ts.core = agent.New(agent.Options{Prepare: PrepareEvent, ReadIdentity: nil})
 	ts.Server = New(Options{
 		Backend: ts.core,
-		Domains: func() DomainInfo { return DomainInfo{List: list, Source: "file:/etc/DomainList.txt"} },
+		Domains: func() loopback.DomainInfo { return loopback.DomainInfo{List: list, Source: "file:/etc/DomainList.txt"} },
 		Self:    me,
 		PeerOwner: func(net.Conn) (peercred.User, error) {
 			if ts.fail.Load() {
@@ -65,7 +66,7 @@ func startServer(t *testing.T) *testServer {
 		},
 		Logger: zerolog.New(syncWriter{ts.logs}),
 	})
-	lns, err := Listen("127.0.0.1:0")
+	lns, err := loopback.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestStatusPage(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	ts := startServer(t)
-	big := strings.NewReader(strings.Repeat("x", MaxBodyBytes+10))
+	big := strings.NewReader(strings.Repeat("x", loopback.MaxBodyBytes+10))
 	req, _ := http.NewRequest("POST", ts.url("/api/nothing"), big)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -351,44 +352,5 @@ func TestEventStream(t *testing.T) {
 	_, resp, err = d.Dial(fmt.Sprintf("ws://127.0.0.1:%d/api/events", ts.port), http.Header{"Host": {"evil.example"}})
 	if err == nil || resp.StatusCode != 421 {
 		t.Errorf("rebinding upgrade: %v %v", err, resp)
-	}
-}
-
-func TestListenRefusesNonLoopback(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.0.2.1:0", "example.com:80"} {
-		if lns, err := Listen(addr); err == nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			t.Errorf("Listen(%q) succeeded", addr)
-		}
-	}
-	lns, err := Listen("localhost:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lns {
-		if !l.Addr().(*net.TCPAddr).IP.IsLoopback() {
-			t.Errorf("listening on %v", l.Addr())
-		}
-		l.Close()
-	}
-}
-
-func TestValidHost(t *testing.T) {
-	ci := &connInfo{hosts: [3]string{"localhost:43485", "127.0.0.1:43485", "[::1]:43485"}}
-	cases := map[string]bool{
-		"localhost:43485": true, "127.0.0.1:43485": true, "[::1]:43485": true, "LocalHost:43485": true,
-		"localhost": false, "localhost:43486": false, "127.0.0.2:43485": false, "example.com:43485": false,
-		"localhost.:43485": false, "[::ffff:127.0.0.1]:43485": false, "": false, "localhost:43485:1": false,
-		"localhost:043485": false, "[::1]:43485 ": false,
-	}
-	for host, want := range cases {
-		if got := ci.validHost(host); got != want {
-			t.Errorf("validHost(%q) = %v, want %v", host, got, want)
-		}
-	}
-	if (&connInfo{}).validHost("localhost:0") {
-		t.Error("a connection without a known port accepted a Host")
 	}
 }

@@ -115,7 +115,7 @@ func TestFaultyCards(t *testing.T) {
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("took %v to give up; every exchange has a deadline", d)
 			}
-			code := api.CodeOf(err)
+			code := agent.CodeOf(err)
 			switch tc.fault {
 			case vcard.FaultDisconnect:
 				// The card vanished: no card, or the reader's error for it.

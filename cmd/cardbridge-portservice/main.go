@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,6 +98,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	defer closer.Close()
 	opt.Logger = log
+	// One service holds a registration for every user on a terminal
+	// server; keep its heap near its live data (GOGC still overrides).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	svc, err := portservice.New(opt)
 	if err == nil {
 		var handled bool

@@ -21,6 +21,7 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
@@ -108,7 +109,7 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	var reg *portservice.Registration
 	var lns []net.Listener
 	if f.listen != "" {
-		if lns, err = httpapi.Listen(f.listen); err != nil {
+		if lns, err = loopback.Listen(f.listen); err != nil {
 			return err
 		}
 	} else {
@@ -158,7 +159,7 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 // another while someone else holds it.
 func bindRegistered(ctx context.Context, reg *portservice.Registration, port int, log zerolog.Logger) ([]net.Listener, error) {
 	for attempt := 0; ; attempt++ {
-		lns, err := httpapi.Listen("localhost:" + strconv.Itoa(port))
+		lns, err := loopback.Listen("localhost:" + strconv.Itoa(port))
 		if err == nil {
 			if err := reg.Listening(port); err != nil {
 				closeAll(lns)
@@ -265,7 +266,7 @@ func serveRegistered(ctx context.Context, f agentFlags, self peercred.User, reg 
 type domainSource struct {
 	path string
 	log  zerolog.Logger
-	cur  atomic.Pointer[httpapi.DomainInfo]
+	cur  atomic.Pointer[loopback.DomainInfo]
 	mod  time.Time
 	size int64
 }
@@ -274,7 +275,7 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	d := &domainSource{path: path, log: log}
 	if path == "" {
 		list, _ := domainlist.Parse([]byte(builtinDomains))
-		d.cur.Store(&httpapi.DomainInfo{List: list, Source: "builtin"})
+		d.cur.Store(&loopback.DomainInfo{List: list, Source: "builtin"})
 		return d, nil
 	}
 	if err := d.load(); err != nil {
@@ -283,7 +284,7 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	return d, nil
 }
 
-func (d *domainSource) get() httpapi.DomainInfo { return *d.cur.Load() }
+func (d *domainSource) get() loopback.DomainInfo { return *d.cur.Load() }
 
 // fromService puts the port service's DomainList in force, unless a
 // --domains file overrides it.
@@ -295,7 +296,7 @@ func (d *domainSource) fromService(text string) {
 	for _, e := range bad {
 		d.log.Warn().Int("line", e.Line).Err(e.Err).Msg("skipping a bad line of the port service's DomainList")
 	}
-	d.cur.Store(&httpapi.DomainInfo{List: list, Source: "portservice"})
+	d.cur.Store(&loopback.DomainInfo{List: list, Source: "portservice"})
 	d.log.Info().Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList from the port service")
 }
 
@@ -313,7 +314,7 @@ func (d *domainSource) load() error {
 	for _, e := range bad {
 		d.log.Warn().Str("file", d.path).Int("line", e.Line).Err(e.Err).Msg("skipping a bad DomainList line")
 	}
-	d.cur.Store(&httpapi.DomainInfo{List: list, Source: "file:" + d.path})
+	d.cur.Store(&loopback.DomainInfo{List: list, Source: "file:" + d.path})
 	d.mod, d.size = st.ModTime(), st.Size()
 	d.log.Info().Str("file", d.path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList loaded")
 	return nil

@@ -1,4 +1,9 @@
-package httpapi
+// Package loopback serves cardbridge's HTTP endpoints on loopback
+// addresses behind one Guard: the same-OS-user check, the Host check
+// against DNS rebinding, the Origin allow-list with CORS and Private
+// Network Access preflights, security headers and request limits. The
+// agent's API (package httpapi) and the port service both use it.
+package loopback
 
 import (
 	"context"
@@ -78,6 +83,9 @@ func NewGuard(opt GuardOptions) *Guard {
 	return g
 }
 
+// Domains returns the DomainList in force.
+func (g *Guard) Domains() DomainInfo { return g.domains() }
+
 // ConnContext is http.Server.ConnContext: it attaches a connInfo whose
 // owner lookup runs lazily, off the accept loop.
 func (g *Guard) ConnContext(ctx context.Context, c net.Conn) context.Context {
@@ -115,7 +123,7 @@ func PeerUser(r *http.Request) (peercred.User, error) {
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		securityHeaders(h)
+		SecurityHeaders(h)
 
 		ci, _ := r.Context().Value(connKey{}).(*connInfo)
 		if ci == nil {
@@ -192,12 +200,13 @@ var (
 	noReferrer      = []string{"no-referrer"}
 	apiCSP          = []string{"default-src 'none'; frame-ancestors 'none'"}
 	sameOrigin      = []string{"same-origin"}
-	jsonContentType = []string{"application/json; charset=utf-8"}
+	JSONContentType = []string{"application/json; charset=utf-8"}
 )
 
-// securityHeaders are set on every answer. Pages read the API through
+// Every answer carries these headers. Pages read the API through
 // CORS; nothing here is meant to be framed, sniffed or cached.
-func securityHeaders(h http.Header) {
+// SecurityHeaders sets the headers every answer carries.
+func SecurityHeaders(h http.Header) {
 	h["Cache-Control"] = noStore
 	h["X-Content-Type-Options"] = noSniff
 	h["X-Frame-Options"] = frameDeny
@@ -229,22 +238,23 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, code 
 		Str("host", r.Host).
 		Str("origin", r.Header.Get("Origin")).
 		Msg("refused request")
-	writeError(w, status, code, message)
+	WriteError(w, status, code, message)
 }
 
-// writeError writes {"error":{"code","message"}}.
-func writeError(w http.ResponseWriter, status int, code api.Code, message string) {
-	writeJSON(w, status, api.ErrorBody{Error: api.Error{Code: code, Message: message}})
+// WriteError writes {"error":{"code","message"}} with status.
+func WriteError(w http.ResponseWriter, status int, code api.Code, message string) {
+	WriteJSON(w, status, api.ErrorBody{Error: api.Error{Code: code, Message: message}})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode the answer"}}`)
 	}
 	h := w.Header()
-	h["Content-Type"] = jsonContentType
+	h["Content-Type"] = JSONContentType
 	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))

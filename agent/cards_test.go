@@ -1,4 +1,4 @@
-package api
+package agent
 
 import (
 	"crypto/x509"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 )
@@ -15,18 +16,18 @@ import (
 func TestCodeOf(t *testing.T) {
 	cases := []struct {
 		err  error
-		want Code
+		want api.Code
 	}{
-		{fmt.Errorf("list readers: %w", pcsc.ErrUnavailable), CodePCSCUnavailable},
-		{&pcsc.Error{Op: "SCardConnect", Code: 0x80100009, Kind: pcsc.ErrNoReader}, CodeNoReader},
-		{fmt.Errorf("open: %w", pcsc.ErrNoCard), CodeNoCard},
-		{pcsc.ErrCardBusy, CodeBusy},
-		{fmt.Errorf("read identity: no PIV application: %w", piv.ErrUnsupportedCard), CodeUnsupportedCard},
-		{fmt.Errorf("transmit: %w", pcsc.ErrCardTimeout), CodeUnsupportedCard},
-		{pcsc.ErrCardUnresponsive, CodeUnsupportedCard},
-		{&piv.WrongPINError{Retries: 2}, CodeWrongPIN},
-		{piv.ErrPINBlocked, CodePINBlocked},
-		{errors.New("something else"), CodeInternal},
+		{fmt.Errorf("list readers: %w", pcsc.ErrUnavailable), api.CodePCSCUnavailable},
+		{&pcsc.Error{Op: "SCardConnect", Code: 0x80100009, Kind: pcsc.ErrNoReader}, api.CodeNoReader},
+		{fmt.Errorf("open: %w", pcsc.ErrNoCard), api.CodeNoCard},
+		{pcsc.ErrCardBusy, api.CodeBusy},
+		{fmt.Errorf("read identity: no PIV application: %w", piv.ErrUnsupportedCard), api.CodeUnsupportedCard},
+		{fmt.Errorf("transmit: %w", pcsc.ErrCardTimeout), api.CodeUnsupportedCard},
+		{pcsc.ErrCardUnresponsive, api.CodeUnsupportedCard},
+		{&piv.WrongPINError{Retries: 2}, api.CodeWrongPIN},
+		{piv.ErrPINBlocked, api.CodePINBlocked},
+		{errors.New("something else"), api.CodeInternal},
 	}
 	for _, c := range cases {
 		t.Run(string(c.want), func(t *testing.T) {
@@ -53,11 +54,11 @@ func TestCardJSON(t *testing.T) {
 	if want := `{"present":true,"reader":"R","atr":"01","error":{"code":"UNSUPPORTED_CARD","message":"x: unsupported card"}}`; string(b) != want {
 		t.Errorf("unreadable CARD = %s, want %s", b, want)
 	}
-	b, _ = json.Marshal(NoCard)
+	b, _ = json.Marshal(api.NoCard)
 	if string(b) != `{"present":false}` {
 		t.Errorf("NoCard = %s", b)
 	}
-	b, _ = json.Marshal(Readers{Readers: []Reader{{Name: "R", CardPresent: false}}})
+	b, _ = json.Marshal(api.Readers{Readers: []api.Reader{{Name: "R", CardPresent: false}}})
 	if want := `{"readers":[{"name":"R","cardPresent":false,"card":null}]}`; string(b) != want {
 		t.Errorf("readers = %s, want %s", b, want)
 	}

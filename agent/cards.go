@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/piv"
+)
+
+// NewCard describes a card in reader with the given ATR; id may be nil when
+// the identity has not been (or could not be) read, and readErr says why.
+func NewCard(reader string, atr []byte, id *piv.Identity, readErr error) api.Card {
+	c := api.Card{Present: true, Reader: reader, ATR: strings.ToUpper(hex.EncodeToString(atr))}
+	if id != nil {
+		c.UUID = id.UUID
+		c.Subject = id.Subject
+		c.NotAfter = id.NotAfter.UTC().Format(time.RFC3339)
+		if id.Certificate != nil {
+			c.Certificate = base64.StdEncoding.EncodeToString(id.Certificate.Raw)
+		}
+	}
+	if readErr != nil {
+		e := FromError(readErr)
+		c.Error = &e
+	}
+	return c
+}
+
+// CodeOf classifies err by the sentinel errors it wraps, for the API.
+func CodeOf(err error) api.Code {
+	switch {
+	case errors.Is(err, pcsc.ErrUnavailable):
+		return api.CodePCSCUnavailable
+	case errors.Is(err, pcsc.ErrNoReader):
+		return api.CodeNoReader
+	case errors.Is(err, pcsc.ErrNoCard):
+		return api.CodeNoCard
+	case errors.Is(err, pcsc.ErrCardBusy):
+		return api.CodeBusy
+	case errors.Is(err, ErrPINCancelled):
+		return api.CodePINCancelled
+	case errors.Is(err, ErrBusy):
+		return api.CodeBusy
+	case errors.Is(err, piv.ErrPINBlocked):
+		return api.CodePINBlocked
+	case errors.Is(err, piv.ErrWrongPIN):
+		return api.CodeWrongPIN
+	case errors.Is(err, piv.ErrUnsupportedCard),
+		errors.Is(err, pcsc.ErrCardTimeout),
+		errors.Is(err, pcsc.ErrCardUnresponsive):
+		return api.CodeUnsupportedCard
+	}
+	return api.CodeInternal
+}
+
+// FromError makes the error object for err.
+func FromError(err error) api.Error {
+	return api.Error{Code: CodeOf(err), Message: err.Error()}
+}

@@ -1,0 +1,111 @@
+package loopback
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+// peerOfAddrs finds a connection's peer from its addresses, which survive
+// the listener wrappers (connection limits) around the TCP connection.
+func peerOfAddrs(c net.Conn) (peercred.User, error) {
+	local, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return peercred.User{}, fmt.Errorf("local address %v: %w", c.LocalAddr(), err)
+	}
+	remote, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return peercred.User{}, fmt.Errorf("remote address %v: %w", c.RemoteAddr(), err)
+	}
+	return peercred.PeerOf(local, remote)
+}
+
+// Listen opens loopback listeners for addr: "127.0.0.1:P" or "[::1]:P" for
+// one, "localhost:P" for both (browsers try either). Anything that is not a
+// loopback address is refused.
+func Listen(addr string) ([]net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	var hosts []string
+	switch {
+	case host == "localhost":
+		hosts = []string{"127.0.0.1", "::1"}
+	default:
+		ip := net.ParseIP(host)
+		if ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("listen address %q: cardbridge listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
+		}
+		hosts = []string{host}
+	}
+	var lns []net.Listener
+	for i, h := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(h, port))
+		if err != nil {
+			if i > 0 && len(lns) > 0 {
+				break // IPv6 loopback missing: serve IPv4 alone
+			}
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(h, port), err)
+		}
+		lns = append(lns, ln)
+		if port == "0" {
+			port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port) // the same port on both
+		}
+	}
+	return lns, nil
+}
+
+// Serve serves h on lns with the Guard's connection tracking and
+// cardbridge's limits (header size and time, idle time, at most maxConns
+// connections per listener, 4096 when zero) until ctx ends or a listener
+// fails. beforeShutdown, if set, runs first at the end (to close hijacked
+// connections, which Shutdown does not track).
+func Serve(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeShutdown func(), lns ...net.Listener) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second, // hijacked WebSockets clear it
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ConnContext:       g.ConnContext,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	if maxConns <= 0 {
+		maxConns = 4096
+	}
+	if beforeShutdown == nil {
+		beforeShutdown = func() {}
+	}
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxConns)) }()
+	}
+	select {
+	case err := <-errc:
+		_ = srv.Close()
+		beforeShutdown()
+		return err
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	beforeShutdown()
+	err := srv.Shutdown(shutCtx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	return err
+}
