@@ -21,7 +21,7 @@ import (
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
@@ -65,8 +65,9 @@ type Service struct {
 	refresher *trusted.Refresher
 	httpPort  atomic.Int32
 
-	mu   sync.Mutex
-	regs map[string]*registration // live agents by user id
+	mu     sync.Mutex
+	regs   map[string]*registration // live agents by user id
+	agents sync.WaitGroup           // followAgent goroutines
 }
 
 // registration is one live agent.
@@ -211,19 +212,20 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = s.refresher.Run(ctx) }()
 	}
-	guard := httpapi.NewGuard(httpapi.GuardOptions{
-		Domains: func() httpapi.DomainInfo {
-			return httpapi.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
+	guard := loopback.NewGuard(loopback.GuardOptions{
+		Domains: func() loopback.DomainInfo {
+			return loopback.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
 		},
 		Logger: s.log,
 	})
-	err = httpapi.ServeLoopback(ctx, guard.Wrap(s.routes()), guard, 0, nil, lns...)
+	err = loopback.Serve(ctx, guard.Wrap(s.routes()), guard, 0, nil, lns...)
 	cancel()
 	sock.Close()
 	for _, r := range s.liveRegs() {
 		r.conn.Close()
 	}
 	wg.Wait()
+	s.agents.Wait()
 	if ferr := s.store.Flush(); ferr != nil {
 		s.log.Error().Err(ferr).Msg("saving PortStore")
 	}
@@ -239,7 +241,7 @@ func (s *Service) Run(ctx context.Context) error {
 func listenWellKnown(ports []int) ([]net.Listener, int, error) {
 	var errs []error
 	for _, p := range ports {
-		lns, err := httpapi.Listen("localhost:" + strconv.Itoa(p))
+		lns, err := loopback.Listen("localhost:" + strconv.Itoa(p))
 		if err == nil {
 			return lns, p, nil
 		}
@@ -356,7 +358,7 @@ const portAnswerWait = 3 * time.Second
 // handleGetPortNumber answers the calling user's agent port, found from
 // the OS owner of the page's TCP connection.
 func (s *Service) handleGetPortNumber(w http.ResponseWriter, r *http.Request) {
-	user, err := httpapi.PeerUser(r)
+	user, err := loopback.PeerUser(r)
 	if err != nil {
 		s.log.Warn().Err(err).Str("remote", r.RemoteAddr).Msg("GetPortNumber: cannot tell who is calling")
 		writeRaw(w, fault)
@@ -496,11 +498,27 @@ func (s *Service) acceptAgents(ctx context.Context, ln net.Listener) {
 // serveAgent handles one agent's registration for as long as it lasts.
 func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 	c := localsock.NewConn(nc)
-	defer c.Close()
+	reg := s.register(c, nc)
+	if reg == nil {
+		c.Close()
+		return
+	}
+	// The registration lives on in a goroutine of its own, started small:
+	// a host may hold a thousand idle agents, each waiting here.
+	s.agents.Add(1)
+	go func() {
+		defer s.agents.Done()
+		s.followAgent(reg)
+	}()
+}
+
+// register handles an agent's register message and returns its live
+// registration, or nil when it was refused (the agent has been told why).
+func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	user, err := localsock.PeerUser(nc)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("refusing an agent whose user the OS cannot tell")
-		return
+		return nil
 	}
 	pid, _ := localsock.PeerPID(nc)
 	log := s.log.With().Str("user", user.ID).Int("pid", pid).Logger()
@@ -508,12 +526,12 @@ func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 	if err := c.Recv(&m, messageTimeout); err != nil || m.Type != MsgRegister {
 		log.Warn().Err(err).Str("type", m.Type).Msg("refusing an agent that did not register")
 		_ = c.Send(Message{Type: MsgError, Code: CodeBadRequest, Message: "expected a register message"}, messageTimeout)
-		return
+		return nil
 	}
 	if m.User != "" && m.User != user.ID {
 		log.Warn().Str("event", "wrong-user-registration").Str("claimed", m.User).Msg("security: a process tried to register for another user")
 		_ = c.Send(Message{Type: MsgError, Code: CodeWrongUser, Message: "you may only register for yourself (" + user.ID + ")"}, messageTimeout)
-		return
+		return nil
 	}
 	reg := &registration{user: user, pid: pid, conn: c, changed: make(chan struct{})}
 	s.mu.Lock()
@@ -521,21 +539,17 @@ func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 		s.mu.Unlock()
 		log.Info().Int("runningPID", other.pid).Msg("refusing a second agent for this user")
 		_ = c.Send(Message{Type: MsgError, Code: CodeAlreadyRunning, Message: fmt.Sprintf("an agent for %s is running already (pid %d)", user.ID, other.pid)}, messageTimeout)
-		return
+		return nil
 	}
 	s.regs[user.ID] = reg
 	s.mu.Unlock()
+	ok := false
 	defer func() {
-		s.mu.Lock()
-		if s.regs[user.ID] == reg {
-			delete(s.regs, user.ID)
+		if !ok {
+			s.unregister(reg)
 		}
-		s.mu.Unlock()
-		s.store.Touch(user.ID)
-		log.Info().Msg("agent gone")
 	}()
-
-	if old, ok := s.store.Lookup(user.ID); ok {
+	if old, found := s.store.Lookup(user.ID); found {
 		if sq, _ := s.squatter(user, old.Port); sq != nil {
 			log.Warn().Str("event", "port-squatted").Int("port", old.Port).Str("squatter", sq.ID).
 				Msg("security: another user holds this user's port; giving the user a new one")
@@ -545,41 +559,68 @@ func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 	if err != nil {
 		log.Error().Err(err).Msg("cannot give the agent a port")
 		_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
-		return
+		return nil
 	}
 	reg.set(e.Port, false)
 	list := s.domains.Load()
 	if err := reg.send(Message{Type: MsgRegistered, Port: e.Port, DomainList: string(list.Format()), DomainListVersion: list.Version()}); err != nil {
 		log.Warn().Err(err).Msg("agent went before its registration was answered")
-		return
+		return nil
 	}
 	log.Info().Int("port", e.Port).Str("agentVersion", m.Version).Msg("agent registered")
+	ok = true
+	return reg
+}
+
+// unregister forgets a registration that ended.
+func (s *Service) unregister(reg *registration) {
+	s.mu.Lock()
+	if s.regs[reg.user.ID] == reg {
+		delete(s.regs, reg.user.ID)
+	}
+	s.mu.Unlock()
+	s.store.Touch(reg.user.ID)
+	reg.conn.Close()
+}
+
+// followAgent reads an agent's messages until its connection ends.
+func (s *Service) followAgent(reg *registration) {
+	defer func() {
+		s.unregister(reg)
+		s.log.Info().Str("user", reg.user.ID).Int("pid", reg.pid).Msg("agent gone")
+	}()
 	for {
 		var m Message
-		if err := c.Recv(&m, 0); err != nil {
+		if err := reg.conn.Recv(&m, 0); err != nil {
 			return
 		}
-		switch m.Type {
-		case MsgListening:
-			port, _, _ := reg.state()
-			if m.Port != port {
-				log.Warn().Int("port", m.Port).Int("assigned", port).Msg("agent listens on a port it was not given")
-				continue
-			}
-			reg.set(port, true)
-			log.Debug().Int("port", port).Msg("agent listening")
-		case MsgBindFailed:
-			log.Warn().Int("port", m.Port).Msg("agent could not bind its port")
-			reg.moveMu.Lock()
-			err := s.move(reg, m.Port)
-			reg.moveMu.Unlock()
-			if err != nil {
-				log.Error().Err(err).Msg("cannot move the agent")
-				_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
-			}
-		default:
-			log.Debug().Str("type", m.Type).Msg("ignoring an agent message")
+		s.agentMessage(reg, m)
+	}
+}
+
+// agentMessage acts on one message from a registered agent.
+func (s *Service) agentMessage(reg *registration, m Message) {
+	log := s.log.With().Str("user", reg.user.ID).Int("pid", reg.pid).Logger()
+	switch m.Type {
+	case MsgListening:
+		port, _, _ := reg.state()
+		if m.Port != port {
+			log.Warn().Int("port", m.Port).Int("assigned", port).Msg("agent listens on a port it was not given")
+			return
 		}
+		reg.set(port, true)
+		log.Debug().Int("port", port).Msg("agent listening")
+	case MsgBindFailed:
+		log.Warn().Int("port", m.Port).Msg("agent could not bind its port")
+		reg.moveMu.Lock()
+		err := s.move(reg, m.Port)
+		reg.moveMu.Unlock()
+		if err != nil {
+			log.Error().Err(err).Msg("cannot move the agent")
+			_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
+		}
+	default:
+		log.Debug().Str("type", m.Type).Msg("ignoring an agent message")
 	}
 }
 

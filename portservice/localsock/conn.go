@@ -22,9 +22,11 @@ var ErrTooLong = errors.New("message too long")
 // was decoded into.
 var ErrBadMessage = errors.New("bad message")
 
-// smallBuf is the receive buffer a connection starts with; it grows to
+// smallBuf is the receive buffer a connection starts with (agents and the
+// service exchange short messages, and thousands of idle connections each
+// hold one while they wait); it grows to
 // MaxMessage+1 only for a message that needs it, and shrinks back once drained.
-const smallBuf = 4 << 10
+const smallBuf = 512
 
 // Conn exchanges newline-delimited JSON objects over a local socket connection. One
 // goroutine may Send while another Recvs; each method also serialises its own callers.
