@@ -1,0 +1,47 @@
+package pinentry
+
+import (
+	"os"
+	"os/exec"
+)
+
+// Find picks the pinentry program to use on this machine when none is
+// configured, or returns ErrNotFound.
+func Find() (Program, error) {
+	return find(os.Getenv, exec.LookPath, isFile)
+}
+
+// isFile reports whether path names an existing regular file.
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// lookFirst returns the first of names that lookPath finds.
+func lookFirst(lookPath func(string) (string, error), names ...string) (Program, bool) {
+	for _, n := range names {
+		if p, err := lookPath(n); err == nil {
+			return Program{Path: p}, true
+		}
+	}
+	return Program{}, false
+}
+
+// firstFile returns the first of paths that exists.
+func firstFile(exists func(string) bool, paths ...string) (Program, bool) {
+	for _, p := range paths {
+		if exists(p) {
+			return Program{Path: p}, true
+		}
+	}
+	return Program{}, false
+}
+
+// notFoundError is ErrNotFound saying where Find looked.
+type notFoundError struct{ where string }
+
+func (e *notFoundError) Error() string {
+	return "find pinentry: " + ErrNotFound.Error() + " (" + e.where + ")"
+}
+
+func (e *notFoundError) Unwrap() error { return ErrNotFound }
