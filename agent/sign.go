@@ -1,0 +1,192 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/piv"
+)
+
+// PINPrompt asks the user for the card PIN on behalf of origin. retries is
+// what the card says is left (-1 when unknown); retryMsg is set when a
+// previous attempt was wrong. It returns the PIN, which the caller wipes, or
+// an error (ErrPINCancelled when the user declined).
+type PINPrompt func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error)
+
+// ErrPINCancelled means the user cancelled the PIN prompt.
+var ErrPINCancelled = errors.New("PIN entry cancelled")
+
+// CardSigner signs with the card's authentication key (slot 9A) during one
+// signing session, after the PIN was verified. It implements webeid.Signer.
+type CardSigner struct {
+	ctx  context.Context
+	conn piv.Card
+	cert *x509.Certificate
+}
+
+// Certificate is the card's authentication certificate.
+func (s *CardSigner) Certificate() *x509.Certificate { return s.cert }
+
+// Public is the certificate's public key.
+func (s *CardSigner) Public() crypto.PublicKey { return s.cert.PublicKey }
+
+// Sign signs digest, made with hash, with the card: RSA PKCS#1 v1.5 (the
+// host pads) or ECDSA P-256 (ASN.1 DER, as the card answers).
+func (s *CardSigner) Sign(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error) {
+	switch pub := s.cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if pub.Size() != 256 {
+			return nil, fmt.Errorf("sign: RSA key of %d bits: %w", pub.Size()*8, piv.ErrUnsupportedCard)
+		}
+		block, err := piv.PKCS1v15Pad(hash, digest, pub.Size())
+		if err != nil {
+			return nil, fmt.Errorf("sign: %w", err)
+		}
+		return piv.GeneralAuthenticate(ctx, s.conn, piv.AlgRSA2048, piv.SlotAuthentication, block)
+	case *ecdsa.PublicKey:
+		if pub.Curve.Params().BitSize != 256 {
+			return nil, fmt.Errorf("sign: EC key on %s: %w", pub.Curve.Params().Name, piv.ErrUnsupportedCard)
+		}
+		// ECDSA signs the digest itself; P-256 takes at most 32 bytes of it.
+		if len(digest) > 32 {
+			digest = digest[:32]
+		}
+		return piv.GeneralAuthenticate(ctx, s.conn, piv.AlgECCP256, piv.SlotAuthentication, digest)
+	}
+	return nil, fmt.Errorf("sign: %T key: %w", s.cert.PublicKey, piv.ErrUnsupportedCard)
+}
+
+// cardLocks serialises signing sessions per reader: a second page asking
+// to sign while one signs waits its turn (as long as its own request
+// allows), then gets its own PIN prompt.
+type cardLocks struct {
+	mu    sync.Mutex
+	locks map[string]chan struct{}
+}
+
+func (l *cardLocks) lock(ctx context.Context, reader string) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]chan struct{}{}
+	}
+	ch := l.locks[reader]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		l.locks[reader] = ch
+	}
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the card: %w", ErrBusy)
+	}
+}
+
+// ErrBusy means the card was busy with another signing for longer than the
+// request could wait.
+var ErrBusy = errors.New("the card is busy signing for another request")
+
+// maxPINAttempts bounds how often one request asks for the PIN after wrong
+// entries (the card's own counter still rules).
+const maxPINAttempts = 3
+
+// Sign runs fn with a CardSigner for the first card present, after asking
+// the user for the PIN through prompt (naming origin) and verifying it. The
+// whole session holds a PC/SC transaction and the reader's signing lock.
+// Errors: pcsc.ErrNoCard without a card; ErrPINCancelled; a
+// *piv.WrongPINError when the user gave up after wrong PINs;
+// piv.ErrPINBlocked; ErrBusy.
+func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn func(*CardSigner) error) error {
+	reader, cert, err := c.currentCard()
+	if err != nil {
+		return err
+	}
+	unlock, err := c.signLocks.lock(ctx, reader)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	conn, err := pcsc.Connect(ctx, reader)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Transaction(ctx, func() error {
+		if err := piv.SelectPIV(ctx, conn); err != nil {
+			return err
+		}
+		if err := verifyPIN(ctx, conn, origin, prompt); err != nil {
+			return err
+		}
+		return fn(&CardSigner{ctx: ctx, conn: conn, cert: cert})
+	})
+}
+
+// currentCard returns the reader and certificate of the first card whose
+// identity has been read.
+func (c *Core) currentCard() (string, *x509.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hub.mu.Lock()
+	readers := c.hub.readersLocked()
+	c.hub.mu.Unlock()
+	for _, r := range readers {
+		if r.Card == nil {
+			continue
+		}
+		id := c.identities[r.Name]
+		if id == nil || id.Certificate == nil {
+			return "", nil, fmt.Errorf("the card in %q has no readable certificate: %w", r.Name, piv.ErrUnsupportedCard)
+		}
+		return r.Name, id.Certificate, nil
+	}
+	return "", nil, fmt.Errorf("sign: %w", pcsc.ErrNoCard)
+}
+
+// verifyPIN prompts for the PIN and verifies it, asking again after a wrong
+// one while the card has retries left.
+func verifyPIN(ctx context.Context, conn piv.Card, origin string, prompt PINPrompt) error {
+	retries, verified, err := piv.PINRetries(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if verified {
+		return nil
+	}
+	if retries == 0 {
+		return piv.ErrPINBlocked
+	}
+	retryMsg := ""
+	var lastWrong error
+	for attempt := 0; attempt < maxPINAttempts; attempt++ {
+		pin, err := prompt(ctx, origin, retries, retryMsg)
+		if err != nil {
+			if lastWrong != nil && errors.Is(err, ErrPINCancelled) {
+				return lastWrong // the user gave up after a wrong PIN
+			}
+			return err
+		}
+		err = piv.VerifyPIN(ctx, conn, pin)
+		clear(pin)
+		var wrong *piv.WrongPINError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &wrong) && wrong.Retries > 0:
+			retries, lastWrong = wrong.Retries, err
+			retryMsg = fmt.Sprintf("Wrong PIN. %d attempts left.", wrong.Retries)
+			continue
+		default:
+			return err // blocked, or the card failed
+		}
+	}
+	return lastWrong
+}
