@@ -235,15 +235,17 @@ func containsReader(rs []api.Reader, name string) bool {
 }
 
 // readWithRetry reads an identity, retrying a few times while another
-// program holds the card or it has only just been powered.
+// program holds the card or it is still being reset after insertion (pcscd
+// powers a new card up, and sometimes cycles it, right after reporting it).
 func (c *Core) readWithRetry(ctx context.Context, reader string) (*piv.Identity, error) {
 	var err error
 	for attempt := range 4 {
 		var id *piv.Identity
 		id, err = c.opt.ReadIdentity(ctx, reader)
-		if err == nil || !errors.Is(err, pcsc.ErrCardBusy) {
+		if err == nil || !(errors.Is(err, pcsc.ErrCardBusy) || errors.Is(err, pcsc.ErrCardUnresponsive)) {
 			return id, err
 		}
+		c.log.Debug().Err(err).Str("reader", reader).Int("attempt", attempt+1).Msg("retrying the identity read")
 		select {
 		case <-ctx.Done():
 			return nil, err

@@ -123,6 +123,13 @@ func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn fun
 		if err := piv.SelectPIV(ctx, conn); err != nil {
 			return err
 		}
+		// No PIN caching: whatever verified the PIN before (another program,
+		// an earlier session) is forgotten now, and this session's
+		// verification when it ends.
+		if err := piv.ResetPINStatus(ctx, conn); err != nil {
+			return err
+		}
+		defer func() { _ = piv.ResetPINStatus(ctx, conn) }()
 		if err := verifyPIN(ctx, conn, origin, prompt); err != nil {
 			return err
 		}

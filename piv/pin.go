@@ -78,3 +78,16 @@ func PINRetries(ctx context.Context, c Card) (retries int, verified bool, err er
 		return 0, false, unsupported("read PIN retries: unexpected status word %s to VERIFY", StatusWord(sw))
 	}
 }
+
+// ResetPINStatus clears the card's PIN-verified state (VERIFY with P1 FF),
+// so that the next signing needs the PIN again.
+func ResetPINStatus(ctx context.Context, c Card) error {
+	_, sw, err := Exchange(ctx, c, Command{INS: 0x20, P1: 0xFF, P2: KeyRefPIV, Le: -1})
+	if err != nil {
+		return fmt.Errorf("reset PIN status: %w", err)
+	}
+	if sw != swOK {
+		return unsupported("reset PIN status: unexpected status word %s", StatusWord(sw))
+	}
+	return nil
+}

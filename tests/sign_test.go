@@ -1,0 +1,202 @@
+//go:build linux && cgo
+
+package tests
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/webeid"
+)
+
+// runCore runs an agent Core on the real pcscd for the rest of the test and
+// returns it with a subscription past its start-up events.
+func runCore(t *testing.T) (*agent.Core, *agent.Subscription) {
+	t.Helper()
+	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{})})
+	_, sub := core.Subscribe(256)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = core.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return core, sub
+}
+
+// waitIdentified waits for card-updated on the subscription.
+func waitIdentified(t *testing.T, sub *agent.Subscription) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-sub.C:
+			if !ok {
+				t.Fatal("subscription closed")
+			}
+			if ev.Type == agent.TypeCardUpdated {
+				if strings.Contains(string(ev.JSON), `"error"`) {
+					t.Fatalf("the card could not be identified: %s", ev.JSON)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("the card was not identified within 15s")
+		}
+	}
+}
+
+// pins is a scripted PIN prompt: it answers each call with the next entry
+// ("" cancels) and records what it was asked.
+type pins struct {
+	mu      sync.Mutex
+	answers []string
+	asked   []string // "origin|retries|message"
+	hook    func()   // runs before answering
+}
+
+func (p *pins) prompt(ctx context.Context, origin string, retries int, msg string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked = append(p.asked, origin+"|"+itoa(retries)+"|"+msg)
+	if p.hook != nil {
+		p.hook()
+	}
+	if len(p.answers) == 0 || p.answers[0] == "" {
+		return nil, agent.ErrPINCancelled
+	}
+	a := p.answers[0]
+	p.answers = p.answers[1:]
+	return []byte(a), nil
+}
+
+func itoa(i int) string {
+	if i < 0 {
+		return "-" + itoa(-i)
+	}
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+const testNonce = "12345678123456781234567812345678912356789123"
+
+func TestSignWebEIDToken(t *testing.T) {
+	needPCSCD(t)
+	for _, alg := range []string{"rsa2048", "p256"} {
+		t.Run(alg, func(t *testing.T) {
+			core, sub := runCore(t)
+			c, cert, _ := newCard(t, testCard{uuid: "555000000090", alg: alg})
+			insert(t, c, 0)
+			waitIdentified(t, sub)
+			p := &pins{answers: []string{"123456"}}
+			var tok *webeid.Token
+			err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
+				var err error
+				tok, err = webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.asked[0] != "https://my.esr.nhs.uk|3|" {
+				t.Errorf("PIN prompt asked with %q", p.asked[0])
+			}
+			got, err := webeid.Verify(tok, "https://my.esr.nhs.uk", testNonce, time.Now())
+			if err != nil || !got.Equal(cert) {
+				t.Fatalf("token does not verify for its origin: %v", err)
+			}
+			if _, err := webeid.Verify(tok, "https://evil.example", testNonce, time.Now()); err == nil {
+				t.Error("a token made for my.esr.nhs.uk verified for evil.example")
+			}
+		})
+	}
+}
+
+func TestSignPINOutcomes(t *testing.T) {
+	needPCSCD(t)
+	core, sub := runCore(t)
+	c, _, _ := newCard(t, testCard{uuid: "555000000091"})
+	insert(t, c, 0)
+	waitIdentified(t, sub)
+	sign := func(p *pins) error {
+		return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
+			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+			return err
+		})
+	}
+	// Cancelled.
+	if err := sign(&pins{answers: []string{""}}); agent.CodeOf(err) != api.CodePINCancelled {
+		t.Errorf("cancel: %v (%s)", err, agent.CodeOf(err))
+	}
+	// Wrong, then right: asked again, told the attempts left.
+	p := &pins{answers: []string{"000000", "123456"}}
+	if err := sign(p); err != nil {
+		t.Fatalf("wrong then right PIN: %v", err)
+	}
+	if len(p.asked) != 2 || p.asked[1] != "https://my.esr.nhs.uk|2|Wrong PIN. 2 attempts left." {
+		t.Errorf("prompts = %q", p.asked)
+	}
+	// Wrong, then cancelled: WRONG_PIN.
+	if err := sign(&pins{answers: []string{"000000", ""}}); agent.CodeOf(err) != api.CodeWrongPIN {
+		t.Errorf("wrong then cancel: %v (%s)", err, agent.CodeOf(err))
+	}
+	// Wrong until blocked: PIN_BLOCKED, and later requests say so at once.
+	if err := sign(&pins{answers: []string{"000000", "000000", "000000"}}); agent.CodeOf(err) != api.CodePINBlocked {
+		t.Errorf("three wrong: %v (%s)", err, agent.CodeOf(err))
+	}
+	p = &pins{answers: []string{"123456"}}
+	if err := sign(p); agent.CodeOf(err) != api.CodePINBlocked || len(p.asked) != 0 {
+		t.Errorf("blocked card: %v, prompts %q", err, p.asked)
+	}
+}
+
+func TestSignConcurrentAndCardRemoved(t *testing.T) {
+	needPCSCD(t)
+	core, sub := runCore(t)
+	c, _, _ := newCard(t, testCard{uuid: "555000000092", alg: "p256"})
+	insert(t, c, 0)
+	waitIdentified(t, sub)
+	run := func(p *pins) error {
+		return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
+			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+			return err
+		})
+	}
+	// Two pages at once: both succeed, one after the other.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = run(&pins{answers: []string{"123456"}}) }()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("concurrent signing: %v, %v", errs[0], errs[1])
+	}
+	// The card pulled while the PIN prompt is up: a clean error.
+	p := &pins{answers: []string{"123456"}, hook: func() { _ = c.Remove() }}
+	err := run(p)
+	if err == nil {
+		t.Fatal("signing succeeded with the card removed")
+	}
+	if code := agent.CodeOf(err); code != api.CodeNoCard && code != api.CodeUnsupportedCard {
+		t.Errorf("card removed mid-signing: %v (%s)", err, code)
+	}
+	// The agent carries on: the card back in, signing works again.
+	waitPresent(t, reader0, false)
+	insert(t, c, 0)
+	waitIdentified(t, sub)
+	if err := run(&pins{answers: []string{"123456"}}); err != nil {
+		t.Errorf("after re-insertion: %v", err)
+	}
+	if !errors.Is(run(&pins{answers: []string{"123456"}}), nil) {
+		t.Error("second signing after re-insertion failed")
+	}
+}
