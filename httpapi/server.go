@@ -22,6 +22,7 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/signalr"
 	"github.com/cardbridge/cardbridge/version"
 )
 
@@ -32,6 +33,7 @@ type Backend interface {
 	CardJSON(ctx context.Context) []byte
 	Available() bool
 	Subscribe(buffer int) (*agent.Event, *agent.Subscription)
+	Sign(ctx context.Context, origin string, prompt agent.PINPrompt, fn func(*agent.CardSigner) error) error
 }
 
 // Options configures a Server.
@@ -47,8 +49,11 @@ type Options struct {
 	// PortService reports whether the agent is registered with the port
 	// service; nil means standalone.
 	PortService func() bool
-	Logger      zerolog.Logger
-	LogFile     string // shown on the status page
+	// PINPrompt asks the user for the card PIN; nil means signing is not
+	// available (answers INTERNAL).
+	PINPrompt agent.PINPrompt
+	Logger    zerolog.Logger
+	LogFile   string // shown on the status page
 	// MaxConns bounds concurrent connections per listener (4096 when zero).
 	MaxConns int
 }
@@ -62,6 +67,8 @@ type Server struct {
 	handler  http.Handler
 	upgrader websocket.Upgrader
 	started  time.Time
+
+	hub *signalr.Server // the NHS Credential Management signing hub
 
 	mu   sync.Mutex
 	port int
@@ -92,6 +99,9 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /api/readers", s.handleReaders)
 	mux.HandleFunc("GET /api/card", s.handleCard)
 	mux.HandleFunc("GET /api/events", s.handleEvents)
+	mux.HandleFunc("POST /api/authenticate", s.handleAuthenticate)
+	s.hub = signalr.New(signalr.Options{Hubs: []string{"signingHub"}, Invoke: s.invokeHub, Logger: s.log})
+	mux.Handle("/signalr/", s.hub)
 	mux.HandleFunc("GET /cardbridge.js", s.handleClientJS)
 	mux.HandleFunc("GET /{$}", s.handleStatus)
 	mux.HandleFunc("GET /debug/stats", s.handleStats)
@@ -101,6 +111,10 @@ func New(opt Options) *Server {
 	s.handler = s.guard.Wrap(mux)
 	return s
 }
+
+// Close ends the signing hub's connections; call it when the agent stops
+// (Serve may run again, on another port, until then).
+func (s *Server) Close() { s.hub.Close() }
 
 // Handler is the whole API behind the Guard, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -7,6 +7,7 @@
 package tests
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -48,7 +49,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	binDir = filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...", "./probe", "./refserver")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...", "./probe", "./refserver", "../tools/fakepinentry")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build cardbridge: %v\n%s", err, out)
 		return 1
@@ -100,6 +101,7 @@ type testCard struct {
 	delay time.Duration
 	gzip  bool
 	atr   []byte
+	pin   string // default 123456
 }
 
 // newCard makes a virtual card; it is removed when the test ends.
@@ -120,7 +122,7 @@ func newCard(t testing.TB, tc testCard) (*vcard.Card, *x509.Certificate, crypto.
 	if tt, ok := t.(*testing.T); ok {
 		logf = tt.Logf // shown when the test fails
 	}
-	c := vcard.New(vcard.Config{Logf: logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: "123456", Retries: 3})
+	c := vcard.New(vcard.Config{Logf: logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: cmp.Or(tc.pin, "123456"), Retries: 3})
 	t.Cleanup(func() { _ = c.Remove() })
 	return c, cert, key
 }

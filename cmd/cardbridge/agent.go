@@ -24,6 +24,7 @@ import (
 	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/pinentry"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
@@ -132,7 +133,9 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
 	connected := atomic.Bool{}
 	connected.Store(reg != nil)
-	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load,
+		PINPrompt: pinPrompt(f.pinentry, log)})
+	defer srv.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -153,6 +156,32 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// pinPrompt asks for the PIN with the pinentry program at path, or the
+// platform's usual one when path is empty (looked up when first needed).
+func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
+	return func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error) {
+		prog := pinentry.Program{Path: path}
+		if path == "" {
+			var err error
+			if prog, err = pinentry.Find(); err != nil {
+				return nil, fmt.Errorf("no PIN entry program: %w (install pinentry, or give --pinentry)", err)
+			}
+		}
+		desc := origin + " asks to use your smartcard."
+		if retries > 0 {
+			desc += fmt.Sprintf("\n\n%d PIN attempts left.", retries)
+		}
+		pin, err := prog.GetPIN(ctx, pinentry.Request{Title: "cardbridge", Description: desc, Prompt: "PIN:", Error: retryMsg})
+		if errors.Is(err, pinentry.ErrCancelled) {
+			return nil, fmt.Errorf("%w: %v", agent.ErrPINCancelled, err)
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("PIN entry failed")
+		}
+		return pin, err
+	}
 }
 
 // bindRegistered listens on the port the service gave, asking it for

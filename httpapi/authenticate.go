@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/version"
+	"github.com/cardbridge/cardbridge/webeid"
+)
+
+// authenticateRequest is the body of POST /api/authenticate.
+type authenticateRequest struct {
+	Challenge string `json:"challenge"`
+}
+
+// handleAuthenticate answers a Web eID 1.0 authentication token: after the
+// user's PIN, the card signs hash(hash(origin) || hash(challenge)), where
+// origin is the page's Origin header as sent, so a token is worth nothing
+// to any other site.
+func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "authentication is for web pages: the request has no Origin")
+		return
+	}
+	if err := webeid.ValidateOrigin(origin); err != nil {
+		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	var req authenticateRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "the body must be {\"challenge\": \"NONCE\"}")
+		return
+	}
+	if err := webeid.ValidateNonce(req.Challenge); err != nil {
+		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	if s.opt.PINPrompt == nil {
+		loopback.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "no PIN entry program is configured (--pinentry)")
+		return
+	}
+	var tok *webeid.Token
+	err := s.opt.Backend.Sign(r.Context(), origin, s.opt.PINPrompt, func(cs *agent.CardSigner) error {
+		var err error
+		tok, err = webeid.Create(r.Context(), cs, cs.Certificate(), origin, req.Challenge, webeid.AppVersionURL(version.Version))
+		return err
+	})
+	if err != nil {
+		code := agent.CodeOf(err)
+		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("authentication failed")
+		loopback.WriteError(w, statusOf(code), code, err.Error())
+		return
+	}
+	s.log.Info().Str("origin", origin).Str("algorithm", tok.Algorithm).Msg("authentication token made")
+	loopback.WriteJSON(w, http.StatusOK, tok)
+}
+
+// statusOf is the HTTP status for an API error code.
+func statusOf(code api.Code) int {
+	switch code {
+	case api.CodeBadRequest:
+		return http.StatusBadRequest
+	case api.CodeNoCard, api.CodeNoReader:
+		return http.StatusNotFound
+	case api.CodePINCancelled, api.CodeWrongPIN, api.CodePINBlocked:
+		return http.StatusForbidden
+	case api.CodeBusy:
+		return http.StatusConflict
+	case api.CodeUnsupportedCard:
+		return http.StatusUnprocessableEntity
+	case api.CodePCSCUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/signalr"
+)
+
+// NHS Credential Management status codes of requestToSign answers.
+const (
+	statusSuccess          = 0
+	statusMalformedRequest = 0x53494703
+	statusNoCertificate    = 0x53494705
+)
+
+// signRequest is the JSON inside requestToSign's base64 argument.
+type signRequest struct {
+	Algorithm   string `json:"algorithm"` // RS1 or RS256
+	RequestType int    `json:"requestType"`
+	Version     int    `json:"version"`
+	Flags       int    `json:"flags"`
+	Payloads    []struct {
+		ID      string `json:"id"`
+		Payload string `json:"payload"` // base64 of the bytes to sign
+	} `json:"payloads"`
+}
+
+// signResponse is requestToSign's answer.
+type signResponse struct {
+	Certificate      string            `json:"certificate"`
+	StatusCode       int               `json:"status_code"`
+	StatusString     string            `json:"status_string"`
+	Message          string            `json:"message"`
+	Timestamp        string            `json:"timestamp"`
+	Signatures       []signature       `json:"signatures"`
+	FailedSignatures []failedSignature `json:"failed_signatures"`
+}
+
+type signature struct {
+	ID        string `json:"id"`
+	Signature string `json:"signature"`
+}
+
+type failedSignature struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+}
+
+// maxPayloads bounds one request's payloads.
+const maxPayloads = 100
+
+// invokeHub is the SignalR Invoker: signingHub.requestToSign.
+func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method string, args []json.RawMessage) (any, error) {
+	if method != "requestToSign" {
+		return nil, signalr.ErrUnknownMethod
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	malformed := func(msg string) signResponse {
+		return signResponse{StatusCode: statusMalformedRequest, StatusString: "Malformed request", Message: msg, Timestamp: now,
+			Signatures: []signature{}, FailedSignatures: []failedSignature{}}
+	}
+	var arg string
+	if len(args) != 1 || json.Unmarshal(args[0], &arg) != nil {
+		return malformed("requestToSign takes one argument, a base64 string"), nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(arg)
+	if err != nil {
+		return malformed("the request is not base64"), nil
+	}
+	var req signRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return malformed("the request is not the expected JSON"), nil
+	}
+	var hash crypto.Hash
+	switch req.Algorithm {
+	case "RS1":
+		hash = crypto.SHA1
+	case "RS256":
+		hash = crypto.SHA256
+	default:
+		return malformed(fmt.Sprintf("unsupported algorithm %q", req.Algorithm)), nil
+	}
+	if len(req.Payloads) == 0 || len(req.Payloads) > maxPayloads {
+		return malformed(fmt.Sprintf("a request carries 1 to %d payloads", maxPayloads)), nil
+	}
+	if s.opt.PINPrompt == nil {
+		return nil, &signalr.HubError{Message: "no PIN entry program is configured", Data: map[string]string{"code": string(api.CodeInternal)}}
+	}
+	resp := signResponse{StatusCode: statusSuccess, StatusString: "Success", Timestamp: now, Signatures: []signature{}, FailedSignatures: []failedSignature{}}
+	origin := c.Origin()
+	err = s.opt.Backend.Sign(ctx, origin, s.opt.PINPrompt, func(cs *agent.CardSigner) error {
+		resp.Certificate = base64.StdEncoding.EncodeToString(cs.Certificate().Raw)
+		for _, p := range req.Payloads {
+			data, err := base64.StdEncoding.DecodeString(p.Payload)
+			if err != nil {
+				resp.FailedSignatures = append(resp.FailedSignatures, failedSignature{ID: p.ID, Message: "the payload is not base64"})
+				continue
+			}
+			sig, err := cs.Sign(ctx, hash, digest(hash, data))
+			if err != nil {
+				if errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrClosed) {
+					return err // the card left: nothing more can be signed
+				}
+				resp.FailedSignatures = append(resp.FailedSignatures, failedSignature{ID: p.ID, Message: err.Error()})
+				continue
+			}
+			resp.Signatures = append(resp.Signatures, signature{ID: p.ID, Signature: base64.StdEncoding.EncodeToString(sig)})
+		}
+		return nil
+	})
+	if err != nil {
+		code := agent.CodeOf(err)
+		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("requestToSign failed")
+		if code == api.CodeNoCard || code == api.CodeNoReader {
+			return signResponse{StatusCode: statusNoCertificate, StatusString: "No X.509 Signing certificate found", Message: err.Error(), Timestamp: now,
+				Signatures: []signature{}, FailedSignatures: []failedSignature{}}, nil
+		}
+		return nil, &signalr.HubError{Message: string(code) + ": " + err.Error(), Data: map[string]string{"code": string(code)}}
+	}
+	s.log.Info().Str("origin", origin).Int("signed", len(resp.Signatures)).Int("failed", len(resp.FailedSignatures)).Msg("requestToSign done")
+	return resp, nil
+}
+
+// digest hashes data with hash (SHA-1 or SHA-256).
+func digest(hash crypto.Hash, data []byte) []byte {
+	if hash == crypto.SHA1 {
+		d := sha1.Sum(data)
+		return d[:]
+	}
+	d := sha256.Sum256(data)
+	return d[:]
+}
