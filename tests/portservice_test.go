@@ -152,6 +152,21 @@ func startUserAgent(t *testing.T, ps *portService, tu *testUser, logDir string) 
 	t.Cleanup(func() { stopUserAgent(tu) })
 }
 
+// startRootAgent runs `cardbridge agent` as the test's own user (root, as
+// the browser runs), registered with ps.
+func startRootAgent(t *testing.T, ps *portService, tu *testUser, logDir string, extra ...string) {
+	t.Helper()
+	tu.log = filepath.Join(logDir, "agent.log")
+	tu.agent = exec.Command(filepath.Join(binDir, "cardbridge"), append([]string{"agent", "--portservice", ps.socket, "--log", tu.log, "--log-level", "debug"}, extra...)...)
+	tu.agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := tu.agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tu.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(tu.agent, tu.done)
+	t.Cleanup(func() { stopUserAgent(tu) })
+}
+
 func stopUserAgent(tu *testUser) {
 	if tu.agent == nil {
 		return
