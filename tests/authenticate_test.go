@@ -5,7 +5,9 @@ package tests
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -211,6 +213,34 @@ func TestSigningHubRequestToSign(t *testing.T) {
 	d := sha256.Sum256(payload)
 	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, d[:], sig); err != nil {
 		t.Errorf("RS256 signature does not verify: %v", err)
+	}
+	// RS1 (SHA-1) with the RSA card.
+	req["algorithm"] = "RS1"
+	req["payloads"] = []map[string]string{{"id": "a", "payload": base64.StdEncoding.EncodeToString(payload)}}
+	res = hub.requestToSign(req)
+	r, _ = res["R"].(map[string]any)
+	if r == nil || r["status_code"] != float64(0) || len(r["signatures"].([]any)) != 1 {
+		t.Fatalf("RS1: %v", res)
+	}
+	sig, _ = base64.StdEncoding.DecodeString(r["signatures"].([]any)[0].(map[string]any)["signature"].(string))
+	d1 := sha1.Sum(payload)
+	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA1, d1[:], sig); err != nil {
+		t.Errorf("RS1 signature does not verify: %v", err)
+	}
+	// An EC card signs with ECDSA.
+	remove(t, c, 0)
+	ec, ecCert, _ := newCard(t, testCard{uuid: "555000000097", alg: "p256", pin: secretPIN})
+	insert(t, ec, 0)
+	a.waitCardRead(t, "555000000097")
+	req["algorithm"] = "RS256"
+	res = hub.requestToSign(req)
+	r, _ = res["R"].(map[string]any)
+	if r == nil || r["status_code"] != float64(0) || len(r["signatures"].([]any)) != 1 {
+		t.Fatalf("EC card: %v", res)
+	}
+	sig, _ = base64.StdEncoding.DecodeString(r["signatures"].([]any)[0].(map[string]any)["signature"].(string))
+	if !ecdsa.VerifyASN1(ecCert.PublicKey.(*ecdsa.PublicKey), d[:], sig) {
+		t.Error("the EC card's signature does not verify")
 	}
 	// A malformed request.
 	b64, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte("{not json")))
