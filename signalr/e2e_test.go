@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +112,11 @@ func runE2E(t *testing.T, transport, wantTransport string, subscribe bool) {
 		"payload":   payload,
 		"pause":     2500, // more than two PollWaits
 	})
+	loader, err := os.ReadFile(filepath.Join(browser.Dir, "cjsload.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.Handle(host, "/cjsload.js", "text/javascript", loader)
 	ps.HandleHTML(host, "/", strings.Replace(string(page), "/*CONFIG*/null", string(config), 1))
 
 	p := browser.Open(t, ps.URL(host, "/"), ps.Hosts()...)
