@@ -203,15 +203,21 @@ var (
 	JSONContentType = []string{"application/json; charset=utf-8"}
 )
 
-// Every answer carries these headers. Pages read the API through
-// CORS; nothing here is meant to be framed, sniffed or cached.
-// SecurityHeaders sets the headers every answer carries.
+// SecurityHeaders sets the headers every answer carries: pages read the
+// API through CORS, and nothing here is meant to be cached, sniffed as
+// another type, framed (CSP frame-ancestors) or to load anything (CSP
+// default-src). Documents add DocumentHeaders.
 func SecurityHeaders(h http.Header) {
 	h["Cache-Control"] = noStore
 	h["X-Content-Type-Options"] = noSniff
+	h["Content-Security-Policy"] = apiCSP
+}
+
+// DocumentHeaders are the extra headers of HTML answers, for browsers
+// that predate CSP's frame-ancestors and for what a document can leak.
+func DocumentHeaders(h http.Header) {
 	h["X-Frame-Options"] = frameDeny
 	h["Referrer-Policy"] = noReferrer
-	h["Content-Security-Policy"] = apiCSP
 	h["Cross-Origin-Opener-Policy"] = sameOrigin
 }
 
