@@ -123,14 +123,7 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 	psBenchCheckRange(b)
 	// Synthetic users must be able to reach the socket, so no 0700 directory
 	// may lie on its path.
-	shared, err := os.MkdirTemp("", "cardbridge-psbench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(shared) })
-	if err := os.Chmod(shared, 0o755); err != nil {
-		b.Fatal(err)
-	}
+	shared := sharedTempDir(b)
 	ps := &benchPortService{
 		dir:    filepath.Join(shared, "state"),
 		socket: filepath.Join(shared, "portservice.sock"),

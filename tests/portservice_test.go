@@ -94,7 +94,7 @@ func (ps *portService) log() string {
 
 // sharedTempDir is a temporary directory other OS users can enter (a
 // testing.T's TempDir sits inside a directory only its owner can).
-func sharedTempDir(t *testing.T) string {
+func sharedTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cardbridge-shared-")
 	if err != nil {
