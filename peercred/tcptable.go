@@ -33,7 +33,7 @@ const (
 // is DWORD-aligned, so the rows follow it without padding.
 const (
 	tcpRowSize4 = 6 * 4
-	tcpRowSize6 = 16 + 3*4 + 16 + 4*4
+	tcpRowSize6 = 16 + 2*4 + 16 + 4*4
 )
 
 // tcpRow is one row of either table.

@@ -9,7 +9,7 @@ import (
 // row4 builds a MIB_TCPROW_OWNER_PID as Windows lays it out in memory.
 func row4(state uint32, local, remote string, pid uint32) []byte {
 	l, r := netip.MustParseAddrPort(local), netip.MustParseAddrPort(remote)
-	b := make([]byte, tcpRowSize4)
+	b := make([]byte, 24)
 	le := binary.LittleEndian
 	le.PutUint32(b[0:], state)
 	la, ra := l.Addr().As4(), r.Addr().As4()
@@ -21,10 +21,10 @@ func row4(state uint32, local, remote string, pid uint32) []byte {
 	return b
 }
 
-// row6 builds a MIB_TCP6ROW_OWNER_PID.
+// row6 builds a MIB_TCP6ROW_OWNER_PID: 56 bytes, whatever tcpRowSize6 says.
 func row6(state uint32, local, remote string, pid uint32) []byte {
 	l, r := netip.MustParseAddrPort(local), netip.MustParseAddrPort(remote)
-	b := make([]byte, tcpRowSize6)
+	b := make([]byte, 56)
 	le := binary.LittleEndian
 	la, ra := l.Addr().As16(), r.Addr().As16()
 	copy(b[0:], la[:])
@@ -52,6 +52,14 @@ func table(n uint32, rows ...[]byte) []byte {
 		b = append(b, r...)
 	}
 	return b
+}
+
+func TestTCPRowSizes(t *testing.T) {
+	// sizeof(MIB_TCPROW_OWNER_PID) and sizeof(MIB_TCP6ROW_OWNER_PID) in the
+	// Windows SDK: rows are packed back to back at these strides.
+	if tcpRowSize4 != 24 || tcpRowSize6 != 56 {
+		t.Errorf("row sizes %d and %d, want 24 and 56", tcpRowSize4, tcpRowSize6)
+	}
 }
 
 func TestParseTCPTable(t *testing.T) {
