@@ -64,6 +64,9 @@ type DomainListInfo struct {
 	Version string   `json:"version"`
 	Source  string   `json:"source"` // "builtin", "file:<path>" or "portservice"
 	Entries []string `json:"entries"`
+	// Updated is when the list in force was last saved or put in force
+	// (for a file, its modification time); absent when unknown.
+	Updated *time.Time `json:"updated,omitempty"`
 }
 
 // TrustedURLInfo describes the trusted update URL and what it last said.
@@ -72,4 +75,12 @@ type TrustedURLInfo struct {
 	LatestVersion   string     `json:"latestVersion"`
 	Checked         *time.Time `json:"checked"` // null when never checked
 	UpdateAvailable bool       `json:"updateAvailable"`
+	// Error is why the last check failed; absent when it succeeded or
+	// none was made. A failed check keeps the cached DomainList in force.
+	Error string `json:"error,omitempty"`
+	// LastSuccess is when a check last succeeded; absent when none has.
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	// DomainListVersion is the DomainList version the URL last
+	// published; absent when it names none or has not been read.
+	DomainListVersion string `json:"domainListVersion,omitempty"`
 }

@@ -62,6 +62,7 @@ type Service struct {
 	store *portstore.Store
 
 	domains   atomic.Pointer[domainlist.List]
+	updated   atomic.Int64 // when the list in force was saved or put in force, Unix nanoseconds
 	refresher *trusted.Refresher
 	httpPort  atomic.Int32
 
@@ -144,6 +145,11 @@ func New(opt Options) (*Service, error) {
 	}
 	s.store = store
 	s.domains.Store(loadDomains(s.domainsPath(), s.log))
+	updated := time.Now()
+	if st, err := os.Stat(s.domainsPath()); err == nil {
+		updated = st.ModTime()
+	}
+	s.updated.Store(updated.UnixNano())
 	if opt.TrustedURL != "" {
 		s.refresher, err = trusted.New(trusted.Options{
 			URL:     opt.TrustedURL,
@@ -164,6 +170,7 @@ func (s *Service) domainsPath() string { return filepath.Join(s.opt.StateDir, "D
 // agent.
 func (s *Service) setDomains(list *domainlist.List, raw []byte) {
 	s.domains.Store(list)
+	s.updated.Store(time.Now().UnixNano())
 	writeDomains(s.domainsPath(), list, s.log)
 	msg := Message{Type: MsgDomainList, DomainList: string(list.Format()), DomainListVersion: list.Version()}
 	for _, r := range s.liveRegs() {
@@ -329,20 +336,29 @@ func (s *Service) VersionInfo() api.VersionInfo {
 	for _, p := range list.Patterns() {
 		entries = append(entries, p.String())
 	}
+	updated := time.Unix(0, s.updated.Load()).UTC()
 	vi := api.VersionInfo{
 		Product: "cardbridge-portservice", Version: v.Version, Commit: v.Commit, API: api.APIVersion,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, Port: s.Port(),
 		PortService: api.PortServiceInfo{Connected: true},
-		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: entries},
+		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: entries, Updated: &updated},
 		TrustedURL:  api.TrustedURLInfo{URL: s.opt.TrustedURL},
 	}
 	if s.refresher != nil {
 		st := s.refresher.Status()
 		vi.TrustedURL.LatestVersion = st.LatestVersion
+		vi.TrustedURL.DomainListVersion = st.DomainListVersion
 		vi.TrustedURL.UpdateAvailable = st.UpdateAvailable(v.Version)
 		if !st.Checked.IsZero() {
 			t := st.Checked
 			vi.TrustedURL.Checked = &t
+		}
+		if !st.LastSuccess.IsZero() {
+			t := st.LastSuccess.UTC()
+			vi.TrustedURL.LastSuccess = &t
+		}
+		if st.Err != nil {
+			vi.TrustedURL.Error = st.Err.Error()
 		}
 	}
 	return vi

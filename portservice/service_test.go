@@ -8,11 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,5 +312,81 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		if _, err := New(opt); err == nil {
 			t.Errorf("New(%+v) succeeded", opt)
 		}
+	}
+}
+
+// TestVersionInfoDomainListAgeAndTrustedURLError: versioninfo says when the
+// list in force was saved and why the trusted URL's last check failed, and
+// drops the error once a check succeeds.
+func TestVersionInfoDomainListAgeAndTrustedURLError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "DomainList.txt")
+	if err := os.WriteFile(path, []byte("# version: 1\nhttps://my.esr.nhs.uk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-40 * 24 * time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	var up atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"latestVersion":"1.0.0","domainListVersion":"2"}`)
+	})
+	mux.HandleFunc("/api/domainlist", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "# version: 2\nhttps://my.esr.nhs.uk\nhttps://new.example\n")
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	var logs logBuffer
+	s, err := New(Options{StateDir: dir, Ports: []int{freePort(t)}, Socket: filepath.Join(dir, "ps.sock"), TrustedURL: srv.URL, Logger: zerolog.New(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	vi := s.VersionInfo()
+	if vi.DomainList.Updated == nil || !vi.DomainList.Updated.Equal(old) {
+		t.Errorf("updated = %v, want the file's time %v", vi.DomainList.Updated, old)
+	}
+	if vi.TrustedURL.Checked != nil || vi.TrustedURL.Error != "" || vi.TrustedURL.LastSuccess != nil {
+		t.Errorf("before any check: %+v", vi.TrustedURL)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.refresher.CheckNow(ctx); err == nil {
+		t.Fatal("a check against a failing URL succeeded")
+	}
+	vi = s.VersionInfo()
+	if vi.TrustedURL.Checked == nil || !strings.Contains(vi.TrustedURL.Error, "503") || vi.TrustedURL.LastSuccess != nil {
+		t.Errorf("after a failed check: %+v", vi.TrustedURL)
+	}
+	if vi.DomainList.Version != "1" || !vi.DomainList.Updated.Equal(old) {
+		t.Errorf("a failed check changed the list in force: %+v", vi.DomainList)
+	}
+	b, _ := json.Marshal(vi)
+	if !strings.Contains(string(b), `"error":"`) || !strings.Contains(string(b), `"updated":"`) {
+		t.Errorf("versioninfo JSON lacks error or updated: %s", b)
+	}
+
+	up.Store(true)
+	before := time.Now()
+	if err := s.refresher.CheckNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vi = s.VersionInfo()
+	if vi.TrustedURL.Error != "" || vi.TrustedURL.LastSuccess == nil || vi.TrustedURL.DomainListVersion != "2" {
+		t.Errorf("after a good check: %+v", vi.TrustedURL)
+	}
+	if vi.DomainList.Version != "2" || vi.DomainList.Updated.Before(before) {
+		t.Errorf("the new list's time: %+v (check began %v)", vi.DomainList, before)
+	}
+	b, _ = json.Marshal(vi.TrustedURL)
+	if strings.Contains(string(b), `"error"`) {
+		t.Errorf("a good check still reports an error: %s", b)
 	}
 }
