@@ -12,6 +12,7 @@ require (
 )
 
 require (
+	github.com/kardianos/service v1.3.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )

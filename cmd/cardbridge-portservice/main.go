@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
@@ -30,10 +31,19 @@ func main() {
 const usage = `cardbridge-portservice: gives every user's cardbridge agent a port of its own.
 
 Usage:
-  cardbridge-portservice run [flags]     run in the foreground
-  cardbridge-portservice version         show the build
+  cardbridge-portservice run [flags]       run in the foreground
+  cardbridge-portservice install [flags]   install as a system service that runs with these
+                                           flags, start it, and start the agent at every login
+  cardbridge-portservice uninstall         remove the service and the agent's login start
+                                           (PortStore.txt, DomainList.txt and logs are kept)
+  cardbridge-portservice start | stop      start or stop the installed service
+  cardbridge-portservice status            show whether it is installed and running
+                                           (exit 0 running, 3 stopped, 4 not installed)
+  cardbridge-portservice version           show the build
 
-Flags of run:
+install, uninstall, start and stop need administrator rights.
+
+Flags of run and install (each also read from CARDBRIDGE_<FLAG>, e.g. CARDBRIDGE_TRUSTED_URL):
   --state-dir DIR       PortStore.txt, DomainList.txt and the log (default ` + defaultStateDir + `)
   --ports LIST          well-known ports, first free one used (default 43487,44213,45031,46478,48853)
   --range LO-HI         per-user ports (default 55000-55999)
@@ -58,40 +68,64 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "install", "uninstall", "start", "stop", "status":
-		fmt.Fprintf(stderr, "cardbridge-portservice %s: not available in this version; run it with `cardbridge-portservice run` under your service manager\n", args[0])
-		return 1
+		return cmdControl(args[0], args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "cardbridge-portservice: unknown command %q\n\n%s", args[0], usage)
 	return 2
 }
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// runFlags are the flags of `run`, which `install` records for the service.
+type runFlags struct {
+	stateDir, ports, prange, socket, trustedURL, logFile, logLevel string
+}
+
+// newRunFlags declares the flags of `run` (and `install`) on a new set.
+func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stateDir := fs.String("state-dir", defaultStateDir, "state directory")
-	ports := fs.String("ports", "43487,44213,45031,46478,48853", "well-known ports")
-	prange := fs.String("range", "55000-55999", "per-user port range")
-	socket := fs.String("socket", localsock.DefaultPath, "agents' socket")
-	trustedURL := fs.String("trusted-url", "", "DomainList refresh URL")
-	logFile := fs.String("log", "", "log file")
-	logLevel := fs.String("log-level", "info", "log level")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	opt := portservice.Options{StateDir: *stateDir, Socket: *socket, TrustedURL: *trustedURL}
+	f := &runFlags{}
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "state directory")
+	fs.StringVar(&f.ports, "ports", "43487,44213,45031,46478,48853", "well-known ports")
+	fs.StringVar(&f.prange, "range", "55000-55999", "per-user port range")
+	fs.StringVar(&f.socket, "socket", localsock.DefaultPath, "agents' socket")
+	fs.StringVar(&f.trustedURL, "trusted-url", "", "DomainList refresh URL")
+	fs.StringVar(&f.logFile, "log", "", "log file")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level")
+	return fs, f
+}
+
+// options checks the flags and turns them into the service's options.
+func (f *runFlags) options() (portservice.Options, error) {
+	opt := portservice.Options{StateDir: f.stateDir, Socket: f.socket, TrustedURL: f.trustedURL}
 	var err error
-	if opt.Ports, err = parsePorts(*ports); err != nil {
-		fmt.Fprintf(stderr, "cardbridge-portservice: --ports: %v\n", err)
+	if opt.Ports, err = parsePorts(f.ports); err != nil {
+		return opt, fmt.Errorf("--ports: %w", err)
+	}
+	if opt.Lo, opt.Hi, err = parseRange(f.prange); err != nil {
+		return opt, fmt.Errorf("--range: %w", err)
+	}
+	switch f.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return opt, fmt.Errorf("--log-level: %q is not debug, info, warn or error", f.logLevel)
+	}
+	return opt, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+	fs, f := newRunFlags("run", stderr)
+	if err := flagenv.Parse(fs, args); err != nil {
 		return 2
 	}
-	if opt.Lo, opt.Hi, err = parseRange(*prange); err != nil {
-		fmt.Fprintf(stderr, "cardbridge-portservice: --range: %v\n", err)
+	opt, err := f.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "cardbridge-portservice: %v\n", err)
 		return 2
 	}
-	if *logFile == "" {
-		*logFile = *stateDir + string(os.PathSeparator) + "portservice.log"
+	if f.logFile == "" {
+		f.logFile = f.stateDir + string(os.PathSeparator) + "portservice.log"
 	}
-	log, closer, err := logging.New(logging.Options{File: *logFile, Level: *logLevel})
+	log, closer, err := logging.New(logging.Options{File: f.logFile, Level: f.logLevel})
 	if err != nil {
 		fmt.Fprintf(stderr, "cardbridge-portservice: %v\n", err)
 		return 1
@@ -106,7 +140,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	svc, err := portservice.New(opt)
 	if err == nil {
 		var handled bool
-		handled, err = underServiceManager(svc.Run, svc.SessionChanged)
+		handled, err = underServiceManager(svc.Run, svc.SessionChanged, log)
 		if !handled && err == nil {
 			err = svc.Run(ctx)
 		}

@@ -5,11 +5,13 @@ package main
 import (
 	"context"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // underServiceManager reports false: on Linux and macOS systemd and launchd
 // run the service in the foreground (`run`), so nothing more is needed.
-func underServiceManager(func(ctx context.Context) error, func(portservice.SessionEvent)) (bool, error) {
+func underServiceManager(func(ctx context.Context) error, func(portservice.SessionEvent), zerolog.Logger) (bool, error) {
 	return false, nil
 }

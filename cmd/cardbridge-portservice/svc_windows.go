@@ -5,24 +5,28 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/windows/svc"
 
+	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/portservice"
 )
-
-// serviceName is the name the service is registered under with the SCM.
-const serviceName = "cardbridge-portservice"
 
 // underServiceManager runs run under the Windows service control manager
 // when the SCM started the process, passing it session log-on and log-off
 // events, and reports false when the process runs from a console.
-func underServiceManager(run func(ctx context.Context) error, onSession func(portservice.SessionEvent)) (bool, error) {
+// An install by MSI or by hand leaves no recovery actions; the service sets
+// them itself so that the SCM restarts it after a failure.
+func underServiceManager(run func(ctx context.Context) error, onSession func(portservice.SessionEvent), log zerolog.Logger) (bool, error) {
 	isService, err := svc.IsWindowsService()
 	if err != nil || !isService {
 		return false, err
 	}
+	if err := installer.EnsureRecovery(installer.ServiceName); err != nil {
+		log.Warn().Err(err).Msg("could not set the service's recovery actions; it will not be restarted after a failure")
+	}
 	h := &handler{run: run, onSession: onSession}
-	if err := svc.Run(serviceName, h); err != nil {
+	if err := svc.Run(installer.ServiceName, h); err != nil {
 		return true, fmt.Errorf("run as a Windows service: %w", err)
 	}
 	return true, h.err

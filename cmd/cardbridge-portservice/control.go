@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/cardbridge/cardbridge/installer"
+	"github.com/cardbridge/cardbridge/internal/flagenv"
+)
+
+// Exit codes of `status`, as init scripts use them.
+const (
+	exitStopped      = 3
+	exitNotInstalled = 4
+)
+
+// cmdControl carries out install, uninstall, start, stop and status.
+func cmdControl(verb string, args []string, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		if errors.Is(err, installer.ErrNotAdmin) {
+			fmt.Fprintf(stderr, "cardbridge-portservice %s: %v: %s\n", verb, err, installer.AdminHint())
+		} else {
+			fmt.Fprintf(stderr, "cardbridge-portservice %s: %v\n", verb, err)
+		}
+		return 1
+	}
+	var fs *flag.FlagSet
+	var svcArgs []string
+	if verb == "install" {
+		var f *runFlags
+		fs, f = newRunFlags(verb, stderr)
+		if err := flagenv.Parse(fs, args); err != nil {
+			return 2
+		}
+		if _, err := f.options(); err != nil {
+			fmt.Fprintf(stderr, "cardbridge-portservice install: %v\n", err)
+			return 2
+		}
+		// The service runs with the flags given here, and only those: the
+		// defaults stay the program's own.
+		fs.Visit(func(fl *flag.Flag) { svcArgs = append(svcArgs, "--"+fl.Name, fl.Value.String()) })
+	} else {
+		fs = flag.NewFlagSet(verb, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		if err := flagenv.Parse(fs, args); err != nil {
+			return 2
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fail(fmt.Errorf("find this program: %w", err))
+	}
+	svc := installer.Service{Exe: exe, Args: svcArgs}
+	switch verb {
+	case "install":
+		err = installer.Install(svc, stdout)
+	case "uninstall":
+		err = installer.Uninstall(svc, stdout)
+	case "start":
+		err = installer.Start(svc, stdout)
+	case "stop":
+		err = installer.Stop(svc, stdout)
+	case "status":
+		st, err := installer.Status(svc)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", installer.ServiceName, st.Service)
+		login := "agent login start: " + st.Login
+		if st.Detail != "" {
+			login += " (" + st.Detail + ")"
+		}
+		fmt.Fprintln(stdout, login)
+		switch st.Service {
+		case installer.StateRunning:
+			return 0
+		case installer.StateStopped:
+			return exitStopped
+		default:
+			return exitNotInstalled
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}

@@ -1,0 +1,77 @@
+// Package installer registers cardbridge with the operating system: the port
+// service as a system service (Windows SCM, systemd, launchd, through
+// kardianos/service) and the agent at every user's login (a per-machine Run
+// key on Windows, a systemd user unit plus an XDG autostart entry on Linux,
+// a LaunchAgent on macOS). It also renders the files that the Linux package
+// ships, so that a package install and `cardbridge-portservice install`
+// leave the same configuration behind.
+package installer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Names the operating system knows cardbridge by.
+const (
+	// ServiceName is the port service's name in the service manager.
+	ServiceName = "cardbridge-portservice"
+	// ServiceDisplayName is what service lists show.
+	ServiceDisplayName = "cardbridge port service"
+	// ServiceDescription explains the service in service lists.
+	ServiceDescription = "Gives every signed-in user's cardbridge smartcard agent a localhost port of its own."
+	// AgentName names the agent's login entries (unit, desktop file, Run value).
+	AgentName = "cardbridge-agent"
+	// LaunchdServiceLabel and LaunchdAgentLabel are the macOS job labels.
+	LaunchdServiceLabel = "org.cardbridge.portservice"
+	LaunchdAgentLabel   = "org.cardbridge.agent"
+)
+
+// AgentArgs are the arguments the agent is started with at login: it keeps
+// itself running (restarting after a crash) with --supervise.
+var AgentArgs = []string{"agent", "--supervise"}
+
+// ErrNotAdmin is returned by changes that need administrator rights when the
+// caller lacks them.
+var ErrNotAdmin = errors.New("needs administrator rights")
+
+// AdminHint tells the user how to get administrator rights on this platform.
+func AdminHint() string {
+	if runtime.GOOS == "windows" {
+		return "run it from a command prompt opened with \"Run as administrator\""
+	}
+	return "run it with sudo"
+}
+
+// AgentExecutable finds the cardbridge program to start at login: beside
+// the running port service program, or else on PATH.
+func AgentExecutable(serviceExe string) (string, error) {
+	name := "cardbridge"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	beside := filepath.Join(filepath.Dir(serviceExe), name)
+	if fi, err := os.Stat(beside); err == nil && !fi.IsDir() {
+		return beside, nil
+	}
+	return "", fmt.Errorf("the agent program %s is not beside %s: install both programs in the same folder", name, serviceExe)
+}
+
+// systemdCommand renders a command line for a systemd Exec line: every
+// argument holding a space, quote, backslash or specifier is double-quoted
+// with systemd's escapes.
+func systemdCommand(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'\\$%") {
+			r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `$$`, `%`, `%%`)
+			a = `"` + r.Replace(a) + `"`
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
