@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/pcsc"
@@ -48,45 +48,34 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f agentFlags
+	var keepRunning bool
+	fs.BoolVar(&keepRunning, "supervise", false, "keep the agent running: start it again whenever it stops unexpectedly (used at login)")
 	fs.StringVar(&f.listen, "listen", "", "standalone: serve on this loopback address, e.g. 127.0.0.1:43485, and do not ask the port service")
 	fs.StringVar(&f.portService, "portservice", localsock.DefaultPath, "the port service's local socket")
 	fs.StringVar(&f.domains, "domains", "", "a DomainList file to use instead of the port service's")
 	fs.StringVar(&f.pinentry, "pinentry", "", "the PIN prompt program (GnuPG pinentry protocol)")
 	fs.StringVar(&f.logFile, "log", "", "log file (default: the per-user log directory)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := parseWithEnv(fs, args); err != nil {
-		return 2
+	if err := flagenv.Parse(fs, args); err != nil {
+		return exitUsage
+	}
+	if keepRunning {
+		var childArgs []string
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name != "supervise" {
+				childArgs = append(childArgs, "--"+fl.Name+"="+fl.Value.String())
+			}
+		})
+		return supervise(ctx, childArgs, stderr)
 	}
 	if err := runAgent(ctx, f, stderr); err != nil {
 		fmt.Fprintf(stderr, "cardbridge agent: %v\n", err)
+		if errors.Is(err, portservice.ErrAlreadyRunning) {
+			return exitAlreadyRunning
+		}
 		return 1
 	}
 	return 0
-}
-
-// parseWithEnv parses args; every flag not given takes its value from
-// CARDBRIDGE_<FLAG> (upper case, "-" as "_") when that is set.
-func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		return errors.New("unexpected argument")
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "CARDBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok && !given[f.Name] && err == nil {
-			if e := fs.Set(f.Name, v); e != nil {
-				fmt.Fprintf(fs.Output(), "%s: %v\n", env, e)
-				err = e
-			}
-		}
-	})
-	return err
 }
 
 func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {

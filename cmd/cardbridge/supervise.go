@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+)
+
+// Exit codes of `cardbridge agent` that a supervisor (--supervise, the
+// systemd user unit, launchd) must not answer with a restart.
+const (
+	exitUsage          = 2 // bad flags: a restart cannot help
+	exitAlreadyRunning = 3 // this user's agent already runs
+)
+
+// Restart pacing of --supervise: the delay doubles from superviseMinDelay
+// to superviseMaxDelay, and drops back once the agent has run for
+// superviseStable.
+var (
+	superviseMinDelay = time.Second
+	superviseMaxDelay = time.Minute
+	superviseStable   = time.Minute
+	superviseStopWait = 5 * time.Second
+)
+
+// supervise keeps the agent running for the login session: it runs
+// `cardbridge agent` with the given flags as a child and starts it again
+// whenever it stops unexpectedly (a crash, a kill, an error). It returns
+// when the agent exits cleanly, for bad flags, when another agent already
+// runs for the user, or when ctx ends (the session is closing), stopping
+// the child first.
+func supervise(ctx context.Context, agentArgs []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "cardbridge agent: find this program: %v\n", err)
+		return 1
+	}
+	detachConsole()
+	delay := superviseMinDelay
+	for restarts := 0; ; restarts++ {
+		started := time.Now()
+		code, err := runChild(ctx, exe, append([]string{"agent"}, agentArgs...), stderr)
+		if ctx.Err() != nil {
+			return 0
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "cardbridge agent: %v\n", err)
+			return 1
+		case code == 0, code == exitUsage, code == exitAlreadyRunning:
+			return code
+		}
+		if time.Since(started) >= superviseStable {
+			delay = superviseMinDelay
+		}
+		fmt.Fprintf(stderr, "cardbridge agent: the agent stopped (%s); starting it again in %s\n", describeExit(code), delay)
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, superviseMaxDelay)
+	}
+}
+
+// runChild runs one agent process until it exits, or stops it when ctx
+// ends. It returns the exit code (-1 when a signal ended it).
+func runChild(ctx context.Context, exe string, args []string, stderr io.Writer) (int, error) {
+	cmd := exec.Command(exe, args...)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	prepareChild(cmd)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start the agent: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		stopChild(cmd.Process)
+		select {
+		case err = <-done:
+		case <-time.After(superviseStopWait):
+			_ = cmd.Process.Kill()
+			err = <-done
+		}
+	}
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wait for the agent: %w", err)
+	}
+	return 0, nil
+}
+
+func describeExit(code int) string {
+	if code < 0 {
+		return "killed by a signal"
+	}
+	return fmt.Sprintf("exit code %d", code)
+}
