@@ -18,6 +18,19 @@ import (
 // testNow is the fixed clock of most tests.
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// statNow returns path's FileInfo with the file's identity read now. On
+// Windows os.Stat leaves the file ID to be read by path when os.SameFile first
+// needs it, by which time path may name a newer file.
+func statNow(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.SameFile(fi, fi) // loads the ID
+	return fi
+}
+
 // logSink collects a zerolog logger's events.
 type logSink struct {
 	mu     sync.Mutex

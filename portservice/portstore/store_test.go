@@ -278,7 +278,7 @@ func TestTouchFlush(t *testing.T) {
 	mustAllocate(t, s, "uid:1", nil)
 	mustAllocate(t, s, "uid:2", nil)
 	before, _ := os.ReadFile(path)
-	beforeInfo, _ := os.Stat(path)
+	beforeInfo := statNow(t, path)
 
 	c.advance(time.Hour)
 	s.Touch("uid:1")
@@ -301,14 +301,14 @@ func TestTouchFlush(t *testing.T) {
 		t.Errorf("file after Flush = %v, want %v", got, s.Entries())
 	}
 	// Flush replaced the file; a second Flush, with nothing pending, does not.
-	flushed, _ := os.Stat(path)
+	flushed := statNow(t, path)
 	if os.SameFile(beforeInfo, flushed) {
 		t.Errorf("Flush did not replace the file")
 	}
 	if err := s.Flush(); err != nil {
 		t.Fatalf("second Flush: %v", err)
 	}
-	if again, _ := os.Stat(path); !os.SameFile(flushed, again) {
+	if again := statNow(t, path); !os.SameFile(flushed, again) {
 		t.Errorf("Flush with nothing pending rewrote the file")
 	}
 	// A Touch reaches the disk with the next allocation too.
@@ -328,9 +328,9 @@ func TestAllocateKnownUserDoesNotWrite(t *testing.T) {
 	var log logSink
 	s := open(t, path, 0, 0, &log)
 	mustAllocate(t, s, "uid:1", nil)
-	before, _ := os.Stat(path)
+	before := statNow(t, path)
 	mustAllocate(t, s, "uid:1", nil)
-	if after, _ := os.Stat(path); !os.SameFile(before, after) {
+	if after := statNow(t, path); !os.SameFile(before, after) {
 		t.Errorf("Allocate of a user whose port is on disk rewrote the file")
 	}
 }
