@@ -24,6 +24,7 @@ Usage:
   cardbridge agent [--listen 127.0.0.1:43485]  run the local server web pages talk to
                    [--domains FILE] [--log FILE] [--log-level info]
   cardbridge card [--json] [--timeout 15s]   show readers, cards and card holders
+  cardbridge doctor [--json]                 check everything a smartcard login needs, and say how to fix it
   cardbridge version [--json]                show the build
   cardbridge help                            show this text
 `
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdAgent(ctx, args[1:], stdout, stderr)
 	case "card":
 		return cmdCard(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "--help", "-help", "-h":

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/cardbridge/cardbridge/doctor"
 	"github.com/cardbridge/cardbridge/version"
 )
 
@@ -22,6 +25,11 @@ func TestRunCommandLine(t *testing.T) {
 		{[]string{"version"}, 0, "cardbridge " + version.Version + " (commit ", ""},
 		{[]string{"card", "--bogus"}, 2, "", "flag provided but not defined"},
 		{[]string{"card", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"help"}, 0, "cardbridge doctor [--json]", ""},
+		{[]string{"doctor", "--bogus"}, 2, "", "flag provided but not defined"},
+		{[]string{"doctor", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"doctor", "--ports", "43487,x"}, 2, "", `--ports: "x" is not a port`},
+		{[]string{"doctor", "--port", "70000"}, 2, "", "--port 70000 is not a port"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -32,6 +40,31 @@ func TestRunCommandLine(t *testing.T) {
 					code, out.String(), errOut.String(), c.code, c.out, c.errOut)
 			}
 		})
+	}
+}
+
+// doctor --json on a machine without a port service on the given port: a
+// failing report in the documented shape, and exit 1.
+func TestDoctorJSON(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"doctor", "--json", "--ports", strconv.Itoa(port), "--port", "0", "--timeout", "5s"}, &out, &errOut)
+	var rep doctor.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("doctor --json printed %q (%v); stderr %q", out.String(), err, errOut.String())
+	}
+	if code != 1 || rep.OK || rep.Summary.Fail == 0 || rep.Version != version.Version || len(rep.Checks) < 10 {
+		t.Errorf("exit %d, report %+v", code, rep)
+	}
+	for _, c := range rep.Checks {
+		if c.ID == "portservice" && (c.Status != doctor.Fail || !strings.Contains(c.Detail, strconv.Itoa(port))) {
+			t.Errorf("port service check: %+v", c)
+		}
 	}
 }
 

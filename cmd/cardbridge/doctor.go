@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/cardbridge/cardbridge/doctor"
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/version"
+)
+
+// cmdDoctor runs the helpdesk check. It exits 0 when nothing failed
+// (warnings allowed), 1 when something did, 2 on a bad command line.
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON for scripts: {checks:[{id,name,status,detail,fix}],summary,ok}")
+	ports := fs.String("ports", joinInts(portservice.DefaultPorts), "the port service's well-known ports, in the order pages try them")
+	port := fs.Int("port", doctor.DefaultStandalonePort, "where a standalone agent (--listen) would listen; 0 not to look")
+	stateDir := fs.String("state-dir", "", "the port service's state directory, for its log (default: as the port service says, else "+doctor.DefaultStateDir(runtime.GOOS)+")")
+	agentLog := fs.String("log", os.Getenv("CARDBRIDGE_LOG"), "the agent's log file (default: $CARDBRIDGE_LOG, else the per-user log directory)")
+	timeout := fs.Duration("timeout", doctor.DefaultTimeout, "give up on whatever has not answered after this long")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cardbridge doctor: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	wellKnown, err := parsePortList(*ports)
+	if err != nil {
+		fmt.Fprintf(stderr, "cardbridge doctor: --ports: %v\n", err)
+		return 2
+	}
+	if *port < 0 || *port > 65535 {
+		fmt.Fprintf(stderr, "cardbridge doctor: --port %d is not a port\n", *port)
+		return 2
+	}
+	standalone := *port
+	if standalone == 0 {
+		standalone = -1
+	}
+	rep := doctor.Run(ctx, doctor.Options{
+		Probes:         doctor.NewSystem(),
+		Ports:          wellKnown,
+		StandalonePort: standalone,
+		AgentLog:       *agentLog,
+		StateDir:       *stateDir,
+		Timeout:        *timeout,
+		User:           whoAmI(),
+		Version:        version.Version,
+	})
+	if *asJSON {
+		writeJSON(stdout, rep)
+	} else if err := doctor.WriteText(stdout, rep); err != nil {
+		return 1
+	}
+	return rep.ExitCode()
+}
+
+// whoAmI names the user running doctor: "alice (uid:1000)".
+func whoAmI() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	id, err := peercred.Current()
+	switch {
+	case err != nil:
+		return name
+	case name == "":
+		return id.ID
+	}
+	return name + " (" + id.ID + ")"
+}
+
+func parsePortList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("%q is not a port", f)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}

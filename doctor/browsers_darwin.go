@@ -1,0 +1,88 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"time"
+)
+
+// macBrowser is a browser's application bundle and preference domain.
+type macBrowser struct {
+	id, name, domain, app string
+}
+
+var macBrowsers = []macBrowser{
+	{"chrome", "Chrome", "com.google.Chrome", "Google Chrome.app"},
+	{"chromium", "Chromium", "org.chromium.Chromium", "Chromium.app"},
+	{"edge", "Edge", "com.microsoft.Edge", "Microsoft Edge.app"},
+}
+
+// managedPrefs is where configuration profiles put managed preferences.
+const managedPrefs = "/Library/Managed Preferences"
+
+// findBrowsers lists the installed browsers, and those with policies. The
+// managed preference files are usually binary property lists; plutil, on
+// every Mac, turns them into JSON.
+func findBrowsers() []Browser {
+	home, _ := os.UserHomeDir()
+	userName := ""
+	if u, err := user.Current(); err == nil {
+		userName = u.Username
+	}
+	var out []Browser
+	for _, mb := range macBrowsers {
+		b := Browser{ID: mb.id, Name: mb.name, Where: mb.domain, Policies: Policies{}}
+		for _, dir := range []string{"/Applications", filepath.Join(home, "Applications")} {
+			if _, err := os.Stat(filepath.Join(dir, mb.app)); err == nil {
+				b.Installed = true
+			}
+		}
+		// The user's managed preferences come before the machine's.
+		var files []string
+		if userName != "" {
+			files = append(files, filepath.Join(managedPrefs, userName, mb.domain+".plist"))
+		}
+		files = append(files, filepath.Join(managedPrefs, mb.domain+".plist"))
+		var errs []error
+		for _, f := range files {
+			p, err := readPlist(f)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			b.Policies.merge(p)
+		}
+		b.Err = errors.Join(errs...)
+		if b.Installed || len(b.Policies) > 0 || b.Err != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// readPlist reads a property list file as Policies through plutil.
+func readPlist(path string) (Policies, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/usr/bin/plutil", "-convert", "json", "-o", "-", path).Output()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s with plutil: %w", path, err)
+	}
+	p, err := parseJSONPolicies(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,48 @@
+package doctor
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// linuxBrowser is where a browser lives and reads its policies on Linux.
+type linuxBrowser struct {
+	id, name string
+	policies string   // holds managed/ and recommended/
+	binaries []string // any of them means installed
+}
+
+var linuxBrowsers = []linuxBrowser{
+	{"chrome", "Chrome", "/etc/opt/chrome/policies", []string{"/opt/google/chrome/chrome", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"}},
+	{"chromium", "Chromium", "/etc/chromium/policies", []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium", "/snap/bin/chromium"}},
+	{"edge", "Edge", "/etc/opt/edge/policies", []string{"/opt/microsoft/msedge/msedge", "/usr/bin/microsoft-edge", "/usr/bin/microsoft-edge-stable"}},
+}
+
+// findBrowsers lists the installed browsers, and those with policies.
+func findBrowsers() []Browser { return browsersUnder("/") }
+
+// browsersUnder is findBrowsers on a file system rooted at root.
+func browsersUnder(root string) []Browser {
+	var out []Browser
+	for _, lb := range linuxBrowsers {
+		b := Browser{ID: lb.id, Name: lb.name, Where: filepath.Join(lb.policies, "managed")}
+		for _, bin := range lb.binaries {
+			if _, err := os.Stat(filepath.Join(root, bin)); err == nil {
+				b.Installed = true
+				break
+			}
+		}
+		managed, err := readPolicyDir(filepath.Join(root, lb.policies, "managed"))
+		recommended, rerr := readPolicyDir(filepath.Join(root, lb.policies, "recommended"))
+		managed.merge(recommended)
+		b.Policies = managed
+		if err == nil {
+			err = rerr
+		}
+		b.Err = err
+		if b.Installed || len(b.Policies) > 0 || b.Err != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}

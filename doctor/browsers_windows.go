@@ -1,0 +1,159 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/windows/registry"
+)
+
+// winBrowser is where a browser is installed and keeps its policies.
+type winBrowser struct {
+	id, name, key string
+	exes          []string // %VAR% expanded; any of them means installed
+}
+
+var winBrowsers = []winBrowser{
+	{"chrome", "Chrome", `SOFTWARE\Policies\Google\Chrome`, []string{
+		`%ProgramFiles%\Google\Chrome\Application\chrome.exe`,
+		`%ProgramFiles(x86)%\Google\Chrome\Application\chrome.exe`,
+		`%LOCALAPPDATA%\Google\Chrome\Application\chrome.exe`}},
+	{"chromium", "Chromium", `SOFTWARE\Policies\Chromium`, []string{
+		`%LOCALAPPDATA%\Chromium\Application\chrome.exe`,
+		`%ProgramFiles%\Chromium\Application\chrome.exe`}},
+	{"edge", "Edge", `SOFTWARE\Policies\Microsoft\Edge`, []string{
+		`%ProgramFiles(x86)%\Microsoft\Edge\Application\msedge.exe`,
+		`%ProgramFiles%\Microsoft\Edge\Application\msedge.exe`}},
+}
+
+// findBrowsers lists the installed browsers, and those with policies:
+// machine policies (HKLM) over the user's (HKCU), and both over the
+// recommended ones.
+func findBrowsers() []Browser {
+	var out []Browser
+	for _, wb := range winBrowsers {
+		b := Browser{ID: wb.id, Name: wb.name, Where: `HKLM\` + wb.key, Policies: Policies{}}
+		for _, exe := range wb.exes {
+			if p := expandPercent(exe); p != "" {
+				if _, err := os.Stat(p); err == nil {
+					b.Installed = true
+					break
+				}
+			}
+		}
+		var errs []error
+		for _, src := range []struct {
+			root registry.Key
+			path string
+		}{
+			{registry.LOCAL_MACHINE, wb.key},
+			{registry.CURRENT_USER, wb.key},
+			{registry.LOCAL_MACHINE, wb.key + `\Recommended`},
+			{registry.CURRENT_USER, wb.key + `\Recommended`},
+		} {
+			p, err := readRegistryPolicies(src.root, src.path)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			b.Policies.merge(p)
+		}
+		b.Err = errors.Join(errs...)
+		if b.Installed || len(b.Policies) > 0 || b.Err != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// expandPercent expands %VAR% references; "" when one is unset.
+func expandPercent(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		v := os.Getenv(s[i+1 : i+1+j])
+		if v == "" {
+			return ""
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+2+j:]
+	}
+}
+
+// readRegistryPolicies reads a policy key; a missing key holds none.
+func readRegistryPolicies(root registry.Key, path string) (Policies, error) {
+	k, err := registry.OpenKey(root, path, registry.READ|registry.WOW64_64KEY)
+	if errors.Is(err, registry.ErrNotExist) {
+		return Policies{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer k.Close()
+	values, err := readValues(k)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	names, err := k.ReadSubKeyNames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	subkeys := map[string]map[string]any{}
+	for _, n := range names {
+		if strings.EqualFold(n, "Recommended") {
+			continue
+		}
+		sk, err := registry.OpenKey(k, n, registry.READ|registry.WOW64_64KEY)
+		if err != nil {
+			continue
+		}
+		v, err := readValues(sk)
+		sk.Close()
+		if err == nil {
+			subkeys[n] = v
+		}
+	}
+	return policiesFromRegistry(values, subkeys), nil
+}
+
+// readValues reads a key's string, integer and multi-string values.
+func readValues(k registry.Key) (map[string]any, error) {
+	names, err := k.ReadValueNames(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, n := range names {
+		_, typ, err := k.GetValue(n, nil)
+		if err != nil {
+			continue
+		}
+		switch typ {
+		case registry.SZ, registry.EXPAND_SZ:
+			if s, _, err := k.GetStringValue(n); err == nil {
+				out[n] = s
+			}
+		case registry.DWORD, registry.QWORD:
+			if v, _, err := k.GetIntegerValue(n); err == nil {
+				out[n] = v
+			}
+		case registry.MULTI_SZ:
+			if v, _, err := k.GetStringsValue(n); err == nil {
+				out[n] = v
+			}
+		}
+	}
+	return out, nil
+}

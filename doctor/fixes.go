@@ -1,0 +1,125 @@
+package doctor
+
+import "fmt"
+
+// The fixes differ by platform; goos picks one, so that tests can check each
+// platform's text anywhere. The service and login-item names are those the
+// installers register: the port service as "cardbridge-portservice"
+// (systemd unit, Windows service; launchd org.cardbridge.portservice) and
+// the agent as "cardbridge-agent" (systemd user unit; launchd
+// org.cardbridge.agent; a Run entry on Windows).
+
+func fixStartPCSC(goos string) string {
+	switch goos {
+	case "linux":
+		return "start the smart card service: sudo systemctl start pcscd.socket pcscd (if it is not installed: sudo apt-get install pcscd libccid)"
+	case "windows":
+		return "start the Smart Card service (SCardSvr): services.msc, or as administrator `sc start SCardSvr`; Windows stops it while no reader is plugged in, so plug the reader in first"
+	case "darwin":
+		return "plug the card reader in (macOS starts its smart card service when a reader appears); if it still fails, unplug it, wait 10 seconds and plug it in again"
+	}
+	return "start the PC/SC daemon: sudo pcscd"
+}
+
+func fixRestartPCSC(goos string) string {
+	switch goos {
+	case "linux":
+		return "restart the smart card service: sudo systemctl restart pcscd"
+	case "windows":
+		return "restart the Smart Card service (SCardSvr): services.msc, or in an administrator PowerShell `Restart-Service SCardSvr`"
+	case "darwin":
+		return "unplug the card reader, wait 10 seconds and plug it in again; if it still hangs, restart the Mac"
+	}
+	return "restart the PC/SC daemon (pcscd)"
+}
+
+func fixNoPCSCSupport() string {
+	return "this cardbridge was built without PC/SC support; install the cardbridge package for this platform"
+}
+
+func fixNoReader(goos string) string {
+	switch goos {
+	case "linux":
+		return "connect the card reader; check that `lsusb` lists it and that its driver is installed (sudo apt-get install libccid), then run doctor again"
+	case "windows":
+		return "connect the card reader; check that it appears under \"Smart card readers\" in Device Manager (devmgmt.msc), then run doctor again"
+	case "darwin":
+		return "connect the card reader; check that it appears in System Information > USB, then run doctor again"
+	}
+	return "connect the card reader and check that its driver is installed"
+}
+
+func fixStartPortService(goos string) string {
+	switch goos {
+	case "linux":
+		return "start the port service: sudo systemctl start cardbridge-portservice (see why it stopped: systemctl status cardbridge-portservice)"
+	case "windows":
+		return "start the \"cardbridge port service\": services.msc, or as administrator `sc start cardbridge-portservice`"
+	case "darwin":
+		return "start the port service: sudo launchctl kickstart -k system/org.cardbridge.portservice"
+	}
+	return "start the port service: sudo cardbridge-portservice run"
+}
+
+func fixRestartPortService(goos string) string {
+	switch goos {
+	case "linux":
+		return "restart the port service: sudo systemctl restart cardbridge-portservice"
+	case "windows":
+		return "restart the \"cardbridge port service\": services.msc, or in an administrator PowerShell `Restart-Service cardbridge-portservice`"
+	case "darwin":
+		return "restart the port service: sudo launchctl kickstart -k system/org.cardbridge.portservice"
+	}
+	return "restart the port service (cardbridge-portservice run)"
+}
+
+func fixStartAgent(goos string) string {
+	switch goos {
+	case "linux":
+		return "start the agent: systemctl --user start cardbridge-agent, or log out and back in (it starts at login), or run `cardbridge agent` in a terminal"
+	case "windows":
+		return "sign out and back in (the agent starts at sign-in), or run `cardbridge agent` in a command prompt"
+	case "darwin":
+		return "start the agent: launchctl kickstart gui/$(id -u)/org.cardbridge.agent, or log out and back in"
+	}
+	return "start the agent: cardbridge agent"
+}
+
+func fixRestartAgent(goos string) string {
+	switch goos {
+	case "linux":
+		return "restart the agent: systemctl --user restart cardbridge-agent (or end the `cardbridge agent` process and run it again)"
+	case "windows":
+		return "end cardbridge.exe in Task Manager, then sign out and back in, or run `cardbridge agent` in a command prompt"
+	case "darwin":
+		return "restart the agent: launchctl kickstart -k gui/$(id -u)/org.cardbridge.agent"
+	}
+	return "end the `cardbridge agent` process and start it again"
+}
+
+// fixRegisterAgent is for an agent running standalone (--listen) on a host
+// that has a port service.
+func fixRegisterAgent(goos string) string {
+	return "stop the agent started with --listen and start it without --listen, so that it registers with the port service; " + fixStartAgent(goos)
+}
+
+// whoListens says how to find the program listening on a loopback port.
+func whoListens(goos string, port int) string {
+	switch goos {
+	case "linux":
+		return fmt.Sprintf("sudo ss -ltnp 'sport = :%d'", port)
+	case "windows":
+		return fmt.Sprintf("netstat -abno | findstr :%d (as administrator)", port)
+	case "darwin":
+		return fmt.Sprintf("sudo lsof -nP -iTCP:%d -sTCP:LISTEN", port)
+	}
+	return fmt.Sprintf("netstat -an | grep %d", port)
+}
+
+// policyPage is the browser page that shows the policies in force.
+func policyPage(b Browser) string {
+	if b.ID == "edge" {
+		return "edge://policy"
+	}
+	return "chrome://policy"
+}

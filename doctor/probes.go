@@ -1,0 +1,60 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/pcsc"
+)
+
+// Probes is everything the checks ask of the machine. Each method returns
+// when ctx ends at the latest.
+type Probes interface {
+	// Readers lists the PC/SC readers and whether each holds a card.
+	Readers(ctx context.Context) ([]pcsc.Reader, error)
+	// ReadCard reads the identity of the card in r.
+	ReadCard(ctx context.Context, r pcsc.Reader) api.Card
+	// Local GETs http://localhost:port/path over loopback only, without
+	// an Origin, and returns the status and (at most 1 MiB of) the body.
+	// Nothing listening is ErrNotListening; a listener that does not
+	// answer before ctx ends is ErrNoAnswer.
+	Local(ctx context.Context, port int, path string) (int, []byte, error)
+	// Remote GETs an absolute URL (the trusted URL) the way this user's
+	// programs would: proxy from the environment, TLS verified.
+	Remote(ctx context.Context, url string) (int, []byte, error)
+	// Browsers lists the Chromium-family browsers found and their
+	// managed policies.
+	Browsers() []Browser
+	// Stat is os.Stat.
+	Stat(path string) (fs.FileInfo, error)
+}
+
+// Errors of Probes.Local.
+var (
+	// ErrNotListening means nothing listens on the port.
+	ErrNotListening = errors.New("nothing listens there")
+	// ErrNoAnswer means something listens but did not answer in time.
+	ErrNoAnswer = errors.New("connected, but no answer in time")
+)
+
+// Browser is a Chromium-family browser and the policies an administrator
+// set for it.
+type Browser struct {
+	ID   string // "chrome", "chromium" or "edge"
+	Name string // "Chrome", "Chromium" or "Edge"
+	// Installed says the browser was found on this machine; a browser
+	// that is not, but has policies, is listed too.
+	Installed bool
+	// Policies are the managed policies in force (recommended ones where
+	// no managed one is set), by policy name.
+	Policies Policies
+	// Where names where policies for it are set on this platform: a
+	// directory (Linux), a registry key (Windows) or a preference domain
+	// (macOS); fixes point there.
+	Where string
+	// Err says why the policies could not be read; Policies then holds
+	// what could be.
+	Err error
+}
