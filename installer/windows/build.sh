@@ -93,7 +93,7 @@ mv "$work/cardbridge.msi" "$msi"
 (cd "$files" && sha256sum cardbridge.exe cardbridge-portservice.exe README.txt) >"$msi.sha256"
 
 if [ $signing = yes ]; then
-  subject="$(openssl x509 -in "$SIGN_CERT" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')"
+  subject="$(openssl x509 -in "$SIGN_CERT" -noout -subject | sed 's/^subject=//')"
   echo "== windows: signed the programs and the MSI as $subject${SIGN_TIMESTAMP_URL:+, timestamped by $SIGN_TIMESTAMP_URL}"
 else
   echo "== windows: UNSIGNED build (set SIGN_CERT and SIGN_KEY to sign it with osslsigncode)"
