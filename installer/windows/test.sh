@@ -65,7 +65,7 @@ grep -q 'UNSIGNED build' "$tmp/build.log" && ok "build.sh says the build is unsi
 if timed check installer/windows/check.sh "${wine_flag[@]}" "$msi"; then
   ok "check.sh passes the MSI ($(tail -n 1 "$tmp/check.log"))"
 else
-  bad "check.sh fails the MSI:"; grep -v '^ok' "$tmp/check.log" | sed 's/^/     /'
+  bad "check.sh fails the MSI:"; grep -v '^ok' "$tmp/check.log" | sed 's/^/     /' || true
 fi
 
 echo "== check.sh on broken MSIs"
@@ -92,7 +92,7 @@ broken() {
   elif grep -E -q "^FAIL .*$want" "$tmp/broken-$name.log"; then
     ok "check.sh fails a broken MSI ($name): $(grep -E -m 1 "^FAIL .*$want" "$tmp/broken-$name.log" | cut -c 6- | cut -c -110)"
   else
-    bad "check.sh failed the broken MSI ($name) without the expected /$want/:"; grep '^FAIL' "$tmp/broken-$name.log" | sed 's/^/     /'
+    bad "check.sh failed the broken MSI ($name) without the expected /$want/:"; grep '^FAIL' "$tmp/broken-$name.log" | sed 's/^/     /' || true
   fi
 }
 broken starttype 'ServiceInstall StartType' "UPDATE \`ServiceInstall\` SET \`StartType\` = 3 WHERE \`ServiceInstall\` = 'PortServiceInstall'"
@@ -120,7 +120,7 @@ fi
 if timed check-signed installer/windows/check.sh --no-wine --signer-ca "$cert" "$signed"; then
   ok "check.sh --signer-ca verifies the MSI and both programs: $(grep -c 'signature verifies' "$tmp/check-signed.log") signatures"
 else
-  bad "check.sh --signer-ca fails the signed MSI:"; grep -v '^ok' "$tmp/check-signed.log" | sed 's/^/     /'
+  bad "check.sh --signer-ca fails the signed MSI:"; grep -v '^ok' "$tmp/check-signed.log" | sed 's/^/     /' || true
 fi
 grep -q "signer: .*cardbridge test code signing $$" "$tmp/check-signed.log" && ok "the signer is the test certificate" || bad "signer subject not reported"
 if installer/windows/check.sh --no-wine --signer-ca "$tmp/other.pem" "$signed" >"$tmp/check-other.log" 2>&1; then
