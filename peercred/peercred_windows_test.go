@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/wine"
 )
 
 func TestCurrentWindows(t *testing.T) {
@@ -20,6 +22,19 @@ func TestCurrentWindows(t *testing.T) {
 		t.Errorf("Current() = %q, want a SID", u)
 	}
 }
+
+// Why Wine 8's GetExtendedTcpTable leaves dwOwningPid 0 where Windows fills
+// it in. Wine finds a socket's process by looking for the socket's inode
+// among the open files in /proc/PID/fd of each of its processes.
+const (
+	// Wine keeps every socket in wineserver; a process holds a descriptor of
+	// its own only for some, such as a socket it connected, and never for a
+	// listening socket or one it accepted, even after reading and writing.
+	wineServerSockets = "GetExtendedTcpTable gives PID 0 for listening and accepted sockets, which only wineserver holds open"
+	// Wine's parser of /proc/net/tcp6 skips seven fields after the state
+	// where the inode is the sixth, so it reads the wrong column.
+	wineNoIPv6Owners = "GetExtendedTcpTable gives PID 0 for every IPv6 socket (its /proc/net/tcp6 parser reads the wrong column as the inode)"
+)
 
 // TestPeerWindows checks both ends of IPv4 and IPv6 connections and the listeners
 // as our own user, and that a closed peer is not found.
@@ -54,15 +69,29 @@ func TestPeerWindows(t *testing.T) {
 			}
 			defer server.Close()
 
-			for name, c := range map[string]net.Conn{"server": server, "client": client} {
-				if u, err := PeerOfConn(c); err != nil || u != self {
-					t.Errorf("PeerOfConn(%s) = %v, %v; want %v", name, u, err, self)
+			// What the agent and the port service ask: who is at the other end
+			// of a connection accepted from a browser.
+			t.Run("server end", func(t *testing.T) {
+				if tc.network == "tcp6" {
+					wine.Skip(t, wineNoIPv6Owners)
 				}
-			}
-			lnAddr := ln.Addr().(*net.TCPAddr).AddrPort()
-			if u, err := ListenerOwner(lnAddr); err != nil || u != self {
-				t.Errorf("ListenerOwner(%v) = %v, %v; want %v", lnAddr, u, err, self)
-			}
+				if u, err := PeerOfConn(server); err != nil || u != self {
+					t.Errorf("PeerOfConn(server) = %v, %v; want %v", u, err, self)
+				}
+			})
+			t.Run("client end", func(t *testing.T) {
+				wine.Skip(t, wineServerSockets)
+				if u, err := PeerOfConn(client); err != nil || u != self {
+					t.Errorf("PeerOfConn(client) = %v, %v; want %v", u, err, self)
+				}
+			})
+			t.Run("listener", func(t *testing.T) {
+				wine.Skip(t, wineServerSockets)
+				lnAddr := ln.Addr().(*net.TCPAddr).AddrPort()
+				if u, err := ListenerOwner(lnAddr); err != nil || u != self {
+					t.Errorf("ListenerOwner(%v) = %v, %v; want %v", lnAddr, u, err, self)
+				}
+			})
 
 			sl := server.LocalAddr().(*net.TCPAddr).AddrPort()
 			sr := server.RemoteAddr().(*net.TCPAddr).AddrPort()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cardbridge/cardbridge/internal/wine"
 	"github.com/cardbridge/cardbridge/peercred"
 	"golang.org/x/sys/windows"
 )
@@ -46,15 +47,8 @@ func TestPeerUserAndPID(t *testing.T) {
 	}
 }
 
-// onWine reports whether the test runs under Wine, whose ntdll has this export.
-func onWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
-
 func TestListenInUse(t *testing.T) {
-	if onWine() {
-		t.Skip("Wine ignores FILE_FLAG_FIRST_PIPE_INSTANCE")
-	}
+	wine.Skip(t, "CreateNamedPipe ignores FILE_FLAG_FIRST_PIPE_INSTANCE, so a second server of the same pipe is not refused")
 	_, path := listenT(t)
 	l2, err := Listen(path)
 	if err == nil {
