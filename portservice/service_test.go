@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,11 +140,22 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+var socketSeq atomic.Int64
+
+// testSocket returns a local socket path for one test: a file in dir, or on
+// Windows a named pipe, whose names live in a namespace of their own.
+func testSocket(dir string) string {
+	if runtime.GOOS == "windows" {
+		return fmt.Sprintf(`\\.\pipe\cardbridge-test-%d-%d-%d`, os.Getpid(), time.Now().UnixNano(), socketSeq.Add(1))
+	}
+	return filepath.Join(dir, "ps.sock")
+}
+
 // runService runs a service in-process on a free well-known port.
 func runService(t *testing.T, fl *fakeListeners, logs *logBuffer) (*Service, string) {
 	t.Helper()
 	dir := t.TempDir()
-	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: filepath.Join(dir, "ps.sock"), Logger: zerolog.New(logs)}
+	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(logs)}
 	if fl != nil {
 		opt.findListener = fl.find
 	}
@@ -343,7 +355,7 @@ func TestVersionInfoDomainListAgeAndTrustedURLError(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	var logs logBuffer
-	s, err := New(Options{StateDir: dir, Ports: []int{freePort(t)}, Socket: filepath.Join(dir, "ps.sock"), TrustedURL: srv.URL, Logger: zerolog.New(&logs)})
+	s, err := New(Options{StateDir: dir, Ports: []int{freePort(t)}, Socket: testSocket(dir), TrustedURL: srv.URL, Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
