@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#msis[@]} -gt 0 ] || usage
 
-need_packages msitools osslsigncode
+need_packages msitools osslsigncode openssl
 [ $wine_test = no ] || need_packages wine wine64
 
 passed=0
@@ -168,7 +168,9 @@ check_tables() {
   expect "ServiceInstall StartType (auto)" "2" "$(field "$msi" ServiceInstall 1 $si 5)"
   expect "ServiceInstall ErrorControl (normal)" "1" "$(field "$msi" ServiceInstall 1 $si 6)"
   expect "ServiceInstall StartName" "LocalSystem" "$(field "$msi" ServiceInstall 1 $si 9)"
-  expect_match "ServiceInstall Arguments" '^run(\{| |$)' "$(field "$msi" ServiceInstall 1 $si 11)"
+  # `run`, then each administrator's setting in a {...} group that Windows
+  # Installer drops when its property is unset.
+  expect "ServiceInstall Arguments" 'run{ --trusted-url "[TRUSTEDURL]"}{ --ports [PORTS]}{ --range [RANGE]}' "$(field "$msi" ServiceInstall 1 $si 11)"
   expect "ServiceInstall Component" "PortService" "$(field "$msi" ServiceInstall 1 $si 12)"
   expect_match "ServiceInstall Description" '.' "$(field "$msi" ServiceInstall 1 $si 13)"
 
@@ -179,6 +181,16 @@ check_tables() {
   expect "ServiceControl events (start on install; stop both; delete on uninstall)" "163" "$ev"
   expect "ServiceControl Wait" "1" "$(field "$msi" ServiceControl 2 cardbridge-portservice 5)"
   expect "ServiceControl Component" "PortService" "$(field "$msi" ServiceControl 2 cardbridge-portservice 6)"
+
+  # Settings remembered in HKLM\SOFTWARE\cardbridge (64-bit view) and
+  # restored when not given again.
+  local p name
+  for p in TRUSTEDURL:TrustedURL PORTS:Ports RANGE:Range; do
+    name="${p#*:}" p="${p%%:*}"
+    expect "Registry remembers $p" "2	SOFTWARE\cardbridge	$name	[$p]	Settings" "$(msi_table "$msi" Registry | awk -F'\t' -v n="$name" '$3 == "SOFTWARE\\cardbridge" && $4 == n' | cut -f2-)"
+    expect "RegLocator for $p (type 18 = raw, 64-bit)" "2	SOFTWARE\cardbridge	$name	18" "$(msi_table "$msi" RegLocator | awk -F'\t' -v n="$name" '$4 == n' | cut -f2-)"
+    expect "CustomAction restoring $p" "51	$p	[SAVED_$p]" "$(msi_table "$msi" CustomAction | awk -F'\t' -v p="$p" '$3 == p' | cut -f2-4)"
+  done
 
   local run
   run="$(msi_table "$msi" Registry | awk -F'\t' '$3 == "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run" && $4 == "cardbridge"')"
@@ -204,6 +216,7 @@ check_tables() {
   else
     bad "InstallExecuteSequence: FindRelatedProducts [$fr] RemoveExistingProducts [$rep] InstallValidate [$iv] InstallInitialize [$ii]"
   fi
+  expect "StartServices condition" "VersionNT AND NOT NOSERVICESTART" "$(field "$msi" InstallExecuteSequence 1 StartServices 2)"
   for a in StopServices DeleteServices InstallServices StartServices; do
     if [ -n "$(seqno $a)" ]; then ok "InstallExecuteSequence: $a ($(seqno $a))"; else bad "InstallExecuteSequence: $a missing"; fi
   done
