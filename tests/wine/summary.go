@@ -30,6 +30,8 @@ type pkgResult struct {
 	elapsed             float64
 	pass, skip, fail    int // top-level tests
 	subSkip             int
+	started             []string            // every test, in order
+	done                map[string]bool     // tests that passed, failed or skipped
 	out                 []string            // package-level output
 	testOut             map[string][]string // per test
 	skipped, failedTest []string            // in order
@@ -40,7 +42,7 @@ func main() {
 	get := func(name string) *pkgResult {
 		p := pkgs[name]
 		if p == nil {
-			p = &pkgResult{testOut: map[string][]string{}}
+			p = &pkgResult{testOut: map[string][]string{}, done: map[string]bool{}}
 			pkgs[name] = p
 		}
 		return p
@@ -63,6 +65,12 @@ func main() {
 			continue
 		}
 		p := get(e.Package)
+		switch e.Action {
+		case "run":
+			p.started = append(p.started, e.Test)
+		case "pass", "fail", "skip":
+			p.done[e.Test] = true
+		}
 		switch {
 		case e.Action == "output" && e.Test == "":
 			p.out = append(p.out, strings.TrimRight(e.Output, "\n"))
@@ -114,6 +122,9 @@ func main() {
 		if p.subSkip > 0 {
 			sub = fmt.Sprintf(" (and %d subtests skipped)", p.subSkip)
 		}
+		if n := p.unfinished(); n > 0 {
+			sub += fmt.Sprintf(", %d did not finish", n)
+		}
 		fmt.Printf("%-6s %s  %d passed, %d skipped, %d failed%s, %.1fs\n", status, n, p.pass, p.skip, p.fail, sub, p.elapsed)
 	}
 	fmt.Printf("total: %d packages, %d tests passed, %d skipped, %d failed\n", ran, total[0], total[1], total[2])
@@ -137,6 +148,13 @@ func main() {
 		for _, t := range p.failedTest {
 			fmt.Println(strings.Join(p.testOut[t], "\n"))
 		}
+		// A test still running when the binary died: a timeout's panic
+		// and goroutines are its output.
+		for _, t := range p.started {
+			if !p.done[t] {
+				fmt.Printf("-- %s did not finish\n%s\n", t, strings.Join(p.testOut[t], "\n"))
+			}
+		}
 		fmt.Println(strings.Join(p.out, "\n"))
 	}
 	if ran == 0 {
@@ -146,6 +164,17 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// unfinished counts the top-level tests that started but never ended.
+func (p *pkgResult) unfinished() int {
+	n := 0
+	for _, t := range p.started {
+		if !p.done[t] && !strings.Contains(t, "/") {
+			n++
+		}
+	}
+	return n
 }
 
 // skipReason returns what a skipped test logged, without the === and ---
