@@ -266,7 +266,7 @@ func TestBrokenSetups(t *testing.T) {
 				vi.TrustedURL.LastSuccess = nil
 			})
 		}, want: []want{
-			{"trusted-url", Fail, "unreachable: fetch versioninfo", "open https://cardbridge.example.nhs.uk/api/versioninfo in a browser"},
+			{"trusted-url", Fail, "the port service cannot fetch it: fetch versioninfo", "open https://cardbridge.example.nhs.uk/api/versioninfo in a browser"},
 			{"trusted-url", Fail, "last answered: never); the cached DomainList stays in force; doctor cannot reach it either", ""},
 			{"domainlist", OK, "version 2026-02", ""},
 		}, exit: 1},
@@ -319,7 +319,7 @@ func TestBrokenSetups(t *testing.T) {
 			f.remote = nil
 		}, want: []want{
 			{"domainlist", Warn, "stale: not refreshed from the trusted URL for 20 days", "restart cardbridge-portservice"},
-			{"trusted-url", Fail, "unreachable", ""},
+			{"trusted-url", Fail, "the port service cannot fetch it", ""},
 		}, exit: 1},
 		{name: "an old list confirmed current is not stale", edit: func(f *fakeProbes) {
 			withPS(f, func(vi *api.VersionInfo) {

@@ -186,7 +186,7 @@ func checkTrustedURL(f netFacts, now time.Time, goos string) Check {
 			last = stamp(*tu.LastSuccess, now)
 		}
 		c.Status = Fail
-		c.Detail = fmt.Sprintf("%s: unreachable: %s (checked %s; last answered: %s); the cached DomainList stays in force", tu.URL, tu.Error, stamp(*tu.Checked, now), last)
+		c.Detail = fmt.Sprintf("%s: the port service cannot fetch it: %s (checked %s; last answered: %s); the cached DomainList stays in force", tu.URL, tu.Error, stamp(*tu.Checked, now), last)
 		if unreachable {
 			c.Detail += "; doctor cannot reach it either"
 		}
