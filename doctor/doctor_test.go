@@ -376,6 +376,10 @@ func TestBrokenSetups(t *testing.T) {
 			{"agent-log", Info, agentLogDir + "/agent.log: not there (the agent has not run as this user yet", ""},
 			{"portservice-log", Info, "/var/lib/cardbridge/portservice.log: not there (the port service may have been started with --log", ""},
 		}},
+		{name: "port service with a state directory of its own", edit: func(f *fakeProbes) {
+			withPS(f, func(vi *api.VersionInfo) { vi.DomainList.Source = "file:/srv/cardbridge/DomainList.txt" })
+			f.files["/srv/cardbridge/portservice.log"] = fakeFile{size: 100, mod: now.Add(-time.Hour)}
+		}, want: []want{{"portservice-log", OK, "/srv/cardbridge/portservice.log (100 bytes, last written 2026-03-05 13:02 UTC, 1 hour ago)", ""}}},
 		{name: "port service log closed to users", edit: func(f *fakeProbes) {
 			f.files[stateDir+"/portservice.log"] = fakeFile{err: fs.ErrPermission}
 		}, want: []want{{"portservice-log", Info, "may not look at it", ""}}},

@@ -251,7 +251,11 @@ func checkPortService(f netFacts, ports []int, goos string) Check {
 		c.Fix = fmt.Sprintf("find the program on port %d with `%s` and stop or uninstall it (an old NHS Port Service must be uninstalled), then ", b.port, whoListens(goos, b.port)) + fixStartPortService(goos)
 		return c
 	}
-	c.Detail = "not running: nothing answers on ports " + joinPorts(ports)
+	c.Detail = "not running: nothing answers on port"
+	if len(ports) > 1 {
+		c.Detail += "s"
+	}
+	c.Detail += " " + joinPorts(ports)
 	c.Fix = fixStartPortService(goos)
 	if f.standalone.kind == kindCardbridge {
 		c.Status = Warn

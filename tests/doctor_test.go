@@ -287,9 +287,14 @@ func TestDoctor(t *testing.T) {
 	t.Run("port service not running", func(t *testing.T) {
 		b.ps.stop(t)
 		rep, code, _ := b.doctor(t)
-		expect(t, rep, "portservice", doctor.Fail, fmt.Sprintf("not running: nothing answers on ports %d", b.ps.port), "sudo systemctl start cardbridge-portservice")
+		expect(t, rep, "portservice", doctor.Fail, fmt.Sprintf("not running: nothing answers on port %d", b.ps.port), "sudo systemctl start cardbridge-portservice")
 		expect(t, rep, "trusted-url", doctor.Skip, "port service is not reachable", "")
 		expectExit(t, code, 1, rep)
+		text, code, took := b.run(t)
+		if code != 1 || !strings.Contains(text, "  FAIL  port service ") || !strings.Contains(text, "fix: start the port service: sudo systemctl start cardbridge-portservice") {
+			t.Errorf("doctor (exit %d) printed:\n%s", code, text)
+		}
+		t.Logf("cardbridge doctor took %v and printed:\n%s", took, text)
 		b.ps.start(t)
 		b.good(t) // the agent registers again by itself
 	})
