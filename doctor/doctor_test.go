@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestHealthy(t *testing.T) {
 		"trusted-url":        trustedURL + ": answered the port service 2026-03-05 13:02 UTC, 1 hour ago",
 		"agent-log":          agentLogDir + "/agent.log (12 KB, last written 2026-03-05 14:00 UTC, 2 minutes ago)",
 		"browser-lna-chrome": "LocalNetworkAccessAllowedForUrls allows https://my.esr.nhs.uk, https://[*.]spineservices.nhs.uk",
-		"portservice-log":    stateDir + "/portservice.log (3.0 MB",
+		"portservice-log":    filepath.Join(stateDir, "portservice.log") + " (3.0 MB",
 	} {
 		if c := find(t, r, id); !strings.Contains(c.Detail, want) {
 			t.Errorf("%s detail %q, want it to contain %q", id, c.Detail, want)
@@ -329,7 +330,7 @@ func TestBrokenSetups(t *testing.T) {
 		}, want: []want{{"domainlist", OK, "confirmed current by the trusted URL 2026-03-05 13:02 UTC", ""}}},
 		{name: "empty DomainList", edit: func(f *fakeProbes) {
 			withPS(f, func(vi *api.VersionInfo) { vi.DomainList.Entries = nil })
-		}, want: []want{{"domainlist", Fail, "no web page may use cardbridge", "/var/lib/cardbridge/DomainList.txt"}}, exit: 1},
+		}, want: []want{{"domainlist", Fail, "no web page may use cardbridge", filepath.Join(stateDir, "DomainList.txt")}}, exit: 1},
 		{name: "the agent's list lags", edit: func(f *fakeProbes) {
 			vi := agentInfoAt(agentPort)
 			vi.DomainList.Version = "2025-12"
@@ -374,14 +375,16 @@ func TestBrokenSetups(t *testing.T) {
 		{name: "no browser", edit: func(f *fakeProbes) { f.browsers = nil }, want: []want{{"browsers", Info, "no Chrome, Chromium or Edge found", ""}}},
 		{name: "no logs yet", edit: func(f *fakeProbes) { f.files = nil }, want: []want{
 			{"agent-log", Info, agentLogDir + "/agent.log: not there (the agent has not run as this user yet", ""},
-			{"portservice-log", Info, "/var/lib/cardbridge/portservice.log: not there (the port service may have been started with --log", ""},
+			{"portservice-log", Info, filepath.Join(stateDir, "portservice.log") + ": not there (the port service may have been started with --log", ""},
 		}},
 		{name: "port service with a state directory of its own", edit: func(f *fakeProbes) {
-			withPS(f, func(vi *api.VersionInfo) { vi.DomainList.Source = "file:/srv/cardbridge/DomainList.txt" })
-			f.files["/srv/cardbridge/portservice.log"] = fakeFile{size: 100, mod: now.Add(-time.Hour)}
-		}, want: []want{{"portservice-log", OK, "/srv/cardbridge/portservice.log (100 bytes, last written 2026-03-05 13:02 UTC, 1 hour ago)", ""}}},
+			withPS(f, func(vi *api.VersionInfo) {
+				vi.DomainList.Source = "file:" + filepath.Join(root, "srv", "cardbridge", "DomainList.txt")
+			})
+			f.files[filepath.Join(root, "srv", "cardbridge", "portservice.log")] = fakeFile{size: 100, mod: now.Add(-time.Hour)}
+		}, want: []want{{"portservice-log", OK, filepath.Join(root, "srv", "cardbridge", "portservice.log") + " (100 bytes, last written 2026-03-05 13:02 UTC, 1 hour ago)", ""}}},
 		{name: "port service log closed to users", edit: func(f *fakeProbes) {
-			f.files[stateDir+"/portservice.log"] = fakeFile{err: fs.ErrPermission}
+			f.files[filepath.Join(stateDir, "portservice.log")] = fakeFile{err: fs.ErrPermission}
 		}, want: []want{{"portservice-log", Info, "may not look at it", ""}}},
 	}
 	for _, c := range cases {

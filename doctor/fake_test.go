@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -119,9 +121,13 @@ var (
 	trustedURL  = "https://cardbridge.example.nhs.uk"
 	agentPort   = 55012
 	psPort      = 43487
-	stateDir    = "/var/lib/cardbridge"
+	stateDir    = filepath.Join(root, "var", "lib", "cardbridge")
 	agentLogDir = "/home/alice/.local/state/cardbridge"
 )
+
+// root is the root directory of the platform running the tests, so that
+// the fakes' paths are absolute there.
+var root = map[bool]string{true: `C:\`, false: "/"}[runtime.GOOS == "windows"]
 
 func psInfo() api.VersionInfo {
 	updated := now.Add(-3 * 24 * time.Hour)
@@ -129,7 +135,7 @@ func psInfo() api.VersionInfo {
 	return api.VersionInfo{
 		Product: "cardbridge-portservice", Version: "1.2.0", API: 1, Port: psPort,
 		PortService: api.PortServiceInfo{Connected: true},
-		DomainList: api.DomainListInfo{Version: "2026-02", Source: "file:" + stateDir + "/DomainList.txt",
+		DomainList: api.DomainListInfo{Version: "2026-02", Source: "file:" + filepath.Join(stateDir, "DomainList.txt"),
 			Entries: []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, Updated: &updated},
 		TrustedURL: api.TrustedURLInfo{URL: trustedURL, LatestVersion: "1.2.0", Checked: &checked, LastSuccess: &checked, DomainListVersion: "2026-02"},
 	}
@@ -165,8 +171,8 @@ func healthy() *fakeProbes {
 			"LocalNetworkAccessAllowedForUrls": []any{"https://my.esr.nhs.uk", "https://[*.]spineservices.nhs.uk"},
 		}}},
 		files: map[string]fakeFile{
-			agentLogDir + "/agent.log":    {size: 12 << 10, mod: now.Add(-2 * time.Minute)},
-			stateDir + "/portservice.log": {size: 3 << 20, mod: now.Add(-5 * time.Minute)},
+			agentLogDir + "/agent.log":                 {size: 12 << 10, mod: now.Add(-2 * time.Minute)},
+			filepath.Join(stateDir, "portservice.log"): {size: 3 << 20, mod: now.Add(-5 * time.Minute)},
 		},
 	}
 }
