@@ -27,40 +27,42 @@ const RecoveryResetSeconds = 24 * 60 * 60
 
 // setRecovery sets the recovery actions of the service called name.
 func setRecovery(name string) error {
-	m, err := mgr.Connect()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := s.SetRecoveryActions(Recovery, RecoveryResetSeconds); err != nil {
-		return err
-	}
-	// Also when the service stops itself with an error, not only on a crash.
-	return s.SetRecoveryActionsOnNonCrashFailures(true)
+	return withService(name, func(s *mgr.Service) error {
+		if err := s.SetRecoveryActions(Recovery, RecoveryResetSeconds); err != nil {
+			return err
+		}
+		// Also when the service stops itself with an error, not only on a crash.
+		return s.SetRecoveryActionsOnNonCrashFailures(true)
+	})
 }
 
-// EnsureRecovery sets the recovery actions of the running service called
-// name when they are missing (an install by MSI or by hand leaves none).
-// It is called by the service itself as it starts.
+// EnsureRecovery sets the recovery actions of the service called name when
+// it has none (an install by MSI or by hand leaves none). The service calls
+// it as it starts.
 func EnsureRecovery(name string) error {
-	m, err := mgr.Connect()
-	if err != nil {
+	var have []mgr.RecoveryAction
+	err := withService(name, func(s *mgr.Service) error {
+		var err error
+		have, err = s.RecoveryActions()
 		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	have, err := s.RecoveryActions()
+	})
 	if err == nil && len(have) > 0 {
 		return nil
 	}
 	return setRecovery(name)
+}
+
+// withService runs f on the service called name.
+func withService(name string, f func(*mgr.Service) error) error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return f(s)
 }

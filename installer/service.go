@@ -74,6 +74,23 @@ func (s Service) manager() (service.Service, error) {
 	return service.New(program{}, cfg)
 }
 
+// current checks that the caller may change services, and asks the
+// service manager for the port service's state.
+func (s Service) current() (service.Service, string, error) {
+	if !isAdmin() {
+		return nil, "", ErrNotAdmin
+	}
+	m, err := s.manager()
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := status(m)
+	if err != nil {
+		return nil, "", fmt.Errorf("ask the service manager about %s: %w", ServiceName, err)
+	}
+	return m, st, nil
+}
+
 // status asks the service manager whether the port service is installed
 // and running.
 func status(m service.Service) (string, error) {
@@ -95,20 +112,13 @@ func status(m service.Service) (string, error) {
 // agent at every user's login, and starts the service. Running it again is
 // harmless. Progress goes to out.
 func Install(s Service, out io.Writer) error {
-	if !isAdmin() {
-		return ErrNotAdmin
+	m, st, err := s.current()
+	if err != nil {
+		return err
 	}
 	agentExe, err := AgentExecutable(s.Exe)
 	if err != nil {
 		return err
-	}
-	m, err := s.manager()
-	if err != nil {
-		return err
-	}
-	st, err := status(m)
-	if err != nil {
-		return fmt.Errorf("ask the service manager about %s: %w", ServiceName, err)
 	}
 	if st != StateNotInstalled {
 		fmt.Fprintf(out, "%s is already installed (%s): replacing it with these settings\n", ServiceName, st)
@@ -139,16 +149,9 @@ func Install(s Service, out io.Writer) error {
 // State (PortStore.txt, DomainList.txt, logs) is kept. Running it when
 // nothing is installed is harmless.
 func Uninstall(s Service, out io.Writer) error {
-	if !isAdmin() {
-		return ErrNotAdmin
-	}
-	m, err := s.manager()
+	m, st, err := s.current()
 	if err != nil {
 		return err
-	}
-	st, err := status(m)
-	if err != nil {
-		return fmt.Errorf("ask the service manager about %s: %w", ServiceName, err)
 	}
 	if st == StateNotInstalled {
 		fmt.Fprintf(out, "%s is not installed\n", ServiceName)
@@ -171,17 +174,10 @@ func Uninstall(s Service, out io.Writer) error {
 // Start starts the installed port service; starting a running one is
 // harmless.
 func Start(s Service, out io.Writer) error {
-	if !isAdmin() {
-		return ErrNotAdmin
-	}
-	m, err := s.manager()
-	if err != nil {
-		return err
-	}
-	st, err := status(m)
+	m, st, err := s.current()
 	switch {
 	case err != nil:
-		return fmt.Errorf("ask the service manager about %s: %w", ServiceName, err)
+		return err
 	case st == StateNotInstalled:
 		return fmt.Errorf("%s is not installed: run `cardbridge-portservice install` first", ServiceName)
 	case st == StateRunning:
@@ -197,17 +193,10 @@ func Start(s Service, out io.Writer) error {
 
 // Stop stops the port service; stopping a stopped one is harmless.
 func Stop(s Service, out io.Writer) error {
-	if !isAdmin() {
-		return ErrNotAdmin
-	}
-	m, err := s.manager()
-	if err != nil {
-		return err
-	}
-	st, err := status(m)
+	m, st, err := s.current()
 	switch {
 	case err != nil:
-		return fmt.Errorf("ask the service manager about %s: %w", ServiceName, err)
+		return err
 	case st == StateNotInstalled:
 		return fmt.Errorf("%s is not installed", ServiceName)
 	case st == StateStopped:

@@ -26,7 +26,7 @@ func SystemdServiceUnit(exe string, args []string) string {
 Description=` + ServiceDisplayName + `
 Documentation=https://github.com/cardbridge/cardbridge
 After=network.target
-ConditionFileIsExecutable=` + systemdCommand([]string{exe}) + `
+ConditionFileIsExecutable=` + strings.ReplaceAll(exe, "%", "%%") + `
 
 [Service]
 Type=simple

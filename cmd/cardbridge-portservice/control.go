@@ -27,23 +27,14 @@ func cmdControl(verb string, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	var fs *flag.FlagSet
 	var svcArgs []string
 	if verb == "install" {
-		var f *runFlags
-		fs, f = newRunFlags(verb, stderr)
-		if err := flagenv.Parse(fs, args); err != nil {
+		var ok bool
+		if svcArgs, ok = installArgs(args, stderr); !ok {
 			return 2
 		}
-		if _, err := f.options(); err != nil {
-			fmt.Fprintf(stderr, "cardbridge-portservice install: %v\n", err)
-			return 2
-		}
-		// The service runs with the flags given here, and only those: the
-		// defaults stay the program's own.
-		fs.Visit(func(fl *flag.Flag) { svcArgs = append(svcArgs, "--"+fl.Name, fl.Value.String()) })
 	} else {
-		fs = flag.NewFlagSet(verb, flag.ContinueOnError)
+		fs := flag.NewFlagSet(verb, flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		if err := flagenv.Parse(fs, args); err != nil {
 			return 2
@@ -87,4 +78,22 @@ func cmdControl(verb string, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return 0
+}
+
+// installArgs checks install's flags, which are run's, and returns them as
+// the installed service's arguments after `run`: only the flags given (on
+// the command line or as CARDBRIDGE_<FLAG>), so the defaults stay the
+// program's own.
+func installArgs(args []string, stderr io.Writer) ([]string, bool) {
+	fs, f := newRunFlags("install", stderr)
+	if err := flagenv.Parse(fs, args); err != nil {
+		return nil, false
+	}
+	if _, err := f.options(); err != nil {
+		fmt.Fprintf(stderr, "cardbridge-portservice install: %v\n", err)
+		return nil, false
+	}
+	var out []string
+	fs.Visit(func(fl *flag.Flag) { out = append(out, "--"+fl.Name, fl.Value.String()) })
+	return out, true
 }

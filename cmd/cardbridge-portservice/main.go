@@ -85,7 +85,7 @@ func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
 	fs.SetOutput(stderr)
 	f := &runFlags{}
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "state directory")
-	fs.StringVar(&f.ports, "ports", "43487,44213,45031,46478,48853", "well-known ports")
+	fs.StringVar(&f.ports, "ports", portservice.FormatPorts(portservice.DefaultPorts), "well-known ports")
 	fs.StringVar(&f.prange, "range", "55000-55999", "per-user port range")
 	fs.StringVar(&f.socket, "socket", localsock.DefaultPath, "agents' socket")
 	fs.StringVar(&f.trustedURL, "trusted-url", "", "DomainList refresh URL")
@@ -98,7 +98,7 @@ func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
 func (f *runFlags) options() (portservice.Options, error) {
 	opt := portservice.Options{StateDir: f.stateDir, Socket: f.socket, TrustedURL: f.trustedURL}
 	var err error
-	if opt.Ports, err = parsePorts(f.ports); err != nil {
+	if opt.Ports, err = portservice.ParsePorts(f.ports); err != nil {
 		return opt, fmt.Errorf("--ports: %w", err)
 	}
 	if opt.Lo, opt.Hi, err = parseRange(f.prange); err != nil {
@@ -151,18 +151,6 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func parsePorts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		p, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || p < 1 || p > 65535 {
-			return nil, fmt.Errorf("%q is not a port", f)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 func parseRange(s string) (int, int, error) {

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/user"
 	"runtime"
-	"strconv"
-	"strings"
 
 	"github.com/cardbridge/cardbridge/doctor"
 	"github.com/cardbridge/cardbridge/peercred"
@@ -23,7 +21,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON for scripts: {checks:[{id,name,status,detail,fix}],summary,ok}")
-	ports := fs.String("ports", joinInts(portservice.DefaultPorts), "the port service's well-known ports, in the order pages try them")
+	ports := fs.String("ports", portservice.FormatPorts(portservice.DefaultPorts), "the port service's well-known ports, in the order pages try them")
 	port := fs.Int("port", doctor.DefaultStandalonePort, "where a standalone agent (--listen) would listen; 0 not to look")
 	stateDir := fs.String("state-dir", "", "the port service's state directory, for its log (default: as the port service says, else "+doctor.DefaultStateDir(runtime.GOOS)+")")
 	agentLog := fs.String("log", os.Getenv("CARDBRIDGE_LOG"), "the agent's log file (default: $CARDBRIDGE_LOG, else the per-user log directory)")
@@ -35,7 +33,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "cardbridge doctor: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	wellKnown, err := parsePortList(*ports)
+	wellKnown, err := portservice.ParsePorts(*ports)
 	if err != nil {
 		fmt.Fprintf(stderr, "cardbridge doctor: --ports: %v\n", err)
 		return 2
@@ -80,24 +78,4 @@ func whoAmI() string {
 		return id.ID
 	}
 	return name + " (" + id.ID + ")"
-}
-
-func parsePortList(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		p, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || p < 1 || p > 65535 {
-			return nil, fmt.Errorf("%q is not a port", f)
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-func joinInts(ns []int) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ",")
 }

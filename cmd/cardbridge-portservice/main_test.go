@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{args: nil, code: 2, stderr: "Usage:"},
+		{args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
+		{args: []string{"run", "--ports", "80,x"}, code: 2, stderr: `--ports: "x" is not a port`},
+		{args: []string{"run", "--range", "5-6"}, code: 2, stderr: "--range"},
+		{args: []string{"run", "--log-level", "loud"}, code: 2, stderr: "--log-level"},
+		{args: []string{"install", "--range", "60000-50000"}, code: 2, stderr: "--range"},
+		{args: []string{"install", "--nope"}, code: 2, stderr: "flag provided but not defined"},
+		{args: []string{"uninstall", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{args: []string{"status", "--json"}, code: 2, stderr: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &errOut)
+			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want exit %d with %q", code, errOut.String(), tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestInstallArgs(t *testing.T) {
+	t.Setenv("CARDBRIDGE_LOG_LEVEL", "debug")
+	var errOut bytes.Buffer
+	got, ok := installArgs([]string{"--trusted-url", "https://cm.example.nhs.uk", "--range=56000-56999"}, &errOut)
+	if !ok {
+		t.Fatalf("installArgs refused good flags: %s", errOut.String())
+	}
+	// Only the flags given, by flag or environment, in flag order.
+	want := []string{"--log-level", "debug", "--range", "56000-56999", "--trusted-url", "https://cm.example.nhs.uk"}
+	if !slices.Equal(got, want) {
+		t.Errorf("installArgs = %q, want %q", got, want)
+	}
+	got, ok = installArgs(nil, &errOut)
+	if !ok || !slices.Equal(got, []string{"--log-level", "debug"}) {
+		t.Errorf("installArgs(nil) = %q, %v; want only the environment's flag", got, ok)
+	}
+}
