@@ -3,136 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// The supervise tests run this test binary as the supervised agent: with
-// envRunMain set it behaves as the cardbridge program, and with
-// envChildExit set it records its start and exits with that code at once.
-const (
-	envRunMain    = "CARDBRIDGE_TEST_RUN_MAIN"
-	envChildExit  = "CARDBRIDGE_TEST_CHILD_EXIT"
-	envChildStart = "CARDBRIDGE_TEST_CHILD_STARTS"
-)
-
-func TestMain(m *testing.M) {
-	if code := os.Getenv(envChildExit); code != "" {
-		f, err := os.OpenFile(os.Getenv(envChildStart), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-		if err == nil {
-			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
-			f.Close()
-		}
-		n, _ := strconv.Atoi(code)
-		os.Exit(n)
-	}
-	if os.Getenv(envRunMain) == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// fastRestarts shortens the restart pacing for a test.
-func fastRestarts(t *testing.T) {
-	old := []time.Duration{superviseMinDelay, superviseMaxDelay, superviseStable}
-	superviseMinDelay, superviseMaxDelay, superviseStable = 20*time.Millisecond, 80*time.Millisecond, time.Hour
-	t.Cleanup(func() { superviseMinDelay, superviseMaxDelay, superviseStable = old[0], old[1], old[2] })
-}
-
-// syncBuffer is a bytes.Buffer safe for the supervisor and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func starts(t *testing.T, path string) []string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	return strings.Split(strings.TrimSpace(string(data)), "\n")
-}
-
-func TestSuperviseExitCodes(t *testing.T) {
-	fastRestarts(t)
-	tests := []struct {
-		code        string
-		wantCode    int
-		wantRestart bool
-	}{
-		{code: "0", wantCode: 0},
-		{code: "2", wantCode: exitUsage},
-		{code: "3", wantCode: exitAlreadyRunning},
-		{code: "1", wantRestart: true},
-		{code: "70", wantRestart: true},
-	}
-	for _, tt := range tests {
-		t.Run("exit "+tt.code, func(t *testing.T) {
-			log := filepath.Join(t.TempDir(), "starts")
-			t.Setenv(envChildExit, tt.code)
-			t.Setenv(envChildStart, log)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			var stderr syncBuffer
-			done := make(chan int, 1)
-			go func() { done <- supervise(ctx, []string{"--listen=127.0.0.1:1", "--log-level=debug"}, &stderr) }()
-			if !tt.wantRestart {
-				select {
-				case got := <-done:
-					if got != tt.wantCode {
-						t.Errorf("supervise returned %d, want %d", got, tt.wantCode)
-					}
-				case <-ctx.Done():
-					t.Fatal("supervise did not return")
-				}
-				if s := starts(t, log); len(s) != 1 {
-					t.Errorf("agent started %d times, want once: %q", len(s), s)
-				}
-				return
-			}
-			for len(starts(t, log)) < 3 {
-				if ctx.Err() != nil {
-					t.Fatalf("agent started %d times in 10 s, want 3; supervisor said %q", len(starts(t, log)), stderr.String())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			cancel()
-			if got := <-done; got != 0 {
-				t.Errorf("supervise returned %d after the session ended, want 0", got)
-			}
-			s := starts(t, log)
-			if s[0] != "agent --listen=127.0.0.1:1 --log-level=debug" {
-				t.Errorf("agent started as %q, want the supervisor's flags without --supervise", s[0])
-			}
-			if !strings.Contains(stderr.String(), "(exit code "+tt.code+"); starting it again") {
-				t.Errorf("supervisor said %q, want it to name the exit code", stderr.String())
-			}
-		})
-	}
-}
 
 // TestSuperviseAgent runs a real agent under --supervise, kills it as a
 // crash would, and checks that it serves again and that ending the session
