@@ -1,0 +1,124 @@
+#!/bin/bash
+# The package test's inside half: runs as root in the freshly booted Debian
+# root that installer/deb/test.sh made. Every check prints "ok" or "FAIL";
+# the exit code is the number of failures.
+set -u
+failures=0
+ok() { echo "ok    $*"; }
+fail() { echo "FAIL  $*"; failures=$((failures + 1)); }
+# check DESCRIPTION COMMAND...: the command must succeed.
+check() { local what="$1"; shift; if "$@" >/tmp/check.out 2>&1; then ok "$what"; else fail "$what: $(tail -3 /tmp/check.out)"; fi; }
+# wait_for SECONDS COMMAND...: retry the command until it succeeds.
+wait_for() { local n=$(( $1 * 10 )); shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+as_alice() { runuser -u alice -- env XDG_RUNTIME_DIR="/run/user/$alice_uid" "$@"; }
+get() { curl -s --max-time 3 "$@"; }
+service_pid() { systemctl show -p MainPID --value cardbridge-portservice; }
+agent_pid() { as_alice systemctl --user show -p MainPID --value cardbridge-agent; }
+alice_port() { as_alice curl -s --max-time 3 http://localhost:43487/PRS/GetPortNumber | sed -n 's/.*"portNumber":\([0-9]*\).*/\1/p'; }
+version_of() { get "http://127.0.0.1:$1/api/versioninfo" | grep -o '"version":"[^"]*"' | head -1 | cut -d'"' -f4; }
+export -f as_alice get service_pid agent_pid alice_port version_of
+
+echo "== install"
+check "dpkg -i installs the package" dpkg -i /cb/cardbridge.deb
+check "the port service is enabled" test "$(systemctl is-enabled cardbridge-portservice)" = enabled
+check "the port service is running" wait_for 10 systemctl is-active --quiet cardbridge-portservice
+check "it answers ConnectPRService on the first well-known port" wait_for 10 bash -c 'curl -s --max-time 3 http://127.0.0.1:43487/PRS/ConnectPRService | grep -q "\"statusCode\":\"200\""'
+# (Once it answers: systemd calls a simple service active before its
+# process has dropped root.)
+user="$(ps -o user= -p "$(service_pid)" | tr -d ' ')"
+check "it runs as an unprivileged dynamic user (not root: $user)" test -n "$user" -a "$user" != root
+check "its state directory exists" test -d /var/lib/cardbridge
+check "its registration socket is in /run/cardbridge" test -S /run/cardbridge/portservice.sock
+exposure="$(systemd-analyze security cardbridge-portservice 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')"
+echo "      systemd-analyze security: exposure $exposure"
+check "its unit is hardened (exposure ${exposure:-?} below 3.0)" awk -v e="${exposure:-10}" 'BEGIN { exit !(e < 3.0) }'
+check "the agent's user unit is enabled for every user" test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service
+check "the XDG autostart entry is there, skipped where systemd runs the session" grep -q '^X-systemd-skip=true' /etc/xdg/autostart/cardbridge-agent.desktop
+
+echo "== a virtual card in the root's own pcscd"
+systemctl start pcscd.service
+systemd-run --quiet --unit cb-vcard --property Restart=always --property RestartSec=0.2 /cb/vcard --reader 0 --cn 555123456789
+check "cardbridge card sees the virtual card" wait_for 15 bash -c 'cardbridge card | grep -q 555123456789'
+
+echo "== a user logs in"
+useradd -m alice
+alice_uid="$(id -u alice)"
+export alice_uid
+loginctl enable-linger alice
+check "the user's session starts the agent" wait_for 20 as_alice systemctl --user is-active --quiet cardbridge-agent
+check "the port service gives the user a port" wait_for 10 bash -c '[ -n "$(alice_port)" ]'
+port="$(alice_port)"
+echo "      alice's port: $port"
+check "the agent has a port in the range ($port)" test "${port:-0}" -ge 55000 -a "${port:-0}" -le 55999
+check "the agent serves the card's UUID to its user" wait_for 10 bash -c "runuser -u alice -- curl -s --max-time 3 http://localhost:$port/api/card | grep -q '\"uuid\":\"555123456789\"'"
+check "another user (root) is refused with WRONG_USER" bash -c "curl -s --max-time 3 http://localhost:$port/api/card | grep -q WRONG_USER"
+check "root has no agent: GetPortNumber answers PR30007" bash -c 'curl -s --max-time 3 http://localhost:43487/PRS/GetPortNumber | grep -q PR30007'
+if cardbridge help | grep -q doctor; then
+  as_alice cardbridge doctor >/tmp/doctor.out 2>&1; code=$?
+  sed 's/^/      /' /tmp/doctor.out
+  check "cardbridge doctor finds nothing wrong for the user (exit $code)" test "$code" = 0
+fi
+
+echo "== killed processes come back"
+old="$(agent_pid)"
+kill -KILL "$old"
+check "the agent is restarted after SIGKILL" wait_for 15 bash -c "p=\$(agent_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
+check "the restarted agent serves on the same port" wait_for 15 bash -c "runuser -u alice -- curl -s --max-time 3 http://localhost:$port/api/versioninfo | grep -q '\"port\":$port'"
+old="$(service_pid)"
+kill -KILL "$old"
+check "the port service is restarted after SIGKILL" wait_for 15 bash -c "p=\$(service_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
+check "the user keeps the port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
+
+echo "== upgrade"
+before="$(version_of 43487)"
+cp /var/lib/cardbridge/PortStore.txt /tmp/portstore.before
+check "dpkg -i installs the newer package" dpkg -i /cb/cardbridge-upgrade.deb
+check "the port service runs the new version (was $before)" wait_for 15 bash -c "v=\$(version_of 43487); [ -n \"\$v\" ] && [ \"\$v\" != '$before' ]"
+check "PortStore.txt keeps the user's port" grep -q "^uid:$alice_uid	$port	" /var/lib/cardbridge/PortStore.txt
+check "the user still gets the same port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
+check "the service is still enabled" test "$(systemctl is-enabled cardbridge-portservice)" = enabled
+
+echo "== remove (state kept)"
+check "dpkg -r removes the package" dpkg -r cardbridge
+check "the port service is stopped" bash -c '! systemctl is-active --quiet cardbridge-portservice'
+check "no port service process is left" bash -c '! pgrep -x cardbridge-portse'
+check "its unit is gone" bash -c '! test -e /lib/systemd/system/cardbridge-portservice.service'
+check "the state is kept" test -s /var/lib/cardbridge/PortStore.txt
+
+echo "== purge"
+check "dpkg -P purges the package" dpkg -P cardbridge
+check "the state is deleted" bash -c '! test -e /var/lib/cardbridge && ! test -e /var/lib/private/cardbridge'
+check "the settings file is deleted" bash -c '! test -e /etc/default/cardbridge-portservice'
+check "no enablement links are left" bash -c '! test -e /etc/systemd/system/multi-user.target.wants/cardbridge-portservice.service && ! test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service'
+check "the programs are gone" bash -c '! test -e /usr/bin/cardbridge && ! test -e /usr/bin/cardbridge-portservice'
+
+echo "== by hand: cardbridge-portservice install, through the same systemd"
+mkdir -p /opt/cardbridge
+dpkg-deb --fsys-tarfile /cb/cardbridge.deb | tar -x -C /tmp ./usr/bin
+cp /tmp/usr/bin/cardbridge /tmp/usr/bin/cardbridge-portservice /opt/cardbridge/
+svc=/opt/cardbridge/cardbridge-portservice
+runuser -u alice -- $svc install >/tmp/nonadmin.out 2>&1; code=$?
+check "install without administrator rights fails clearly (exit $code)" bash -c "[ $code = 1 ] && grep -q 'needs administrator rights: run it with sudo' /tmp/nonadmin.out"
+check "install installs and starts the service" $svc install --trusted-url http://127.0.0.1:9/
+check "status says running (exit 0)" $svc status
+check "the unit runs with the given flags" bash -c 'systemctl show -p ExecStart cardbridge-portservice | grep -q -- "--trusted-url http://127.0.0.1:9/"'
+check "the unit is the hardened one" grep -q '^DynamicUser=yes' /etc/systemd/system/cardbridge-portservice.service
+check "install again is harmless" $svc install --trusted-url http://127.0.0.1:9/
+check "the agent's user unit is enabled" test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service
+systemctl restart "user@$alice_uid.service"
+check "the user's next session starts the agent from /opt" wait_for 20 bash -c "runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/$alice_uid systemctl --user show -p ExecStart cardbridge-agent | grep -q /opt/cardbridge/cardbridge && runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/$alice_uid systemctl --user is-active --quiet cardbridge-agent"
+check "the user gets a port from the reinstalled service" wait_for 15 bash -c '[ -n "$(alice_port)" ]'
+check "stop stops it" $svc stop
+$svc status >/dev/null 2>&1; code=$?
+check "status says stopped (exit $code, want 3)" test "$code" = 3
+check "stop again is harmless" $svc stop
+check "start starts it" $svc start
+check "start again is harmless" $svc start
+check "uninstall removes it" $svc uninstall
+$svc status >/tmp/status.out 2>&1; code=$?
+check "status says not installed (exit $code, want 4)" bash -c "[ $code = 4 ] && grep -q 'not installed' /tmp/status.out"
+check "the agent's login start is removed" bash -c '! test -e /etc/systemd/user/cardbridge-agent.service && ! test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service && ! test -e /etc/xdg/autostart/cardbridge-agent.desktop'
+check "uninstall again is harmless" $svc uninstall
+
+echo "== $failures failure(s)"
+exit "$failures"
