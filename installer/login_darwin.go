@@ -38,3 +38,7 @@ func loginStatus() (string, string) {
 	}
 	return StateInstalled, launchAgentPath
 }
+
+// managedByPackage reports "": no cardbridge package is made for this
+// platform.
+func managedByPackage() string { return "" }

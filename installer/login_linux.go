@@ -128,3 +128,19 @@ func writeFile(path, data string, mode os.FileMode) error {
 	}
 	return atomicfile.Write(path, []byte(data), mode)
 }
+
+// packageUnitDirs are where a distribution package puts system units.
+var packageUnitDirs = []string{"/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// managedByPackage names the package that installed the port service, or
+// "": a package's unit is changed through the package and its settings file
+// (/etc/default/cardbridge-portservice), not by install and uninstall.
+func managedByPackage() string {
+	for _, d := range packageUnitDirs {
+		p := filepath.Join(d, ServiceName+".service")
+		if _, err := os.Stat(inRoot(p)); err == nil {
+			return "the cardbridge package (" + p + "; settings in /etc/default/" + ServiceName + ")"
+		}
+	}
+	return ""
+}

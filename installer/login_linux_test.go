@@ -60,3 +60,22 @@ func TestLoginLinux(t *testing.T) {
 		t.Errorf("second uninstall: %q, %v; want nothing to do", removed, err)
 	}
 }
+
+func TestManagedByPackage(t *testing.T) {
+	old := root
+	root = t.TempDir()
+	t.Cleanup(func() { root = old })
+	if pkg := managedByPackage(); pkg != "" {
+		t.Errorf("empty root: managed by %q", pkg)
+	}
+	unit := filepath.Join(root, "lib/systemd/system", ServiceName+".service")
+	if err := os.MkdirAll(filepath.Dir(unit), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unit, []byte(SystemdServiceUnit("/usr/bin/cardbridge-portservice", nil)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pkg := managedByPackage(); !strings.Contains(pkg, "the cardbridge package") || !strings.Contains(pkg, "/etc/default/"+ServiceName) {
+		t.Errorf("with a packaged unit: managed by %q", pkg)
+	}
+}

@@ -14,3 +14,7 @@ func installLogin(string) (string, error) {
 func uninstallLogin() (string, error) { return "", nil }
 
 func loginStatus() (string, string) { return StateNotInstalled, "" }
+
+// managedByPackage reports "": no cardbridge package is made for this
+// platform.
+func managedByPackage() string { return "" }

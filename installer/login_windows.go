@@ -67,3 +67,22 @@ func loginStatus() (string, string) {
 	}
 	return StateInstalled, fmt.Sprintf(`HKLM\%s value %q: %s`, RunKey, RunValue, v)
 }
+
+// msiKey is where the cardbridge MSI keeps its settings and install folder.
+const msiKey = `SOFTWARE\cardbridge`
+
+// managedByPackage names the MSI when it installed the port service, or "":
+// an MSI install is changed by reinstalling the MSI with new properties and
+// removed from Apps (or msiexec /x), not by install and uninstall.
+func managedByPackage() string {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, msiKey, registry.QUERY_VALUE|registry.WOW64_64KEY)
+	if err != nil {
+		return ""
+	}
+	defer k.Close()
+	dir, _, err := k.GetStringValue("InstallDir")
+	if err != nil {
+		return ""
+	}
+	return "the cardbridge MSI (" + dir + "; settings as msiexec properties)"
+}

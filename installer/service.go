@@ -116,6 +116,9 @@ func Install(s Service, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if pkg := managedByPackage(); pkg != "" {
+		return fmt.Errorf("%s is installed by %s; change its settings there (see the README), or remove that first", ServiceName, pkg)
+	}
 	agentExe, err := AgentExecutable(s.Exe)
 	if err != nil {
 		return err
@@ -152,6 +155,9 @@ func Uninstall(s Service, out io.Writer) error {
 	m, st, err := s.current()
 	if err != nil {
 		return err
+	}
+	if pkg := managedByPackage(); pkg != "" {
+		return fmt.Errorf("%s is installed by %s: uninstall that instead", ServiceName, pkg)
 	}
 	if st == StateNotInstalled {
 		fmt.Fprintf(out, "%s is not installed\n", ServiceName)
@@ -234,7 +240,19 @@ func stopAndRemove(m service.Service, st string) error {
 	if err := m.Uninstall(); err != nil {
 		return fmt.Errorf("remove %s: %w", ServiceName, err)
 	}
-	return nil
+	// Windows keeps a deleted service, marked for deletion, while anything
+	// (a Services window, say) holds it open; wait for it to go.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := status(m)
+		if err == nil && st == StateNotInstalled {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s was removed but is still there (%s): close the Services window or any other tool holding it, then try again", ServiceName, st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // startAndWait starts the service and waits up to 10 s for the service

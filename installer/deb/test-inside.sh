@@ -32,6 +32,9 @@ check "its registration socket is in /run/cardbridge" test -S /run/cardbridge/po
 exposure="$(systemd-analyze security cardbridge-portservice 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')"
 echo "      systemd-analyze security: exposure $exposure"
 check "its unit is hardened (exposure ${exposure:-?} below 3.0)" awk -v e="${exposure:-10}" 'BEGIN { exit !(e < 3.0) }'
+cardbridge-portservice install >/tmp/owned.out 2>&1; code=$?
+check "install refuses to take over the package's service (exit $code)" bash -c "[ $code = 1 ] && grep -q 'is installed by the cardbridge package' /tmp/owned.out"
+check "status answers for the package's service" cardbridge-portservice status
 check "the agent's user unit is enabled for every user" test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service
 check "the XDG autostart entry is there, skipped where systemd runs the session" grep -q '^X-systemd-skip=true' /etc/xdg/autostart/cardbridge-agent.desktop
 
