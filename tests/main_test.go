@@ -49,9 +49,17 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	binDir = filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...", "./probe", "./refserver", "../tools/fakepinentry")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/cardbridge", "./probe", "./refserver", "../tools/fakepinentry")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build cardbridge: %v\n%s", err, out)
+		return 1
+	}
+	// The port service as the packages ship it: without cgo, which it does
+	// not need.
+	build = exec.Command("go", "build", "-o", binDir+"/", "../cmd/cardbridge-portservice")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build cardbridge-portservice: %v\n%s", err, out)
 		return 1
 	}
 	bed, err = testbed.Start(filepath.Join(dir, "pcscd"))
