@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/kardianos/service"
@@ -98,6 +99,10 @@ func status(m service.Service) (string, error) {
 	switch {
 	case errors.Is(err, service.ErrNotInstalled):
 		return StateNotInstalled, nil
+	case err != nil && strings.Contains(err.Error(), "failed state"):
+		// systemd's "failed": installed, not running (it gave up
+		// restarting). Install, start and stop must still work on it.
+		return StateStopped, nil
 	case err != nil:
 		return "", err
 	case st == service.StatusRunning:

@@ -117,6 +117,14 @@ check "status says stopped (exit $code, want 3)" test "$code" = 3
 check "stop again is harmless" $svc stop
 check "start starts it" $svc start
 check "start again is harmless" $svc start
+echo "CARDBRIDGE_RANGE=bogus" >/etc/default/cardbridge-portservice
+systemctl restart cardbridge-portservice
+check "a bad setting in /etc/default stops the service without a restart loop" wait_for 10 bash -c '[ "$(systemctl is-failed cardbridge-portservice)" = failed ]'
+check "the journal says which setting" bash -c "journalctl -u cardbridge-portservice --no-pager | grep -q -- '--range: \"bogus\"'"
+$svc status >/dev/null 2>&1; code=$?
+check "status says stopped for a failed service (exit $code, want 3)" test "$code" = 3
+rm /etc/default/cardbridge-portservice
+check "start brings it back once the setting is fixed" $svc start
 check "uninstall removes it" $svc uninstall
 $svc status >/tmp/status.out 2>&1; code=$?
 check "status says not installed (exit $code, want 4)" bash -c "[ $code = 4 ] && grep -q 'not installed' /tmp/status.out"
