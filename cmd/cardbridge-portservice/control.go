@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
@@ -94,6 +95,18 @@ func installArgs(args []string, stderr io.Writer) ([]string, bool) {
 		return nil, false
 	}
 	var out []string
-	fs.Visit(func(fl *flag.Flag) { out = append(out, "--"+fl.Name, fl.Value.String()) })
+	fixed := ""
+	fs.Visit(func(fl *flag.Flag) {
+		out = append(out, "--"+fl.Name, fl.Value.String())
+		if runtime.GOOS == "linux" && (fl.Name == "state-dir" || fl.Name == "socket" || fl.Name == "log") {
+			fixed = fl.Name
+		}
+	})
+	if fixed != "" {
+		// The hardened unit runs the service as a dynamic user that may
+		// write only to its StateDirectory and RuntimeDirectory.
+		fmt.Fprintf(stderr, "cardbridge-portservice install: --%s cannot be changed under systemd: the service keeps its state and log in /var/lib/cardbridge and its socket in /run/cardbridge\n", fixed)
+		return nil, false
+	}
 	return out, true
 }

@@ -41,7 +41,9 @@ Usage:
                                            (exit 0 running, 3 stopped, 4 not installed)
   cardbridge-portservice version           show the build
 
-install, uninstall, start and stop need administrator rights.
+install, uninstall, start and stop need administrator rights. Under systemd
+the service keeps its state in /var/lib/cardbridge and its socket in
+/run/cardbridge, so install takes no --state-dir, --socket or --log there.
 
 Flags of run and install (each also read from CARDBRIDGE_<FLAG>, e.g. CARDBRIDGE_TRUSTED_URL):
   --state-dir DIR       PortStore.txt, DomainList.txt and the log (default ` + defaultStateDir + `)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -50,5 +51,17 @@ func TestInstallArgs(t *testing.T) {
 	got, ok = installArgs(nil, &errOut)
 	if !ok || !slices.Equal(got, []string{"--log-level", "debug"}) {
 		t.Errorf("installArgs(nil) = %q, %v; want only the environment's flag", got, ok)
+	}
+}
+
+func TestInstallFixedPathsOnLinux(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("systemd fixes the paths only on Linux")
+	}
+	for _, flag := range []string{"--state-dir", "--socket", "--log"} {
+		var errOut bytes.Buffer
+		if got, ok := installArgs([]string{flag, "/srv/cardbridge"}, &errOut); ok || !strings.Contains(errOut.String(), "cannot be changed under systemd") {
+			t.Errorf("installArgs(%s) = %q, %v, %q; want a refusal", flag, got, ok, errOut.String())
+		}
 	}
 }
