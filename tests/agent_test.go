@@ -182,7 +182,19 @@ func TestAgentServesCard(t *testing.T) {
 	a := startAgent(t)
 	c, _, _ := newCard(t, testCard{uuid: "555123456789"})
 	insert(t, c, 0)
-	status, body := a.get(t, "/api/card", "https://my.esr.nhs.uk")
+	// pcscd tells its clients of the insertion one by one, so the agent may
+	// hear of it a moment after insert returns. The first answer that shows
+	// the card must already carry its UUID: /api/card waits for the read.
+	var status int
+	var body []byte
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, body = a.get(t, "/api/card", "https://my.esr.nhs.uk")
+		if status != 200 || strings.TrimSpace(string(body)) != `{"present":false}` || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	var card api.Card
 	if status != 200 || json.Unmarshal(body, &card) != nil || card.UUID != "555123456789" || card.Reader != reader0 {
 		t.Fatalf("GET /api/card: %d %s", status, body)
@@ -197,7 +209,7 @@ func TestAgentServesCard(t *testing.T) {
 		t.Errorf("status page: %d, UUID missing", status)
 	}
 	remove(t, c, 0)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		_, body = a.get(t, "/api/card", "")
 		if strings.TrimSpace(string(body)) == `{"present":false}` {
