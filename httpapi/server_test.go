@@ -246,6 +246,11 @@ func TestOwnerLookupFailureRefuses(t *testing.T) {
 	if resp.StatusCode != 403 || errorCode(body) != "WRONG_USER" {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
+	// A caller whose socket is gone is refused but not logged as a stranger.
+	logs := ts.logText()
+	if !strings.Contains(logs, `"level":"info"`) || !strings.Contains(logs, "closed the connection") || strings.Contains(logs, `"level":"warn"`) {
+		t.Errorf("vanished caller logged as:\n%s", logs)
+	}
 }
 
 func TestReadersCardAndVersionInfo(t *testing.T) {

@@ -132,6 +132,14 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		}
 		if g.self != nil {
 			u, err := ci.owner()
+			if errors.Is(err, peercred.ErrNotFound) {
+				// The kernel holds no open socket for this connection: almost
+				// always the client sent its request and closed before the
+				// lookup ran. Refused as any unknown caller is, but logged as
+				// what it is rather than as a stranger.
+				g.refuseAt(zerolog.InfoLevel, w, r, http.StatusForbidden, api.CodeWrongUser, "the caller's socket was gone before its owner could be checked (the client closed the connection)", "the caller's user could not be determined")
+				return
+			}
 			if err != nil {
 				g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner lookup failed: "+err.Error(), "the caller's user could not be determined")
 				return
@@ -235,7 +243,12 @@ func (ci *connInfo) validHost(host string) bool {
 // refuse answers with an API error and logs why, without the query string,
 // cookies or body.
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
-	g.log.Warn().
+	g.refuseAt(zerolog.WarnLevel, w, r, status, code, reason, message)
+}
+
+// refuseAt is refuse with the log entry at level.
+func (g *Guard) refuseAt(level zerolog.Level, w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
+	g.log.WithLevel(level).
 		Str("code", string(code)).
 		Str("reason", reason).
 		Str("remote", r.RemoteAddr).
