@@ -606,11 +606,26 @@ func (s *Service) followAgent(reg *registration) {
 		s.log.Info().Str("user", reg.user.ID).Int("pid", reg.pid).Msg("agent gone")
 	}()
 	for {
-		var m Message
-		if err := reg.conn.Recv(&m, 0); err != nil {
+		// A host may hold a thousand agents that send a message or two a
+		// day, so this goroutine waits with a shallow stack (2 KB) and
+		// decodes and acts on each message on a short-lived goroutine:
+		// JSON decoding and logging would grow the stack it keeps parked.
+		if err := reg.conn.Wait(0); err != nil {
 			return
 		}
-		s.agentMessage(reg, m)
+		ok := make(chan bool, 1)
+		go func() {
+			var m Message
+			if err := reg.conn.Recv(&m, 0); err != nil {
+				ok <- false
+				return
+			}
+			s.agentMessage(reg, m)
+			ok <- true
+		}()
+		if !<-ok {
+			return
+		}
 	}
 }
 

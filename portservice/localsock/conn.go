@@ -100,6 +100,26 @@ func (c *Conn) Send(v any, timeout time.Duration) error {
 	return nil
 }
 
+// Wait blocks until the next message has arrived whole, or Recv would fail, without
+// decoding it: the next Recv returns it (or the error) at once. timeout is as for
+// Recv. A goroutine that spends hours waiting for rare messages can wait here and
+// decode them on another, so that the stack it keeps while parked stays small.
+func (c *Conn) Wait(timeout time.Duration) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rerr != nil {
+		return c.rerr
+	}
+	_, fatal, err := c.readLine(timeout)
+	if err != nil {
+		err = fmt.Errorf("localsock: recv: %w", err)
+		if fatal {
+			c.rerr = err
+		}
+	}
+	return err
+}
+
 // Recv reads the next message into v as json.Unmarshal would; timeout bounds the wait,
 // and 0 means no deadline. A message longer than MaxMessage gives ErrTooLong, a line
 // that is not a JSON object or does not fit v gives ErrBadMessage, and a peer that

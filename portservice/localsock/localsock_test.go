@@ -453,3 +453,46 @@ func TestManyClients(t *testing.T) {
 		}
 	}
 }
+
+func TestWait(t *testing.T) {
+	s, c := pair(t)
+	// Nothing sent: Wait times out like Recv.
+	if err := s.Wait(50 * time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Wait on an idle connection = %v, want a timeout", err)
+	}
+	// Half a message is not enough; the rest completes it and nothing is lost.
+	if _, err := c.NetConn().Write([]byte(`{"op":"reg`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(50 * time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Wait on half a message = %v, want a timeout", err)
+	}
+	if _, err := c.NetConn().Write([]byte(`ister"}` + "\n" + `{"op":"second"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(wait); err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	// Waiting again does not consume the message either.
+	if err := s.Wait(wait); err != nil {
+		t.Fatalf("second Wait = %v", err)
+	}
+	var got msg
+	if err := s.Recv(&got, 0); err != nil || got.Op != "register" {
+		t.Fatalf("Recv after Wait = %+v, %v; want op register", got, err)
+	}
+	if err := s.Wait(wait); err != nil {
+		t.Fatalf("Wait for the buffered second message = %v", err)
+	}
+	if err := s.Recv(&got, 0); err != nil || got.Op != "second" {
+		t.Fatalf("Recv = %+v, %v; want op second", got, err)
+	}
+	// The peer's close ends Wait with the error Recv then gives.
+	c.Close()
+	if err := s.Wait(wait); !errors.Is(err, io.EOF) {
+		t.Fatalf("Wait after close = %v, want io.EOF", err)
+	}
+	if err := s.Recv(&got, wait); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv after close = %v, want io.EOF", err)
+	}
+}
