@@ -8,14 +8,29 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 )
 
-// Policy names. Chrome 142+ asks the user before a public page may reach
-// loopback unless the page's origin is in the browser's allow-list policy.
+// Local Network Access: Chrome 142+ asks the user before a public page may
+// reach loopback unless a policy lets the page's origin through. Chromium
+// (Chrome and Edge) weighs four list policies, the first that matches an
+// origin deciding; versions before 146 know only the last two.
+var lnaPolicies = []struct {
+	name  string
+	allow bool
+}{
+	{"LoopbackNetworkBlockedForUrls", false},
+	{"LoopbackNetworkAllowedForUrls", true},
+	{"LocalNetworkAccessBlockedForUrls", false},
+	{"LocalNetworkAccessAllowedForUrls", true},
+}
+
+// Policy names doctor suggests setting when none lets the DomainList's
+// origins through: Chrome's since 142, and Edge's narrower loopback-only
+// one (Edge 146+).
 const (
-	chromeLNAPolicy = "LocalNetworkAccessAllowedForUrls" // Chrome, Chromium
-	edgeLNAPolicy   = "LoopbackNetworkAllowedForUrls"    // Edge 146+
+	chromeLNAPolicy = "LocalNetworkAccessAllowedForUrls"
+	edgeLNAPolicy   = "LoopbackNetworkAllowedForUrls"
 )
 
-// lnaPolicy is the browser's Local Network Access allow-list policy.
+// lnaPolicy is the allow-list policy doctor suggests for b.
 func lnaPolicy(b Browser) string {
 	if b.ID == "edge" {
 		return edgeLNAPolicy
@@ -51,16 +66,27 @@ func wantedPattern(p domainlist.Pattern) string {
 }
 
 func checkLNA(b Browser, entries []string, goos string) Check {
-	policy := lnaPolicy(b)
 	c := Check{ID: "browser-lna-" + b.ID, Name: b.Name + ": local network"}
-	list, set := b.Policies.List(policy)
-	if b.Err != nil && !set {
+	lists := make([][]string, len(lnaPolicies))
+	var allowSet []string // allow-list policies that are set, by precedence
+	anySet := false
+	for i, pol := range lnaPolicies {
+		var set bool
+		lists[i], set = b.Policies.List(pol.name)
+		anySet = anySet || set
+		if set && pol.allow {
+			allowSet = append(allowSet, pol.name)
+		}
+	}
+	if b.Err != nil && !anySet {
 		c.Status = Info
 		c.Detail = "cannot read its policies: " + b.Err.Error()
-		c.Fix = "look for " + policy + " at " + policyPage(b) + " on this computer"
+		c.Fix = "look for " + lnaPolicy(b) + " at " + policyPage(b) + " on this computer"
 		return c
 	}
-	var want, missing []string
+	var want, missing, blocked []string
+	allowedBy := map[string]bool{}
+	var blockFix []string
 	for _, e := range entries {
 		p, err := domainlist.ParsePattern(e)
 		if err != nil {
@@ -68,24 +94,74 @@ func checkLNA(b Browser, entries []string, goos string) Check {
 		}
 		w := wantedPattern(p)
 		want = append(want, w)
-		if anyCovers(list, p.Scheme, p.Host, p.Wildcard, p.Port) == "" {
+		decided := false
+		for i, pol := range lnaPolicies {
+			if pol.allow {
+				if anyCovers(lists[i], p.Scheme, p.Host, p.Wildcard, p.Port) != "" {
+					allowedBy[pol.name], decided = true, true
+					break
+				}
+				continue
+			}
+			if bp := anyTouches(lists[i], p.Scheme, p.Host, p.Wildcard, p.Port); bp != "" {
+				blocked = append(blocked, fmt.Sprintf("%s (by %q in %s)", w, bp, pol.name))
+				blockFix = append(blockFix, fmt.Sprintf("take %q out of the %s policy %s", bp, b.Name, pol.name))
+				decided = true
+				break
+			}
+		}
+		if !decided {
 			missing = append(missing, w)
 		}
 	}
 	switch {
-	case !set:
+	case len(blocked) > 0:
+		c.Status = Warn
+		c.Detail = "policy blocks local network access for " + strings.Join(blocked, ", ") + ": pages there cannot reach cardbridge"
+		c.Fix = strings.Join(dedupe(blockFix), "; ") + "; restart the browser and check " + policyPage(b)
+	case len(allowSet) == 0:
+		policy := lnaPolicy(b)
 		c.Status = Warn
 		c.Detail = policy + " is not set: users will be asked to allow local network access for each site (" + listSome(want, 3) + ")"
 		c.Fix = setListPolicy(goos, b, policy, want, false)
 	case len(missing) > 0:
+		// Extend the list already in use, the suggested one if both are.
+		policy := allowSet[0]
+		if len(allowSet) > 1 {
+			policy = lnaPolicy(b)
+		}
 		c.Status = Warn
-		c.Detail = fmt.Sprintf("%s does not cover %s: users will be asked to allow local network access there", policy, strings.Join(missing, ", "))
+		c.Detail = fmt.Sprintf("%s does not cover %s: users will be asked to allow local network access there", strings.Join(allowSet, " and "), strings.Join(missing, ", "))
 		c.Fix = setListPolicy(goos, b, policy, missing, true)
 	default:
+		var used, allowed []string
+		for i, pol := range lnaPolicies {
+			if allowedBy[pol.name] {
+				used = append(used, pol.name)
+				allowed = append(allowed, lists[i]...)
+			}
+		}
 		c.Status = OK
-		c.Detail = policy + " allows " + listSome(list, 4)
+		verb := " allows "
+		if len(used) > 1 {
+			verb = " allow "
+		}
+		c.Detail = strings.Join(used, " and ") + verb + listSome(allowed, 4)
 	}
 	return c
+}
+
+// dedupe drops repeated strings, keeping the first of each.
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // localhostURLs are the hosts pages reach cardbridge at.

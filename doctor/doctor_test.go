@@ -347,11 +347,28 @@ func TestBrokenSetups(t *testing.T) {
 		{name: "browser policy misses an origin", edit: func(f *fakeProbes) {
 			f.browsers[0].Policies["LocalNetworkAccessAllowedForUrls"] = []any{"https://my.esr.nhs.uk"}
 		}, want: []want{{"browser-lna-chrome", Warn, "does not cover https://[*.]spineservices.nhs.uk", `add "https://[*.]spineservices.nhs.uk" to the Chrome policy LocalNetworkAccessAllowedForUrls`}}},
-		{name: "Edge on Windows without its policy", goos: "windows", edit: func(f *fakeProbes) {
-			f.browsers = []Browser{{ID: "edge", Name: "Edge", Installed: true, Where: `HKLM\SOFTWARE\Policies\Microsoft\Edge`, Policies: Policies{
-				"LocalNetworkAccessAllowedForUrls": []string{"https://my.esr.nhs.uk"}, // Chrome's name: not Edge's
-			}}}
+		{name: "Edge on Windows without a policy", goos: "windows", edit: func(f *fakeProbes) {
+			f.browsers = []Browser{{ID: "edge", Name: "Edge", Installed: true, Where: `HKLM\SOFTWARE\Policies\Microsoft\Edge`, Policies: Policies{}}}
 		}, want: []want{{"browser-lna-edge", Warn, "LoopbackNetworkAllowedForUrls is not set", `"1"="https://my.esr.nhs.uk", "2"="https://[*.]spineservices.nhs.uk" under HKLM\SOFTWARE\Policies\Microsoft\Edge\LoopbackNetworkAllowedForUrls`}}},
+		{name: "Edge with part of the list in the Chromium policy", goos: "windows", edit: func(f *fakeProbes) {
+			f.browsers = []Browser{{ID: "edge", Name: "Edge", Installed: true, Where: `HKLM\SOFTWARE\Policies\Microsoft\Edge`, Policies: Policies{
+				"LocalNetworkAccessAllowedForUrls": []string{"https://my.esr.nhs.uk"},
+			}}}
+		}, want: []want{{"browser-lna-edge", Warn, "LocalNetworkAccessAllowedForUrls does not cover https://[*.]spineservices.nhs.uk", `add "https://[*.]spineservices.nhs.uk" to the Edge policy LocalNetworkAccessAllowedForUrls`}}},
+		{name: "origins allowed by both allow-lists", edit: func(f *fakeProbes) {
+			f.browsers[0].Policies["LocalNetworkAccessAllowedForUrls"] = []any{"https://my.esr.nhs.uk"}
+			f.browsers[0].Policies["LoopbackNetworkAllowedForUrls"] = []any{"https://[*.]spineservices.nhs.uk"}
+		}, want: []want{{"browser-lna-chrome", OK, "LoopbackNetworkAllowedForUrls and LocalNetworkAccessAllowedForUrls allow https://[*.]spineservices.nhs.uk, https://my.esr.nhs.uk", ""}}},
+		{name: "loopback blocked for every site", edit: func(f *fakeProbes) {
+			f.browsers[0].Policies["LoopbackNetworkBlockedForUrls"] = []any{"*"}
+		}, want: []want{{"browser-lna-chrome", Warn, `https://my.esr.nhs.uk (by "*" in LoopbackNetworkBlockedForUrls)`, `take "*" out of the Chrome policy LoopbackNetworkBlockedForUrls; restart`}}},
+		{name: "local network blocked for one Spine site", edit: func(f *fakeProbes) {
+			f.browsers[0].Policies["LocalNetworkAccessBlockedForUrls"] = []any{"https://portal2.national.ncrs.nhs.uk", "https://x.spineservices.nhs.uk"}
+		}, want: []want{{"browser-lna-chrome", Warn, `policy blocks local network access for https://[*.]spineservices.nhs.uk (by "https://x.spineservices.nhs.uk" in LocalNetworkAccessBlockedForUrls)`, `take "https://x.spineservices.nhs.uk" out of the Chrome policy LocalNetworkAccessBlockedForUrls`}}},
+		{name: "local network block outranked by the loopback allow-list", edit: func(f *fakeProbes) {
+			f.browsers[0].Policies["LocalNetworkAccessBlockedForUrls"] = []any{"*"}
+			f.browsers[0].Policies["LoopbackNetworkAllowedForUrls"] = []any{"https://my.esr.nhs.uk", "https://[*.]spineservices.nhs.uk"}
+		}, want: []want{{"browser-lna-chrome", OK, "LoopbackNetworkAllowedForUrls allows", ""}}},
 		{name: "localhost cookies blocked", edit: func(f *fakeProbes) {
 			f.browsers[0].Policies["CookiesBlockedForUrls"] = []any{"[*.]localhost"}
 		}, want: []want{{"browser-cookies-chrome", Warn, `blocks cookies for localhost ("[*.]localhost")`, `add "[*.]localhost", "127.0.0.1" to the Chrome policy CookiesAllowedForUrls`}}},

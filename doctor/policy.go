@@ -231,6 +231,37 @@ func (p urlPattern) covers(scheme, host string, wildcard bool, port int) bool {
 	return !wildcard && host == p.host
 }
 
+// touches reports whether p matches at least one origin of
+// scheme://[*.]host:port, as a block-list pattern that blocks some of a
+// wildcard entry's sites does.
+func (p urlPattern) touches(scheme, host string, wildcard bool, port int) bool {
+	if !wildcard || p.anyHost {
+		return p.covers(scheme, host, wildcard, port)
+	}
+	// A pattern for host or a name under it, on the entry's scheme and port.
+	probe := p
+	probe.anyHost, probe.subdomains, probe.host = true, false, ""
+	if !probe.covers(scheme, host, wildcard, port) {
+		return false
+	}
+	// The entry is the names under host (not host itself).
+	if strings.HasSuffix(p.host, "."+host) {
+		return true
+	}
+	return p.subdomains && (p.host == host || strings.HasSuffix(host, "."+p.host))
+}
+
+// anyTouches returns the first of patterns that matches some origin of the
+// entry, or "".
+func anyTouches(patterns []string, scheme, host string, wildcard bool, port int) string {
+	for _, s := range patterns {
+		if p, ok := parseURLPattern(s); ok && p.touches(scheme, host, wildcard, port) {
+			return s
+		}
+	}
+	return ""
+}
+
 // anyCovers returns the first of patterns that covers the origin, or "".
 func anyCovers(patterns []string, scheme, host string, wildcard bool, port int) string {
 	for _, s := range patterns {

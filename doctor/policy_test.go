@@ -59,6 +59,37 @@ func TestURLPatternCovers(t *testing.T) {
 	}
 }
 
+func TestURLPatternTouches(t *testing.T) {
+	// https://*.spineservices.nhs.uk: which block-list patterns block some of it.
+	cases := map[string]bool{
+		"https://x.spineservices.nhs.uk":      true,
+		"a.b.spineservices.nhs.uk":            true,
+		"[*.]x.spineservices.nhs.uk":          true,
+		"[*.]spineservices.nhs.uk":            true,
+		"[*.]nhs.uk":                          true,
+		"*":                                   true,
+		"https://spineservices.nhs.uk":        false, // the bare host is not in the entry
+		"http://x.spineservices.nhs.uk":       false,
+		"https://x.spineservices.nhs.uk:8443": false,
+		"https://xspineservices.nhs.uk":       false,
+		"https://my.esr.nhs.uk":               false,
+		"[*.]esr.nhs.uk":                      false,
+	}
+	for pattern, want := range cases {
+		if got := anyTouches([]string{pattern}, "https", "spineservices.nhs.uk", true, 0) != ""; got != want {
+			t.Errorf("%q touches https://*.spineservices.nhs.uk = %v, want %v", pattern, got, want)
+		}
+	}
+	// An entry for one origin is touched exactly when it is covered.
+	for _, pattern := range []string{"https://my.esr.nhs.uk", "[*.]nhs.uk", "https://x.my.esr.nhs.uk", "http://my.esr.nhs.uk"} {
+		touches := anyTouches([]string{pattern}, "https", "my.esr.nhs.uk", false, 0) != ""
+		covers := anyCovers([]string{pattern}, "https", "my.esr.nhs.uk", false, 0) != ""
+		if touches != covers {
+			t.Errorf("%q: touches %v, covers %v", pattern, touches, covers)
+		}
+	}
+}
+
 func TestPoliciesTypes(t *testing.T) {
 	p := Policies{"a": true, "b": float64(0), "c": uint64(1), "d": "x", "l": []any{"one", 2.0, "two"}, "r": []string{"x"}, "n": float64(2)}
 	for name, want := range map[string]bool{"a": true, "b": false, "c": true} {
