@@ -551,7 +551,8 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	}
 	reg := &registration{user: user, pid: pid, conn: c, changed: make(chan struct{})}
 	s.mu.Lock()
-	if other := s.regs[user.ID]; other != nil {
+	other := s.regs[user.ID]
+	if other != nil && (pid == 0 || other.pid != pid) {
 		s.mu.Unlock()
 		log.Info().Int("runningPID", other.pid).Msg("refusing a second agent for this user")
 		_ = c.Send(Message{Type: MsgError, Code: CodeAlreadyRunning, Message: fmt.Sprintf("an agent for %s is running already (pid %d)", user.ID, other.pid)}, messageTimeout)
@@ -559,6 +560,14 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	}
 	s.regs[user.ID] = reg
 	s.mu.Unlock()
+	if other != nil {
+		// The registered process registers again: it has restarted itself
+		// onto an upgraded binary (same process, new image) faster than
+		// its old connection's end reached us. The old registration is
+		// stale; its follower ends without touching the new one.
+		log.Info().Msg("the agent registers again from the same process; replacing its old registration")
+		other.conn.Close()
+	}
 	ok := false
 	defer func() {
 		if !ok {

@@ -268,11 +268,30 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 		t.Errorf("squatting not logged:\n%s", l)
 	}
 
-	// A second registration for the same user is refused.
-	if _, err := Register(context.Background(), sock, me); err == nil || !strings.Contains(err.Error(), CodeAlreadyRunning) {
-		t.Errorf("second registration: %v", err)
+	// The same process registering again (an agent that re-executed itself
+	// onto an upgraded binary) replaces its old registration and keeps the
+	// port. A second agent process for the user is refused: that takes two
+	// processes, so tests/portservice_test.go covers it.
+	again, err := Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatalf("the same process registering again: %v", err)
+	}
+	if again.Port != moved.Port {
+		t.Errorf("registered again on port %d, want %d", again.Port, moved.Port)
+	}
+	select {
+	case _, ok := <-reg.Updates:
+		for ok {
+			_, ok = <-reg.Updates
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the old registration was not closed")
+	}
+	if err := again.Listening(again.Port); err != nil {
+		t.Fatal(err)
 	}
 	// Registering for someone else is refused.
+	again.Close()
 	reg.Close()
 	time.Sleep(100 * time.Millisecond)
 	if _, err := Register(context.Background(), sock, peercred.User{ID: "uid:4242"}); err == nil || !strings.Contains(err.Error(), CodeWrongUser) {
