@@ -46,7 +46,14 @@ type Core struct {
 	gen        uint64
 
 	signLocks cardLocks
-	ctx       context.Context // ends identity reads; set by Run
+	// gate counts signing sessions under way (signing) and, once
+	// StopSigning has set stopped, refuses new ones.
+	gate struct {
+		sync.Mutex
+		signing int
+		stopped bool
+	}
+	ctx context.Context // ends identity reads; set by Run
 }
 
 // New returns a Core; call Run to start it.

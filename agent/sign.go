@@ -105,6 +105,18 @@ const maxPINAttempts = 3
 // *piv.WrongPINError when the user gave up after wrong PINs;
 // piv.ErrPINBlocked; ErrBusy.
 func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn func(*CardSigner) error) error {
+	c.gate.Lock()
+	if c.gate.stopped {
+		c.gate.Unlock()
+		return fmt.Errorf("the agent is restarting: %w", ErrBusy)
+	}
+	c.gate.signing++
+	c.gate.Unlock()
+	defer func() {
+		c.gate.Lock()
+		c.gate.signing--
+		c.gate.Unlock()
+	}()
 	reader, cert, err := c.currentCard()
 	if err != nil {
 		return err
@@ -135,6 +147,19 @@ func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn fun
 		}
 		return fn(&CardSigner{ctx: ctx, conn: conn, cert: cert})
 	})
+}
+
+// StopSigning makes every later Sign fail with ErrBusy, provided no signing
+// session is under way; it reports whether it did. The agent calls it
+// before it restarts, so that no PIN prompt or signature is cut short.
+func (c *Core) StopSigning() bool {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	if c.gate.signing > 0 {
+		return false
+	}
+	c.gate.stopped = true
+	return true
 }
 
 // currentCard returns the reader and certificate of the first card whose

@@ -200,3 +200,52 @@ func TestSignConcurrentAndCardRemoved(t *testing.T) {
 		t.Error("second signing after re-insertion failed")
 	}
 }
+
+// TestStopSigningWaitsForTheSession: the agent's restart after an upgrade
+// must not cut a signing short. StopSigning refuses while a session (here
+// held at its PIN prompt) is under way, and once it succeeds new sessions
+// are refused as busy without touching the card.
+func TestStopSigningWaitsForTheSession(t *testing.T) {
+	needPCSCD(t)
+	core, sub := runCore(t)
+	c, _, _ := newCard(t, testCard{uuid: "555000000098"})
+	insert(t, c, 0)
+	waitIdentified(t, sub)
+	atPrompt, release := make(chan struct{}), make(chan struct{})
+	p := &pins{answers: []string{"123456"}, hook: func() { close(atPrompt); <-release }}
+	done := make(chan error, 1)
+	go func() {
+		done <- core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
+			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+			return err
+		})
+	}()
+	select {
+	case <-atPrompt:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the signing session never asked for the PIN")
+	}
+	if core.StopSigning() {
+		t.Fatal("StopSigning succeeded while a session waited for the PIN")
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the session under way failed: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the signing session did not finish")
+	}
+	if !core.StopSigning() {
+		t.Fatal("StopSigning refused with no session under way")
+	}
+	asked := len(p.asked)
+	err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(*agent.CardSigner) error { return nil })
+	if !errors.Is(err, agent.ErrBusy) || !strings.Contains(err.Error(), "restarting") {
+		t.Errorf("Sign after StopSigning = %v, want ErrBusy (restarting)", err)
+	}
+	if len(p.asked) != asked {
+		t.Error("Sign after StopSigning asked for the PIN")
+	}
+}
