@@ -42,6 +42,7 @@ https://*.spineservices.nhs.uk
 // agentFlags are the flags of `cardbridge agent`.
 type agentFlags struct {
 	listen, portService, domains, pinentry, logFile, logLevel string
+	upgradeCheck                                              time.Duration
 }
 
 func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -56,6 +57,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.pinentry, "pinentry", "", "the PIN prompt program (GnuPG pinentry protocol)")
 	fs.StringVar(&f.logFile, "log", "", "log file (default: the per-user log directory)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.upgradeCheck, "upgrade-check", 10*time.Second, "how often to look for an upgraded cardbridge executable, to restart onto it when no signing is under way (0: never; not on Windows)")
 	if err := flagenv.Parse(fs, args); err != nil {
 		return exitUsage
 	}
@@ -68,7 +70,11 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		})
 		return supervise(ctx, childArgs, stderr)
 	}
-	if err := runAgent(ctx, f, stderr); err != nil {
+	err := runAgent(ctx, f, stderr)
+	if up := (*errUpgraded)(nil); errors.As(err, &up) {
+		err = restartOnto(up) // returns only on failure
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "cardbridge agent: %v\n", err)
 		if errors.Is(err, portservice.ErrAlreadyRunning) {
 			return exitAlreadyRunning
@@ -132,6 +138,19 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); defer cancel(); _ = core.Run(ctx) }()
 	go func() { defer wg.Done(); domains.watch(ctx) }()
+	upgraded := make(chan *errUpgraded, 1)
+	if canReexec && f.upgradeCheck > 0 {
+		if w := newExeWatch(log); w != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if up, ok := w.wait(ctx, f.upgradeCheck, core.StopSigning); ok {
+					upgraded <- up
+					cancel()
+				}
+			}()
+		}
+	}
 	log.Info().Str("user", self.String()).Str("log", logPath).Bool("portService", reg != nil).Msg("cardbridge agent starting")
 	if reg == nil {
 		err = srv.Serve(ctx, lns...)
@@ -140,6 +159,12 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	}
 	cancel()
 	wg.Wait()
+	select {
+	case up := <-upgraded:
+		log.Info().Str("path", up.path).Str("new", up.version).Msg("the cardbridge executable was upgraded; restarting onto it")
+		return up
+	default:
+	}
 	log.Info().Msg("cardbridge agent stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -74,9 +74,12 @@ check "the user keeps the port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $por
 
 echo "== upgrade"
 before="$(version_of 43487)"
+agent_before="$(agent_pid)"
 cp /var/lib/cardbridge/PortStore.txt /tmp/portstore.before
 check "dpkg -i installs the newer package" dpkg -i /cb/cardbridge-upgrade.deb
 check "the port service runs the new version (was $before)" wait_for 15 bash -c "v=\$(version_of 43487); [ -n \"\$v\" ] && [ \"\$v\" != '$before' ]"
+# The logged-in user's agent moves onto the new program by itself, in place.
+check "the user's running agent restarts onto the new version (same pid $agent_before, same port)" wait_for 40 bash -c "v=\$(as_alice curl -s --max-time 3 http://localhost:$port/api/versioninfo | grep -o '\"version\":\"[^\"]*\"' | head -1 | cut -d'\"' -f4); [ -n \"\$v\" ] && [ \"\$v\" != '$before' ] && [ \"\$(agent_pid)\" = $agent_before ]"
 check "PortStore.txt keeps the user's port" grep -q "^uid:$alice_uid	$port	" /var/lib/cardbridge/PortStore.txt
 check "the user still gets the same port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
 check "the service is still enabled" test "$(systemctl is-enabled cardbridge-portservice)" = enabled
