@@ -107,16 +107,7 @@ func (c *Conn) Send(v any, timeout time.Duration) error {
 func (c *Conn) Wait(timeout time.Duration) error {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.rerr != nil {
-		return c.rerr
-	}
-	_, fatal, err := c.readLine(timeout)
-	if err != nil {
-		err = fmt.Errorf("localsock: recv: %w", err)
-		if fatal {
-			c.rerr = err
-		}
-	}
+	_, err := c.nextLine(timeout)
 	return err
 }
 
@@ -129,8 +120,19 @@ func (c *Conn) Wait(timeout time.Duration) error {
 func (c *Conn) Recv(v any, timeout time.Duration) error {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	end, err := c.nextLine(timeout)
+	if err != nil {
+		return err
+	}
+	defer c.consume(end + 1)
+	return decode(c.buf[:end], v)
+}
+
+// nextLine is readLine for Wait and Recv, with rmu held: an error after which the
+// stream cannot be split into messages is kept and returned from then on.
+func (c *Conn) nextLine(timeout time.Duration) (int, error) {
 	if c.rerr != nil {
-		return c.rerr
+		return 0, c.rerr
 	}
 	end, fatal, err := c.readLine(timeout)
 	if err != nil {
@@ -138,10 +140,9 @@ func (c *Conn) Recv(v any, timeout time.Duration) error {
 		if fatal {
 			c.rerr = err
 		}
-		return err
+		return 0, err
 	}
-	defer c.consume(end + 1)
-	return decode(c.buf[:end], v)
+	return end, nil
 }
 
 // readLine returns the index in c.buf of the newline that ends the next message,
