@@ -67,9 +67,18 @@ func serve(t *testing.T, info, list http.HandlerFunc, mux *http.ServeMux) *site 
 // body answers with status 200, the content type and the text.
 func body(ctype, text string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		boundWrites(w)
 		w.Header().Set("Content-Type", ctype)
 		_, _ = w.Write([]byte(text))
 	}
+}
+
+// boundWrites ends a handler's writes after 5 s. The Refresher stops
+// reading a body at its size limit; where closing a socket with unread data
+// does not reset it (Wine), the handler's writes would otherwise block for
+// good, and the test server's Close with them.
+func boundWrites(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
 }
 
 func jsonBody(text string) http.HandlerFunc { return body("application/json", text) }
@@ -336,6 +345,7 @@ func TestSlowServer(t *testing.T) {
 // check before the list is fetched, without reading more than the cap.
 func TestBadVersionInfo(t *testing.T) {
 	huge := func(w http.ResponseWriter, r *http.Request) {
+		boundWrites(w)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"latestVersion":"`))
 		chunk := bytes.Repeat([]byte("9"), 1<<20)
