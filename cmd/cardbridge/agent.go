@@ -132,6 +132,7 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 		PINPrompt: pinPrompt(f.pinentry, log)})
 	defer srv.Close()
 
+	stopAsked := ctx.Done() // the caller (a signal) ends the agent
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -160,10 +161,15 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	cancel()
 	wg.Wait()
 	select {
-	case up := <-upgraded:
-		log.Info().Str("path", up.path).Str("new", up.version).Msg("the cardbridge executable was upgraded; restarting onto it")
-		return up
+	case <-stopAsked:
+		// Asked to stop as the upgrade came: stop, not restart.
 	default:
+		select {
+		case up := <-upgraded:
+			log.Info().Str("path", up.path).Str("new", up.version).Msg("the cardbridge executable was upgraded; restarting onto it")
+			return up
+		default:
+		}
 	}
 	log.Info().Msg("cardbridge agent stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
