@@ -22,26 +22,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
 )
-
-// logBuffer collects log lines written from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestLoadDomains(t *testing.T) {
 	good := "# version: 3\nhttps://my.esr.nhs.uk\nhttps://*.spineservices.nhs.uk\n"
@@ -68,7 +51,7 @@ func TestLoadDomains(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var logs logBuffer
+			var logs testutil.Buffer
 			list := loadDomains(path, zerolog.New(&logs))
 			var got []string
 			for _, p := range list.Patterns() {
@@ -98,7 +81,7 @@ func TestLoadDomains(t *testing.T) {
 		if err := os.Mkdir(path, 0o755); err != nil { // a directory where the file should be
 			t.Fatal(err)
 		}
-		var logs logBuffer
+		var logs testutil.Buffer
 		if list := loadDomains(path, zerolog.New(&logs)); list.Len() != 2 {
 			t.Errorf("list = %v", list.Patterns())
 		}
@@ -152,7 +135,7 @@ func testSocket(dir string) string {
 }
 
 // runService runs a service in-process on a free well-known port.
-func runService(t *testing.T, fl *fakeListeners, logs *logBuffer) (*Service, string) {
+func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Service, string) {
 	t.Helper()
 	dir := t.TempDir()
 	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(logs)}
@@ -211,7 +194,7 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := &fakeListeners{owners: map[uint16]peercred.User{}}
-	var logs logBuffer
+	var logs testutil.Buffer
 	s, sock := runService(t, fl, &logs)
 
 	if _, body, _ := getPort(t, s, ""); !strings.Contains(body, `"code":"PR30007"`) {
@@ -300,7 +283,7 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 }
 
 func TestConnectAndVersionInfo(t *testing.T) {
-	var logs logBuffer
+	var logs testutil.Buffer
 	s, _ := runService(t, nil, &logs)
 	for path, want := range map[string]string{
 		"/PRS/ConnectPRService": `{"statusCode":"200"}`,
@@ -373,7 +356,7 @@ func TestVersionInfoDomainListAgeAndTrustedURLError(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	var logs logBuffer
+	var logs testutil.Buffer
 	s, err := New(Options{StateDir: dir, Ports: []int{freePort(t)}, Socket: testSocket(dir), TrustedURL: srv.URL, Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // TestSuperviseAgent runs a real agent under --supervise, kills it as a
@@ -29,7 +31,7 @@ func TestSuperviseAgent(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testutil.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"agent", "--supervise", "--listen", addr, "--log", filepath.Join(dir, "agent.log")}, &stderr, &stderr)
@@ -58,7 +60,7 @@ func TestSuperviseAgent(t *testing.T) {
 
 // waitServing waits until an agent child of this process other than old
 // answers on addr, and returns its pid.
-func waitServing(t *testing.T, ctx context.Context, addr string, old int, stderr *syncBuffer) int {
+func waitServing(t *testing.T, ctx context.Context, addr string, old int, stderr *testutil.Buffer) int {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second}
 	for ctx.Err() == nil {

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // The supervise tests run this test binary as the supervised agent: with
@@ -46,24 +46,6 @@ func fastRestarts(t *testing.T) {
 	t.Cleanup(func() { superviseMinDelay, superviseMaxDelay, superviseStable = old[0], old[1], old[2] })
 }
 
-// syncBuffer is a bytes.Buffer safe for the supervisor and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func starts(t *testing.T, path string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -93,7 +75,7 @@ func TestSuperviseExitCodes(t *testing.T) {
 			t.Setenv(envChildStart, log)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			var stderr syncBuffer
+			var stderr testutil.Buffer
 			done := make(chan int, 1)
 			go func() { done <- supervise(ctx, []string{"--listen=127.0.0.1:1", "--log-level=debug"}, &stderr) }()
 			if !tt.wantRestart {

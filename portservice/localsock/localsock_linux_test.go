@@ -1,7 +1,6 @@
 package localsock
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
 )
 
@@ -134,7 +133,7 @@ func TestPeerOtherUser(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Dir = dir
 	cmd.Env = []string{childEnv + "=" + path}
-	var out lockedBuffer
+	var out testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	if err := cmd.Start(); err != nil {
@@ -176,24 +175,6 @@ func TestPeerOtherUser(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatalf("child did not exit: %s", out.String())
 	}
-}
-
-// lockedBuffer collects a child's output while the test may read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestListenCreatesDirAndSocketModes(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 const (
@@ -112,29 +113,11 @@ func (s *sink) get() (*domainlist.List, []byte, int) {
 	return s.list, s.raw, s.calls
 }
 
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // newRefresher returns a Refresher for url that delivers to sk, after edit
 // has adjusted its options.
-func newRefresher(t *testing.T, url string, sk *sink, edit func(*Options)) (*Refresher, *lockedBuffer) {
+func newRefresher(t *testing.T, url string, sk *sink, edit func(*Options)) (*Refresher, *testutil.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	opt := Options{
 		URL:     url,
 		Logger:  zerolog.New(logs),
