@@ -315,7 +315,7 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /PRS/GetPortNumber", s.handleGetPortNumber)
 	mux.HandleFunc("GET /PRS/ConnectPRService", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"statusCode": "200"})
+		writeJSON(w, api.ConnectAnswer{StatusCode: http.StatusOK})
 	})
 	mux.HandleFunc("GET /api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.VersionInfo())
@@ -364,8 +364,12 @@ func (s *Service) VersionInfo() api.VersionInfo {
 	return vi
 }
 
-// fault is the NHS Port Service's answer when the caller has no agent.
-var fault = []byte(`{"faultException":{"code":"PR30007","message":"Unable to find CM process for user"}}` + "\n")
+// fault is the NHS Port Service's answer when the caller has no agent, in
+// both casings NHS clients read.
+var fault = func() []byte {
+	b, _ := json.Marshal(api.NewPortFault(api.FaultNoAgent, "Unable to find CM process for user"))
+	return append(b, '\n')
+}()
 
 // portAnswerWait bounds how long GetPortNumber waits for an agent that is
 // moving to a new port.
@@ -386,7 +390,7 @@ func (s *Service) handleGetPortNumber(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, fault)
 		return
 	}
-	writeJSON(w, map[string]any{"portData": map[string]int{"portNumber": port}})
+	writeJSON(w, api.NewPortNumber(port))
 }
 
 // errNoAgent means the user has no live agent serving its port.

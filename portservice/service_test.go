@@ -197,8 +197,10 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 	var logs testutil.Buffer
 	s, sock := runService(t, fl, &logs)
 
-	if _, body, _ := getPort(t, s, ""); !strings.Contains(body, `"code":"PR30007"`) {
-		t.Fatalf("no agent yet: %s", body)
+	// Both casings, as NHS's two client libraries read them.
+	const noAgent = `{"faultException":{"code":"PR30007","message":"Unable to find CM process for user"},"FaultException":{"Code":"PR30007","Message":"Unable to find CM process for user"}}`
+	if _, body, _ := getPort(t, s, ""); strings.TrimSpace(body) != noAgent {
+		t.Fatalf("no agent yet: %s, want %s", body, noAgent)
 	}
 	reg, err := Register(context.Background(), sock, me)
 	if err != nil {
@@ -286,7 +288,7 @@ func TestConnectAndVersionInfo(t *testing.T) {
 	var logs testutil.Buffer
 	s, _ := runService(t, nil, &logs)
 	for path, want := range map[string]string{
-		"/PRS/ConnectPRService": `{"statusCode":"200"}`,
+		"/PRS/ConnectPRService": `{"statusCode":200}`, // a number: NHS's library tests statusCode === 200
 		"/api/versioninfo":      `"product":"cardbridge-portservice"`,
 		"/nothing":              `"BAD_REQUEST"`,
 	} {

@@ -58,7 +58,7 @@ func (ps *portService) start(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(ps.socket); err == nil {
-			if out, err := exec.Command("curl", "-sf", fmt.Sprintf("http://127.0.0.1:%d/PRS/ConnectPRService", ps.port)).Output(); err == nil && strings.Contains(string(out), `"200"`) {
+			if out, err := exec.Command("curl", "-sf", fmt.Sprintf("http://127.0.0.1:%d/PRS/ConnectPRService", ps.port)).Output(); err == nil && strings.Contains(string(out), `"statusCode":200`) {
 				return
 			}
 		}
