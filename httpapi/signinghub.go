@@ -94,6 +94,17 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 	if len(req.Payloads) == 0 || len(req.Payloads) > maxPayloads {
 		return malformed(fmt.Sprintf("a request carries 1 to %d payloads", maxPayloads)), nil
 	}
+	// Every payload is checked before the user is asked for a PIN: a
+	// request that cannot be signed in full is refused as a whole.
+	data := make([][]byte, len(req.Payloads))
+	for i, p := range req.Payloads {
+		if p.ID == "" {
+			return malformed(fmt.Sprintf("payload %d has no id", i+1)), nil
+		}
+		if data[i], err = base64.StdEncoding.DecodeString(p.Payload); err != nil || len(data[i]) == 0 {
+			return malformed(fmt.Sprintf("payload %d is not non-empty base64", i+1)), nil
+		}
+	}
 	if s.opt.PINPrompt == nil {
 		return nil, &signalr.HubError{Message: "no PIN entry program is configured", Data: map[string]string{"code": string(api.CodeInternal)}}
 	}
@@ -101,13 +112,8 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 	origin := c.Origin()
 	err = s.opt.Backend.Sign(ctx, origin, s.opt.PINPrompt, func(cs *agent.CardSigner) error {
 		resp.Certificate = base64.StdEncoding.EncodeToString(cs.Certificate().Raw)
-		for _, p := range req.Payloads {
-			data, err := base64.StdEncoding.DecodeString(p.Payload)
-			if err != nil {
-				resp.FailedSignatures = append(resp.FailedSignatures, failedSignature{ID: p.ID, Message: "the payload is not base64"})
-				continue
-			}
-			sig, err := cs.Sign(ctx, hash, digest(hash, data))
+		for i, p := range req.Payloads {
+			sig, err := cs.Sign(ctx, hash, digest(hash, data[i]))
 			if err != nil {
 				if errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrClosed) {
 					return err // the card left: nothing more can be signed

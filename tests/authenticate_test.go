@@ -184,7 +184,7 @@ func TestSigningHubRequestToSign(t *testing.T) {
 	hub.connect()
 	payload := []byte("<SignedInfo>prescription 1</SignedInfo>")
 	req := map[string]any{"algorithm": "RS256", "requestType": 1, "version": 1, "flags": 0,
-		"payloads": []map[string]string{{"id": "1", "payload": base64.StdEncoding.EncodeToString(payload)}, {"id": "2", "payload": "%%%"}}}
+		"payloads": []map[string]string{{"id": "1", "payload": base64.StdEncoding.EncodeToString(payload)}}}
 
 	// No card: the NHS code for no certificate.
 	res := hub.requestToSign(req)
@@ -195,6 +195,26 @@ func TestSigningHubRequestToSign(t *testing.T) {
 	c, cert, _ := newCard(t, testCard{uuid: "555000000094", pin: secretPIN})
 	insert(t, c, 0)
 	a.waitCardRead(t, "555000000094")
+
+	// Requests that cannot be signed in full are refused as malformed
+	// before the user is asked for a PIN.
+	good := map[string]string{"id": "1", "payload": base64.StdEncoding.EncodeToString(payload)}
+	for name, bad := range map[string]map[string]any{
+		"bad base64":         {"algorithm": "RS256", "payloads": []map[string]string{good, {"id": "2", "payload": "%%%"}}},
+		"empty payload":      {"algorithm": "RS256", "payloads": []map[string]string{good, {"id": "2", "payload": ""}}},
+		"payload without id": {"algorithm": "RS256", "payloads": []map[string]string{{"payload": good["payload"]}}},
+		"unknown algorithm":  {"algorithm": "RS512", "payloads": []map[string]string{good}},
+		"no payloads":        {"algorithm": "RS256", "payloads": []map[string]string{}},
+	} {
+		res := hub.requestToSign(bad)
+		if r, _ := res["R"].(map[string]any); r == nil || r["status_code"] != float64(0x53494703) || len(r["signatures"].([]any)) != 0 {
+			t.Errorf("%s: %v", name, res)
+		}
+	}
+	if pl, _ := os.ReadFile(pinLog); bytes.Contains(pl, []byte("GETPIN")) {
+		t.Fatalf("the PIN was asked for a request that cannot be signed:\n%s", pl)
+	}
+
 	res = hub.requestToSign(req)
 	r, _ := res["R"].(map[string]any)
 	if r == nil || r["status_code"] != float64(0) {
@@ -206,7 +226,7 @@ func TestSigningHubRequestToSign(t *testing.T) {
 	}
 	sigs := r["signatures"].([]any)
 	failed := r["failed_signatures"].([]any)
-	if len(sigs) != 1 || len(failed) != 1 {
+	if len(sigs) != 1 || len(failed) != 0 {
 		t.Fatalf("signatures %v, failed %v", sigs, failed)
 	}
 	sig, _ := base64.StdEncoding.DecodeString(sigs[0].(map[string]any)["signature"].(string))
