@@ -334,13 +334,16 @@ func garbage() []byte {
 
 // verify handles VERIFY of the PIV application PIN: with no data it reports
 // the PIN status, with 8 bytes it checks the PIN, and P1 FF resets the
-// verified state.
+// verified state unless Config.PINResetSW says the card refuses that.
 func (c *Card) verify(a apdu) ([]byte, uint16) {
 	if a.p2 != pivPINReference {
 		return nil, swReferenceNotFound
 	}
 	switch a.p1 {
 	case 0xFF:
+		if c.cfg.PINResetSW != 0 {
+			return nil, c.cfg.PINResetSW
+		}
 		if len(a.data) != 0 {
 			return nil, swWrongLength
 		}

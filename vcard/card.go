@@ -38,6 +38,11 @@ type Config struct {
 	// Retries is the PIN retry counter's start and reset value: default 3,
 	// at most 15; a negative value makes a card whose PIN is blocked.
 	Retries int
+	// PINResetSW, when not 0, is the status word the card answers VERIFY
+	// with P1 FF (SP 800-73-4's reset of the PIN's verified state) with,
+	// leaving its state as it was: 6A86 or 6B00 make a card built to an
+	// earlier PIV edition. 0 makes a card that performs the reset.
+	PINResetSW uint16
 	// Fault makes the card misbehave; see Fault.
 	Fault Fault
 	// Delay is how long FaultSlow holds every APDU answer; default 2s.
@@ -296,6 +301,14 @@ func (c *Card) Commands() [][]byte {
 		out[i] = bytes.Clone(cmd)
 	}
 	return out
+}
+
+// PINVerified reports whether the PIN is verified in the card's current
+// session, which power off, reset, removal, a wrong PIN and VERIFY P1 FF end.
+func (c *Card) PINVerified() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.verified
 }
 
 // RetriesLeft returns the PIN retry counter; 0 means the PIN is blocked.

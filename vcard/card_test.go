@@ -500,6 +500,58 @@ func TestPowerClearsVerification(t *testing.T) {
 	}
 }
 
+func TestPINResetSW(t *testing.T) {
+	digest := make([]byte, 32)
+	resetPIN := []byte{0x00, 0x20, 0xFF, 0x80}
+	tests := []struct {
+		name         string
+		resetSW      uint16 // Config.PINResetSW
+		wantSW       uint16 // the answer to VERIFY P1 FF
+		wantVerified bool   // whether the PIN is still verified after it
+	}{
+		{"SP 800-73-4 card", 0, 0x9000, false},
+		{"earlier edition, 6A86", 0x6A86, 0x6A86, true},
+		{"earlier edition, 6B00", 0x6B00, 0x6B00, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := cardConfig(t, "p256")
+			cfg.PINResetSW = tt.resetSW
+			card, f := insert(t, cfg)
+			f.exchange(selectShort)
+			if card.PINVerified() {
+				t.Fatal("PINVerified before VERIFY")
+			}
+			if _, sw := f.exchange(verifyCmd("123456")); sw != 0x9000 || !card.PINVerified() {
+				t.Fatalf("VERIFY: SW = %04X, PINVerified = %v", sw, card.PINVerified())
+			}
+			if _, sw := f.exchange(resetPIN); sw != tt.wantSW {
+				t.Errorf("VERIFY P1 FF: SW = %04X, want %04X", sw, tt.wantSW)
+			}
+			if got := card.PINVerified(); got != tt.wantVerified {
+				t.Errorf("PINVerified after VERIFY P1 FF = %v, want %v", got, tt.wantVerified)
+			}
+			wantStatus, wantGA := uint16(0x63C3), uint16(0x6982)
+			if tt.wantVerified {
+				wantStatus, wantGA = 0x9000, 0x9000
+			}
+			if _, sw := f.exchange(pinStatus); sw != wantStatus {
+				t.Errorf("PIN status after VERIFY P1 FF: SW = %04X, want %04X", sw, wantStatus)
+			}
+			ga := generalAuthCmds(0x11, dynAuth(digest), 0)[0]
+			if _, sw := f.exchange(ga); sw != wantGA {
+				t.Errorf("GENERAL AUTHENTICATE after VERIFY P1 FF: SW = %04X, want %04X", sw, wantGA)
+			}
+			// A card reset clears every card, refusing or not.
+			f.send([]byte{ctrlReset})
+			f.exchange(selectShort)
+			if _, sw := f.exchange(pinStatus); sw != 0x63C3 || card.PINVerified() {
+				t.Errorf("after a reset: PIN status SW = %04X, PINVerified = %v; want 63C3, false", sw, card.PINVerified())
+			}
+		})
+	}
+}
+
 func TestFaults(t *testing.T) {
 	const slowDelay = 400 * time.Millisecond
 	tests := []struct {
