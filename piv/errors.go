@@ -27,4 +27,7 @@ const (
 	swSecurityNotSatisfied = 0x6982
 	swWrongData            = 0x6A80
 	swWrongP1P2            = 0x6A86
+	swWrongParameters      = 0x6B00
+	swFunctionNotSupported = 0x6A81
+	swINSNotSupported      = 0x6D00
 )

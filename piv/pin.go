@@ -79,15 +79,34 @@ func PINRetries(ctx context.Context, c Card) (retries int, verified bool, err er
 	}
 }
 
-// ResetPINStatus clears the card's PIN-verified state (VERIFY with P1 FF),
-// so that the next signing needs the PIN again.
+// ErrPINResetUnsupported means the card refuses VERIFY with P1 FF, as cards
+// built to PIV editions before SP 800-73-4 do; its PIN's verified state must
+// be cleared another way (a card reset). It matches ErrUnsupportedCard too,
+// so a caller that does not clear it another way reports the card as
+// unsupported.
+var ErrPINResetUnsupported = fmt.Errorf("the card cannot reset its PIN status with VERIFY P1=FF: %w", ErrUnsupportedCard)
+
+// ResetPINStatus clears the card's PIN-verified state (VERIFY with P1 FF,
+// SP 800-73-4), so that the next signing needs the PIN again. A card that
+// refuses the command as one it does not know gives an error wrapping
+// ErrPINResetUnsupported; any other status word but 9000 one wrapping only
+// ErrUnsupportedCard.
 func ResetPINStatus(ctx context.Context, c Card) error {
 	_, sw, err := Exchange(ctx, c, Command{INS: 0x20, P1: 0xFF, P2: KeyRefPIV, Le: -1})
 	if err != nil {
 		return fmt.Errorf("reset PIN status: %w", err)
 	}
-	if sw != swOK {
-		return unsupported("reset PIN status: unexpected status word %s", StatusWord(sw))
+	switch sw {
+	case swOK:
+		return nil
+	// Earlier PIV editions allow only P1 00: they answer 6A86 (incorrect
+	// P1-P2), or 6B00 (wrong parameters), the older ISO 7816-4 word for it.
+	// 6A81 (function not supported) says the same in so many words, and
+	// 6D00 (instruction not supported) comes from cards that look up INS and
+	// P1 together. None of them leaves anything half done: the card simply
+	// does not do this, and the PIN state is checked and cleared another way.
+	case swWrongP1P2, swWrongParameters, swFunctionNotSupported, swINSNotSupported:
+		return fmt.Errorf("reset PIN status: status word %s: %w", StatusWord(sw), ErrPINResetUnsupported)
 	}
-	return nil
+	return unsupported("reset PIN status: unexpected status word %s", StatusWord(sw))
 }

@@ -155,3 +155,51 @@ func TestVerifyPINWipesCommand(t *testing.T) {
 		t.Errorf("PIN still in the command after the exchange: % X", card.kept[0])
 	}
 }
+
+func TestResetPINStatus(t *testing.T) {
+	tests := []struct {
+		name        string
+		answer      []byte
+		wantErr     string // "" for success
+		resetUnsupp bool   // whether the error matches ErrPINResetUnsupported
+		unsupported bool   // whether the error matches ErrUnsupportedCard
+	}{
+		{"reset", sw(nil, 0x9000), "", false, false},
+		{"earlier edition 6A86", sw(nil, 0x6A86), "reset PIN status: status word 6A86: the card cannot reset its PIN status with VERIFY P1=FF: unsupported card", true, true},
+		{"earlier edition 6B00", sw(nil, 0x6B00), "reset PIN status: status word 6B00: the card cannot reset its PIN status with VERIFY P1=FF: unsupported card", true, true},
+		{"function not supported", sw(nil, 0x6A81), "reset PIN status: status word 6A81: the card cannot reset its PIN status with VERIFY P1=FF: unsupported card", true, true},
+		{"instruction not supported", sw(nil, 0x6D00), "reset PIN status: status word 6D00: the card cannot reset its PIN status with VERIFY P1=FF: unsupported card", true, true},
+		{"no such PIN", sw(nil, 0x6A88), "reset PIN status: unexpected status word 6A88: unsupported card", false, true},
+		{"security status", sw(nil, 0x6982), "reset PIN status: unexpected status word 6982: unsupported card", false, true},
+		{"wrong PIN counter", sw(nil, 0x63C2), "reset PIN status: unexpected status word 63C2: unsupported card", false, true},
+		{"short answer", []byte{0x90}, "reset PIN status: 1-byte response to VERIFY, too short for a status word: unsupported card", false, true},
+		{"no answer", nil, "reset PIN status: transmit VERIFY: fake card: no more answers", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			card := &scriptCard{}
+			if tt.answer != nil {
+				card.answers = [][]byte{tt.answer}
+			}
+			err := ResetPINStatus(context.Background(), card)
+			if len(card.sent) != 1 || !bytes.Equal(card.sent[0], unhex(t, "00 20 FF 80")) {
+				t.Errorf("sent % X, want 00 20 FF 80 once", card.sent)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ResetPINStatus: %v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if got := errors.Is(err, ErrPINResetUnsupported); got != tt.resetUnsupp {
+				t.Errorf("errors.Is(err, ErrPINResetUnsupported) = %v, want %v", got, tt.resetUnsupp)
+			}
+			if got := errors.Is(err, ErrUnsupportedCard); got != tt.unsupported {
+				t.Errorf("errors.Is(err, ErrUnsupportedCard) = %v, want %v", got, tt.unsupported)
+			}
+		})
+	}
+}
