@@ -46,6 +46,9 @@ type sysCard interface {
 	Transmit(cmd []byte) ([]byte, error)
 	BeginTransaction() error
 	EndTransaction() error // leaving the card as it is
+	// Reset warm-resets the card: SCardReconnect in shared mode, T=0 or
+	// T=1, with SCARD_RESET_CARD. The handle stays usable.
+	Reset() error
 	Disconnect() error
 }
 

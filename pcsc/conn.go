@@ -26,6 +26,7 @@ type Conn struct {
 	card   sysCard
 	broken error // set when an exchange was abandoned; the conn is unusable
 	closed bool
+	inTx   bool          // Transaction holds the card
 	busy   chan struct{} // closed when an abandoned exchange finally returns
 }
 
@@ -121,10 +122,14 @@ func (c *Conn) Transaction(ctx context.Context, fn func() error) error {
 	}); err != nil {
 		return err
 	}
+	c.setInTx(true)
 	ferr := fn()
-	_, err := c.call(ctx, "end transaction on", func(card sysCard) ([]byte, error) {
-		return nil, card.EndTransaction()
-	})
+	var err error
+	if c.setInTx(false) { // not when Reset lost the transaction
+		_, err = c.call(ctx, "end transaction on", func(card sysCard) ([]byte, error) {
+			return nil, card.EndTransaction()
+		})
+	}
 	if ferr != nil {
 		return ferr
 	}
@@ -132,6 +137,58 @@ func (c *Conn) Transaction(ctx context.Context, fn func() error) error {
 		return nil // fn finished; the card left afterwards
 	}
 	return err
+}
+
+// setInTx records whether Transaction holds the card and returns what was
+// recorded before.
+func (c *Conn) setInTx(held bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.inTx
+	c.inTx = held
+	return was
+}
+
+// Reset warm-resets the card (SCardReconnect with SCARD_RESET_CARD). The
+// card forgets every security state, a verified PIN included, and has no
+// application selected; it keeps its place in the reader and its ATR, so a
+// Monitor reports no event. Other programs' handles on the card get
+// SCARD_W_RESET_CARD until they reconnect. It is bounded like an exchange.
+//
+// Called from a Transaction's fn, it resets the card while the transaction
+// holds it, then ends the transaction and begins it again: WinSCard ends a
+// transaction when its card is reset, while pcsc-lite keeps it and would
+// nest a second one. Another program may use the card in between, so the
+// caller checks again whatever it relies on. If the transaction cannot be
+// begun again, Reset returns that error and Transaction ends nothing.
+func (c *Conn) Reset(ctx context.Context) error {
+	if _, err := c.call(ctx, "reset card in", func(card sysCard) ([]byte, error) {
+		return nil, card.Reset()
+	}); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	inTx := c.inTx
+	c.mu.Unlock()
+	if !inTx {
+		return nil
+	}
+	_, err := c.call(ctx, "end transaction on", func(card sysCard) ([]byte, error) {
+		// Fails where the reset has ended the transaction already; the
+		// next call shows whether the handle still works.
+		_ = card.EndTransaction()
+		return nil, nil
+	})
+	if err == nil {
+		_, err = c.call(ctx, "begin transaction on", func(card sysCard) ([]byte, error) {
+			return nil, card.BeginTransaction()
+		})
+	}
+	if err != nil {
+		c.setInTx(false)
+		return err
+	}
+	return nil
 }
 
 // call runs one PC/SC call on the card under c's lock, bounded by ctx and

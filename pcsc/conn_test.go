@@ -19,11 +19,19 @@ type scriptedContext struct {
 func (c *scriptedContext) Connect(string) (sysCard, error) { return c.card, nil }
 func (c *scriptedContext) Release() error                  { c.released.Store(true); return nil }
 
+// scriptedCard is a card handle that answers every command with resp. Its
+// transactions nest as on pcsc-lite; ending one that is not held fails.
 type scriptedCard struct {
 	delay        time.Duration
 	resp         []byte
 	disconnected atomic.Bool
-	transactions atomic.Int32
+	transactions atomic.Int32 // transactions held
+
+	resetEndsTx bool        // a reset ends the transaction, as on WinSCard
+	resetErr    error       // what Reset returns
+	beginErr    atomic.Bool // BeginTransaction fails with a sharing violation
+	resets      atomic.Int32
+	ends        atomic.Int32 // EndTransaction calls
 }
 
 func (c *scriptedCard) Transmit(cmd []byte) ([]byte, error) {
@@ -34,10 +42,32 @@ func (c *scriptedCard) Transmit(cmd []byte) ([]byte, error) {
 func (c *scriptedCard) Disconnect() error { c.disconnected.Store(true); return nil }
 func (c *scriptedCard) BeginTransaction() error {
 	time.Sleep(c.delay)
+	if c.beginErr.Load() {
+		return &Error{Op: "SCardBeginTransaction", Code: codeSharingViolation, Msg: "sharing violation", Kind: ErrCardBusy}
+	}
 	c.transactions.Add(1)
 	return nil
 }
-func (c *scriptedCard) EndTransaction() error { c.transactions.Add(-1); return nil }
+
+func (c *scriptedCard) EndTransaction() error {
+	c.ends.Add(1)
+	if c.transactions.Load() <= 0 {
+		return &Error{Op: "SCardEndTransaction", Code: codeNotTransacted, Msg: "not transacted", Kind: ErrCardUnresponsive}
+	}
+	c.transactions.Add(-1)
+	return nil
+}
+
+func (c *scriptedCard) Reset() error {
+	if c.resetErr != nil {
+		return c.resetErr
+	}
+	c.resets.Add(1)
+	if c.resetEndsTx {
+		c.transactions.Store(0)
+	}
+	return nil
+}
 
 func TestConnTransmit(t *testing.T) {
 	card := &scriptedCard{resp: []byte{0x90, 0x00}}
@@ -145,5 +175,76 @@ func TestConnectDeadline(t *testing.T) {
 			t.Fatal("the abandoned connection was never released")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConnReset(t *testing.T) {
+	removed := &Error{Op: "SCardReconnect", Code: codeRemovedCard, Msg: "removed", Kind: ErrNoCard}
+	tests := []struct {
+		name        string
+		inTx        bool  // Reset is called from a Transaction's fn
+		resetEndsTx bool  // the platform ends the transaction on a reset
+		resetErr    error // the reset fails
+		beginFails  bool  // the transaction cannot be begun again
+		wantErr     error // what Reset returns (errors.Is)
+		wantHeld    int32 // transactions held after Reset, inside fn
+		wantEnds    int32 // EndTransaction calls in all
+	}{
+		{name: "outside a transaction"},
+		{name: "pcsc-lite keeps the transaction", inTx: true, wantHeld: 1, wantEnds: 2},
+		{name: "WinSCard ends the transaction", inTx: true, resetEndsTx: true, wantHeld: 1, wantEnds: 2},
+		{name: "reset fails outside", resetErr: removed, wantErr: ErrNoCard},
+		{name: "reset fails inside", inTx: true, resetErr: removed, wantErr: ErrNoCard, wantHeld: 1, wantEnds: 1},
+		{name: "transaction not begun again", inTx: true, resetEndsTx: true, beginFails: true, wantErr: ErrCardBusy, wantHeld: 0, wantEnds: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			card := &scriptedCard{resp: []byte{0x90, 0x00}, resetEndsTx: tt.resetEndsTx, resetErr: tt.resetErr}
+			conn, err := connect(context.Background(), func() (sysContext, error) { return &scriptedContext{card: card}, nil }, "R0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var resetErr error
+			held := int32(-1)
+			reset := func() error {
+				card.beginErr.Store(tt.beginFails)
+				resetErr = conn.Reset(context.Background())
+				held = card.transactions.Load()
+				return resetErr
+			}
+			if tt.inTx {
+				if err := conn.Transaction(context.Background(), reset); err != resetErr {
+					t.Errorf("Transaction = %v, want fn's %v", err, resetErr)
+				}
+			} else {
+				_ = reset()
+			}
+			if !errors.Is(resetErr, tt.wantErr) {
+				t.Errorf("Reset = %v, want %v", resetErr, tt.wantErr)
+			}
+			if held != tt.wantHeld {
+				t.Errorf("transactions held after Reset = %d, want %d", held, tt.wantHeld)
+			}
+			if got := card.transactions.Load(); got != 0 {
+				t.Errorf("transactions held after all = %d, want 0", got)
+			}
+			if got := card.ends.Load(); got != tt.wantEnds {
+				t.Errorf("EndTransaction calls = %d, want %d", got, tt.wantEnds)
+			}
+			wantResets := int32(1)
+			if tt.resetErr != nil {
+				wantResets = 0
+			}
+			if got := card.resets.Load(); got != wantResets {
+				t.Errorf("resets = %d, want %d", got, wantResets)
+			}
+			// The connection is still usable.
+			if tt.resetErr == nil {
+				if _, err := conn.Transmit(context.Background(), []byte{0, 0xA4, 4, 0}); err != nil {
+					t.Errorf("Transmit after Reset: %v", err)
+				}
+			}
+		})
 	}
 }

@@ -79,6 +79,10 @@ func (s scardCard) EndTransaction() error {
 	return wrapErr("SCardEndTransaction", s.c.EndTransaction(scard.LeaveCard))
 }
 
+func (s scardCard) Reset() error {
+	return wrapErr("SCardReconnect", s.c.Reconnect(scard.ShareShared, scard.ProtocolT0|scard.ProtocolT1, scard.ResetCard))
+}
+
 func (s scardCard) Disconnect() error {
 	return wrapErr("SCardDisconnect", s.c.Disconnect(scard.LeaveCard))
 }
