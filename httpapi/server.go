@@ -100,7 +100,13 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /api/card", s.handleCard)
 	mux.HandleFunc("GET /api/events", s.handleEvents)
 	mux.HandleFunc("POST /api/authenticate", s.handleAuthenticate)
-	s.hub = signalr.New(signalr.Options{Hubs: []string{"signingHub"}, Invoke: s.invokeHub, Logger: s.log})
+	s.hub = signalr.New(signalr.Options{
+		Hubs:        []string{"signingHub"},
+		Methods:     map[string][]string{"signingHub": {"requestToSign"}},
+		AllowOrigin: func(origin string) bool { return s.domains().List.Allows(origin) },
+		Invoke:      s.invokeHub,
+		Logger:      s.log,
+	})
 	mux.Handle("/signalr/", s.hub)
 	mux.HandleFunc("GET /cardbridge.js", s.handleClientJS)
 	mux.HandleFunc("GET /{$}", s.handleStatus)

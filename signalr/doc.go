@@ -23,6 +23,7 @@
 //	reconnect  GET, POST  like poll (longPolling) or connect without "S" (serverSentEvents)
 //	abort      POST  ends the connection → {}
 //	ping       GET, POST  → {"Response":"pong"}; it carries no connection token
+//	hubs, js   GET  the hub proxy script for jquery.signalR pages (see serveProxy)
 //
 // Every request but negotiate and ping names its connection with the
 // connectionToken from negotiate: an opaque, unguessable value that is

@@ -107,6 +107,14 @@ type Options struct {
 	// Hubs are the hub names served, such as "signingHub"; pages name them
 	// in any case.
 	Hubs []string
+	// Methods lists each hub's server methods (by hub name as in Hubs),
+	// which the hub proxy script at /signalr/hubs offers pages as
+	// $.connection.<hub>.server.<method>.
+	Methods map[string][]string
+	// AllowOrigin reports whether a page of this origin may load the hub
+	// proxy script; it is asked for the origin in a script load's Referer
+	// (a script load sends no Origin). nil allows every origin.
+	AllowOrigin func(origin string) bool
 	// Invoke runs hub methods; nil answers every invocation with "method
 	// could not be resolved".
 	Invoke Invoker
@@ -125,7 +133,9 @@ type Options struct {
 
 // Server serves the SignalR endpoints; see the package documentation.
 type Server struct {
-	hubs          map[string]string // lower-case name → name as configured
+	hubs          map[string]string   // lower-case name → name as configured
+	methods       map[string][]string // hub name as configured → its server methods
+	allow         func(origin string) bool
 	invoke        Invoker
 	pollWait      time.Duration
 	invokeTimeout time.Duration
@@ -146,6 +156,8 @@ type Server struct {
 func New(opt Options) *Server {
 	s := &Server{
 		hubs:          map[string]string{},
+		methods:       opt.Methods,
+		allow:         opt.AllowOrigin,
 		invoke:        opt.Invoke,
 		pollWait:      opt.PollWait,
 		invokeTimeout: opt.InvokeTimeout,
@@ -217,6 +229,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch endpoint {
+	case "hubs", "js":
+		s.serveProxy(w, r, base)
+		return
 	case "negotiate", "connect", "reconnect", "poll", "start", "ping":
 	case "send", "abort":
 		if r.Method != http.MethodPost {
