@@ -498,7 +498,7 @@ func TestBadInputs(t *testing.T) {
 		{name: "send with GET", method: "GET", endpoint: "send", status: 405, code: codeBadRequest},
 		{name: "abort with GET", method: "GET", endpoint: "abort", status: 405, code: codeBadRequest},
 		{name: "PUT", method: "PUT", endpoint: "negotiate", status: 405, code: codeBadRequest},
-		{name: "unknown endpoint", method: "GET", endpoint: "hubs", status: 404, code: codeBadRequest},
+		{name: "unknown endpoint", method: "GET", endpoint: "hubz", status: 404, code: codeBadRequest},
 		{name: "malformed messageId", method: "POST", endpoint: "poll", form: url.Values{"messageId": {"d-1,2|x"}}, status: 400, code: codeBadRequest},
 		{name: "poll over serverSentEvents", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("transport", serverSentEvents) }, status: 400, code: codeBadRequest},
 	} {
