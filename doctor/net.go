@@ -151,15 +151,7 @@ func getPortNumber(ctx context.Context, p Probes, port int) (int, string, error)
 	if err != nil {
 		return 0, "", err
 	}
-	var r struct {
-		PortData *struct {
-			PortNumber int `json:"portNumber"`
-		} `json:"portData"`
-		Fault *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"faultException"`
-	}
+	var r api.PortNumberAnswer
 	if status != http.StatusOK || json.Unmarshal(body, &r) != nil {
 		return 0, "", fmt.Errorf("GetPortNumber answered HTTP %d %s", status, snippet(body))
 	}
