@@ -113,7 +113,9 @@ func PeerUser(r *http.Request) (peercred.User, error) {
 //     WRONG_USER), when the Guard has a Self;
 //  2. Host must be localhost, 127.0.0.1 or [::1] with the port being served,
 //     which defeats DNS rebinding (421 HOST_NOT_ALLOWED);
-//  3. an Origin header, when present, must be on the DomainList (403
+//  3. the request target must be a path: "OPTIONS *" is refused (400
+//     BAD_REQUEST);
+//  4. an Origin header, when present, must be on the DomainList (403
 //     ORIGIN_NOT_ALLOWED, without CORS headers); "null" never is.
 //
 // Allowed cross-origin callers get CORS with credentials, and preflights
@@ -152,6 +154,12 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 
 		if !ci.validHost(r.Host) {
 			g.refuse(w, r, http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
+			return
+		}
+		if r.RequestURI == "*" {
+			// "OPTIONS *" asks about the server, not a resource; nothing
+			// here answers it.
+			g.refuse(w, r, http.StatusBadRequest, api.CodeBadRequest, "request target * (server-wide OPTIONS)", "no such endpoint")
 			return
 		}
 

@@ -1,8 +1,22 @@
 package loopback
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/peercred"
 )
 
 func TestListenRefusesNonLoopback(t *testing.T) {
@@ -41,5 +55,62 @@ func TestValidHost(t *testing.T) {
 	}
 	if (&connInfo{}).validHost("localhost:0") {
 		t.Error("a connection without a known port accepted a Host")
+	}
+}
+
+// TestOptionsAsteriskIsGuarded sends "OPTIONS *", which net/http would
+// answer itself before any handler: it must reach the Guard, be refused to
+// another user as everything is, refused to the agent's own user too, and
+// logged.
+func TestOptionsAsteriskIsGuarded(t *testing.T) {
+	self := peercred.User{ID: "uid:1000"}
+	for _, tc := range []struct {
+		name   string
+		caller peercred.User
+		status string
+		code   api.Code
+	}{
+		{"another user", peercred.User{ID: "uid:1001"}, "403", api.CodeWrongUser},
+		{"the agent's user", self, "400", api.CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testutil.Buffer
+			g := NewGuard(GuardOptions{
+				Self:      &self,
+				PeerOwner: func(net.Conn) (peercred.User, error) { return tc.caller, nil },
+				Logger:    zerolog.New(&logs),
+			})
+			reached := false
+			h := g.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+			lns, err := Listen("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- Serve(ctx, h, g, 0, nil, lns...) }()
+			defer func() { cancel(); <-done }()
+
+			addr := lns[0].Addr().String()
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "OPTIONS * HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := strconv.Itoa(resp.StatusCode); got != tc.status || !strings.Contains(string(body), string(tc.code)) || reached {
+				t.Errorf("OPTIONS *: %s %s (handler reached: %v), want %s %s", got, body, reached, tc.status, tc.code)
+			}
+			if !strings.Contains(logs.String(), `"message":"refused request"`) {
+				t.Errorf("the refusal was not logged: %s", logs.String())
+			}
+		})
 	}
 }

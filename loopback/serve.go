@@ -82,6 +82,9 @@ func Serve(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeSh
 		MaxHeaderBytes:    16 << 10,
 		ConnContext:       g.ConnContext,
 		ErrorLog:          log.New(io.Discard, "", 0),
+		// Without this net/http answers "OPTIONS *" itself, before the
+		// Guard, for anyone and unlogged.
+		DisableGeneralOptionsHandler: true,
 	}
 	if maxConns <= 0 {
 		maxConns = 4096
