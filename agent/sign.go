@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
@@ -101,6 +102,8 @@ const maxPINAttempts = 3
 // Sign runs fn with a CardSigner for the first card present, after asking
 // the user for the PIN through prompt (naming origin) and verifying it. The
 // whole session holds a PC/SC transaction and the reader's signing lock.
+// The card's PIN is never left verified: not by another program when the
+// session starts, nor by the session when it ends (see clearPINBefore).
 // Errors: pcsc.ErrNoCard without a card; ErrPINCancelled; a
 // *piv.WrongPINError when the user gave up after wrong PINs;
 // piv.ErrPINBlocked; ErrBusy.
@@ -138,15 +141,87 @@ func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn fun
 		// No PIN caching: whatever verified the PIN before (another program,
 		// an earlier session) is forgotten now, and this session's
 		// verification when it ends.
-		if err := piv.ResetPINStatus(ctx, conn); err != nil {
+		resettable, err := c.clearPINBefore(ctx, conn, reader)
+		if err != nil {
 			return err
 		}
-		defer func() { _ = piv.ResetPINStatus(ctx, conn) }()
+		defer c.clearPINAfter(ctx, conn, reader, resettable)
 		if err := verifyPIN(ctx, conn, origin, prompt); err != nil {
 			return err
 		}
 		return fn(&CardSigner{ctx: ctx, conn: conn, cert: cert})
 	})
+}
+
+// clearPINBefore makes sure the card's PIN is not verified as a signing
+// session starts, so that the session asks for it. It resets the PIN status
+// with VERIFY P1=FF; a card built to an earlier PIV edition refuses that,
+// and if its PIN is verified (by another program) the card is reset and the
+// PIV application selected again. resettable says whether the card took
+// VERIFY P1=FF.
+func (c *Core) clearPINBefore(ctx context.Context, conn *pcsc.Conn, reader string) (resettable bool, err error) {
+	err = piv.ResetPINStatus(ctx, conn)
+	if err == nil {
+		c.log.Debug().Str("reader", reader).Msg("PIN status cleared with VERIFY P1=FF")
+		return true, nil
+	}
+	if !errors.Is(err, piv.ErrPINResetUnsupported) {
+		return false, err
+	}
+	_, verified, err := piv.PINRetries(ctx, conn)
+	if err != nil {
+		return false, err
+	}
+	if !verified {
+		c.log.Debug().Str("reader", reader).Msg("the card refuses VERIFY P1=FF; its PIN is not verified")
+		return false, nil
+	}
+	if err := conn.Reset(ctx); err != nil {
+		return false, fmt.Errorf("reset the card to clear the PIN another program verified: %w", err)
+	}
+	if err := piv.SelectPIV(ctx, conn); err != nil {
+		return false, err
+	}
+	if _, verified, err = piv.PINRetries(ctx, conn); err != nil {
+		return false, err
+	}
+	if verified {
+		// Only another program verifying it again between the reset and
+		// this check could do this; never sign on its PIN.
+		return false, fmt.Errorf("the card's PIN is still verified after a card reset: %w", piv.ErrUnsupportedCard)
+	}
+	c.log.Info().Str("reader", reader).Msg("the card refuses VERIFY P1=FF and its PIN was verified: cleared by a card reset")
+	return false, nil
+}
+
+// cleanupTimeout bounds clearing the PIN status as a session ends, which
+// happens even when the session's own context has ended.
+const cleanupTimeout = 5 * time.Second
+
+// clearPINAfter leaves the card's PIN not verified as a signing session
+// ends: VERIFY P1=FF where the card takes it, otherwise (or when it fails) a
+// card reset. It logs what it used.
+func (c *Core) clearPINAfter(ctx context.Context, conn *pcsc.Conn, reader string, resettable bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	log := c.log.With().Str("reader", reader).Logger()
+	if resettable {
+		err := piv.ResetPINStatus(ctx, conn)
+		if err == nil {
+			log.Debug().Msg("PIN status cleared with VERIFY P1=FF")
+			return
+		}
+		log.Warn().Err(err).Msg("cannot clear the PIN status with VERIFY P1=FF; resetting the card")
+	}
+	if err := conn.Reset(ctx); err != nil {
+		if errors.Is(err, pcsc.ErrNoCard) {
+			log.Debug().Err(err).Msg("the card left before its PIN status was cleared")
+			return
+		}
+		log.Warn().Err(err).Msg("cannot reset the card to clear its PIN status")
+		return
+	}
+	log.Info().Msg("PIN status cleared by a card reset")
 }
 
 // StopSigning makes every later Sign fail with ErrBusy, provided no signing
