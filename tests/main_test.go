@@ -110,6 +110,9 @@ type testCard struct {
 	gzip  bool
 	atr   []byte
 	pin   string // default 123456
+	// pinResetSW makes a card that refuses VERIFY P1=FF with this status
+	// word (vcard.Config.PINResetSW); 0 is a card that takes it.
+	pinResetSW uint16
 }
 
 // newCard makes a virtual card; it is removed when the test ends.
@@ -130,7 +133,7 @@ func newCard(t testing.TB, tc testCard) (*vcard.Card, *x509.Certificate, crypto.
 	if tt, ok := t.(*testing.T); ok {
 		logf = tt.Logf // shown when the test fails
 	}
-	c := vcard.New(vcard.Config{Logf: logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: cmp.Or(tc.pin, "123456"), Retries: 3})
+	c := vcard.New(vcard.Config{Logf: logf, ATR: tc.atr, Certificate: der, Key: key, Compress: tc.gzip, Fault: tc.fault, Delay: tc.delay, PIN: cmp.Or(tc.pin, "123456"), Retries: 3, PINResetSW: tc.pinResetSW})
 	t.Cleanup(func() { _ = c.Remove() })
 	return c, cert, key
 }

@@ -10,9 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/piv"
+	"github.com/cardbridge/cardbridge/vcard"
 	"github.com/cardbridge/cardbridge/webeid"
 )
 
@@ -20,7 +25,13 @@ import (
 // returns it with a subscription past its start-up events.
 func runCore(t *testing.T) (*agent.Core, *agent.Subscription) {
 	t.Helper()
-	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{})})
+	return runCoreLog(t, zerolog.Nop())
+}
+
+// runCoreLog is runCore with the Core logging to log.
+func runCoreLog(t *testing.T, log zerolog.Logger) (*agent.Core, *agent.Subscription) {
+	t.Helper()
+	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{}), Logger: log})
 	_, sub := core.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -247,5 +258,164 @@ func TestStopSigningWaitsForTheSession(t *testing.T) {
 	}
 	if len(p.asked) != asked {
 		t.Error("Sign after StopSigning asked for the PIN")
+	}
+}
+
+// signToken runs one signing session on core that makes a Web eID token.
+func signToken(core *agent.Core, p *pins) error {
+	return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
+		_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+		return err
+	})
+}
+
+// pinResetCards are the cards whose PIN status the agent must clear: one
+// that takes VERIFY P1=FF (SP 800-73-4) and two built to earlier PIV
+// editions that refuse it; logged is how the agent says it cleared it.
+var pinResetCards = []struct {
+	name    string
+	resetSW uint16
+	logged  string
+}{
+	{"SP 800-73-4", 0, "PIN status cleared with VERIFY P1=FF"},
+	{"earlier edition 6A86", 0x6A86, "PIN status cleared by a card reset"},
+	{"earlier edition 6B00", 0x6B00, "PIN status cleared by a card reset"},
+}
+
+// checkNotVerified checks, through a connection of its own as another
+// program would use, that the card in reader0 has its PIN not verified: the
+// PIN status shows the full retry counter and GENERAL AUTHENTICATE without
+// VERIFY is refused.
+func checkNotVerified(t *testing.T, c *vcard.Card) {
+	t.Helper()
+	if c.PINVerified() {
+		t.Error("the card's PIN is verified")
+	}
+	ctx := context.Background()
+	conn, err := pcsc.Connect(ctx, reader0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := piv.SelectPIV(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if retries, verified, err := piv.PINRetries(ctx, conn); err != nil || verified || retries != 3 {
+		t.Errorf("PIN status = %d retries, verified %v, %v; want 3, not verified", retries, verified, err)
+	}
+	_, err = piv.GeneralAuthenticate(ctx, conn, piv.AlgECCP256, piv.SlotAuthentication, make([]byte, 32))
+	if err == nil || !strings.Contains(err.Error(), "PIN not verified") {
+		t.Errorf("GENERAL AUTHENTICATE without VERIFY = %v, want refused as PIN not verified", err)
+	}
+}
+
+// checkNoCardEvents fails if the agent reports the card leaving or coming,
+// since sub's last event and within the next second (pcscd polls vpcd's
+// readers several times a second): a card reset must look like neither.
+func checkNoCardEvents(t *testing.T, sub *agent.Subscription) {
+	t.Helper()
+	quiet := time.After(time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.Type == pcsc.CardRemoved.String() || ev.Type == pcsc.CardInserted.String() {
+				t.Errorf("the agent reported %s: %s", ev.Type, ev.JSON)
+			}
+		case <-quiet:
+			return
+		}
+	}
+}
+
+// TestSignAsksForThePINEverySession: two signing sessions in a row each ask
+// for the PIN, and neither leaves the card verified, whether the card clears
+// its PIN status with VERIFY P1=FF or refuses that (earlier PIV editions)
+// and is reset instead. The reset is no card removal to the agent: it keeps
+// the card and its identity.
+func TestSignAsksForThePINEverySession(t *testing.T) {
+	needPCSCD(t)
+	for i, tc := range pinResetCards {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &testutil.Buffer{}
+			core, sub := runCoreLog(t, zerolog.New(log).Level(zerolog.DebugLevel))
+			c, _, _ := newCard(t, testCard{uuid: "555000000" + itoa(300+i), alg: "p256", pinResetSW: tc.resetSW})
+			insert(t, c, 0)
+			waitIdentified(t, sub)
+			p := &pins{answers: []string{"123456", "123456"}}
+			for session := 1; session <= 2; session++ {
+				if err := signToken(core, p); err != nil {
+					t.Fatalf("session %d: %v (%s)", session, err, agent.CodeOf(err))
+				}
+				if len(p.asked) != session {
+					t.Fatalf("after session %d the PIN was asked for %d times: %q", session, len(p.asked), p.asked)
+				}
+				if p.asked[session-1] != "https://my.esr.nhs.uk|3|" {
+					t.Errorf("session %d asked %q", session, p.asked[session-1])
+				}
+				if c.PINVerified() {
+					t.Errorf("the PIN stayed verified after session %d", session)
+				}
+			}
+			checkNotVerified(t, c)
+			checkNoCardEvents(t, sub)
+			if card := core.Card(context.Background()); card.UUID != "555000000"+itoa(300+i) {
+				t.Errorf("after the sessions the agent's card is %+v", card)
+			}
+			logged := log.String()
+			if !strings.Contains(logged, tc.logged) {
+				t.Errorf("the log does not say %q:\n%s", tc.logged, logged)
+			}
+			if strings.Contains(logged, "123456") {
+				t.Errorf("the log holds the PIN:\n%s", logged)
+			}
+		})
+	}
+}
+
+// TestSignClearsAPINVerifiedElsewhere: a card whose PIN another program
+// verified (and left verified) before the session has it cleared before the
+// PIN prompt, so the session asks for the PIN: with VERIFY P1=FF, or with a
+// card reset on a card that refuses that.
+func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
+	needPCSCD(t)
+	for i, tc := range pinResetCards {
+		t.Run(tc.name, func(t *testing.T) {
+			core, sub := runCore(t)
+			c, _, _ := newCard(t, testCard{uuid: "555000000" + itoa(310+i), alg: "p256", pinResetSW: tc.resetSW})
+			insert(t, c, 0)
+			waitIdentified(t, sub)
+
+			// Another program verifies the PIN and keeps its connection.
+			ctx := context.Background()
+			other, err := pcsc.Connect(ctx, reader0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if err := piv.SelectPIV(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			if err := piv.VerifyPIN(ctx, other, []byte("123456")); err != nil {
+				t.Fatal(err)
+			}
+			if !c.PINVerified() {
+				t.Fatal("the other program's VERIFY left the PIN not verified")
+			}
+
+			verifiedAtPrompt := true
+			p := &pins{answers: []string{"123456"}}
+			p.hook = func() { verifiedAtPrompt = c.PINVerified() }
+			if err := signToken(core, p); err != nil {
+				t.Fatalf("Sign: %v (%s)", err, agent.CodeOf(err))
+			}
+			if len(p.asked) != 1 {
+				t.Fatalf("the PIN was asked for %d times, want once: %q", len(p.asked), p.asked)
+			}
+			if verifiedAtPrompt {
+				t.Error("the PIN the other program verified was still verified at the prompt")
+			}
+			checkNotVerified(t, c)
+			checkNoCardEvents(t, sub)
+		})
 	}
 }
