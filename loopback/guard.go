@@ -69,11 +69,12 @@ type Guard struct {
 	peerOwner func(net.Conn) (peercred.User, error)
 	domains   func() DomainInfo
 	log       zerolog.Logger
+	refusals  *refusalLog
 }
 
 // NewGuard makes a Guard.
 func NewGuard(opt GuardOptions) *Guard {
-	g := &Guard{self: opt.Self, peerOwner: opt.PeerOwner, domains: opt.Domains, log: opt.Logger}
+	g := &Guard{self: opt.Self, peerOwner: opt.PeerOwner, domains: opt.Domains, log: opt.Logger, refusals: newRefusalLog(opt.Logger)}
 	if g.peerOwner == nil {
 		g.peerOwner = peerOfAddrs
 	}
@@ -120,8 +121,9 @@ func PeerUser(r *http.Request) (peercred.User, error) {
 //
 // Allowed cross-origin callers get CORS with credentials, and preflights
 // (with Private Network Access) are answered here. Every answer carries the
-// security headers; request bodies are capped at MaxBodyBytes. Each refusal
-// is logged with its reason.
+// security headers; request bodies are capped at MaxBodyBytes. Refusals are
+// logged with their reason, the first few per caller and code in each
+// minute in full and the rest as one summary line (see refusalLog).
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -256,6 +258,10 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, code 
 
 // refuseAt is refuse with the log entry at level.
 func (g *Guard) refuseAt(level zerolog.Level, w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
+	WriteError(w, status, code, message)
+	if !g.refusals.allow(refusalKey{caller: g.callerID(r), code: code}) {
+		return
+	}
 	g.log.WithLevel(level).
 		Str("code", string(code)).
 		Str("reason", reason).
@@ -265,7 +271,20 @@ func (g *Guard) refuseAt(level zerolog.Level, w http.ResponseWriter, r *http.Req
 		Str("host", r.Host).
 		Str("origin", r.Header.Get("Origin")).
 		Msg("refused request")
-	WriteError(w, status, code, message)
+}
+
+// callerID names the caller for counting refusals: its OS user when the
+// Guard has looked it up (the agent always does), else "unidentified".
+func (g *Guard) callerID(r *http.Request) string {
+	ci, _ := r.Context().Value(connKey{}).(*connInfo)
+	if ci == nil || g.self == nil {
+		return "unidentified"
+	}
+	u, err := ci.owner() // done already: the user check comes first
+	if err != nil {
+		return "unidentified"
+	}
+	return u.ID
 }
 
 // WriteError writes {"error":{"code","message"}} with status.
