@@ -47,9 +47,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	origin := r.Header.Get("Origin")
 	s.mu.Lock()
-	s.ws[conn] = struct{}{}
+	s.ws[conn] = origin
 	s.mu.Unlock()
+	if origin != "" && !s.domains().List.Allows(origin) {
+		// The DomainList changed while this stream opened, after
+		// DomainsChanged looked.
+		s.DomainsChanged()
+		return
+	}
 	snapshot, sub := s.opt.Backend.Subscribe(eventBuffer)
 
 	conn.SetReadLimit(512)

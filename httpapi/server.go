@@ -72,7 +72,7 @@ type Server struct {
 
 	mu   sync.Mutex
 	port int
-	ws   map[*websocket.Conn]struct{} // open event streams, closed at shutdown
+	ws   map[*websocket.Conn]string // open event streams and their pages' Origin, closed at shutdown
 }
 
 // New makes a Server.
@@ -81,7 +81,7 @@ func New(opt Options) *Server {
 		opt:     opt,
 		log:     opt.Logger.With().Str("component", "http").Logger(),
 		started: time.Now(),
-		ws:      map[*websocket.Conn]struct{}{},
+		ws:      map[*websocket.Conn]string{},
 	}
 	self := opt.Self
 	s.guard = loopback.NewGuard(loopback.GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
@@ -151,6 +151,32 @@ func (s *Server) closeWebSockets() {
 	for c := range s.ws {
 		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "agent stopping"), time.Now().Add(time.Second))
 		_ = c.Close()
+	}
+}
+
+// DomainsChanged closes the event streams and SignalR connections of pages
+// whose origin the DomainList in force no longer allows; the agent calls it
+// whenever it puts a new list in force. Streams and connections without an
+// Origin (not a cross-origin page) are left alone.
+func (s *Server) DomainsChanged() {
+	list := s.domains().List
+	refuse := func(origin string) bool { return origin != "" && !list.Allows(origin) }
+	s.mu.Lock()
+	var closed []string
+	for c, origin := range s.ws {
+		if refuse(origin) {
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "origin no longer allowed"), time.Now().Add(time.Second))
+			_ = c.Close()
+			delete(s.ws, c)
+			closed = append(closed, origin)
+		}
+	}
+	s.mu.Unlock()
+	for _, origin := range closed {
+		s.log.Warn().Str("origin", origin).Msg("closed an event stream: its origin is no longer on the DomainList")
+	}
+	if n := s.hub.CloseWhere(refuse); n > 0 {
+		s.log.Warn().Int("connections", n).Msg("closed SignalR connections whose origin is no longer on the DomainList")
 	}
 }
 

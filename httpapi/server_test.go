@@ -3,10 +3,12 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,6 +45,7 @@ type testServer struct {
 	caller atomic.Pointer[peercred.User]
 	fail   atomic.Bool // the owner lookup fails
 	logs   *strings.Builder
+	list   atomic.Pointer[domainlist.List] // the DomainList in force
 }
 
 func startServer(t *testing.T) *testServer {
@@ -53,11 +56,14 @@ func startServer(t *testing.T) *testServer {
 	}
 	ts := &testServer{logs: &strings.Builder{}}
 	ts.caller.Store(&me)
+	ts.list.Store(list)
 	ts.core = agent.New(agent.Options{Prepare: PrepareEvent, ReadIdentity: nil})
 	ts.Server = New(Options{
 		Backend: ts.core,
-		Domains: func() loopback.DomainInfo { return loopback.DomainInfo{List: list, Source: "file:/etc/DomainList.txt"} },
-		Self:    me,
+		Domains: func() loopback.DomainInfo {
+			return loopback.DomainInfo{List: ts.list.Load(), Source: "file:/etc/DomainList.txt"}
+		},
+		Self: me,
 		PeerOwner: func(net.Conn) (peercred.User, error) {
 			if ts.fail.Load() {
 				return peercred.User{}, peercred.ErrNotFound
@@ -362,5 +368,83 @@ func TestEventStream(t *testing.T) {
 	_, resp, err = d.Dial(fmt.Sprintf("ws://127.0.0.1:%d/api/events", ts.port), http.Header{"Host": {"evil.example"}})
 	if err == nil || resp.StatusCode != 421 {
 		t.Errorf("rebinding upgrade: %v %v", err, resp)
+	}
+}
+
+// TestDomainListChangeClosesStreams: when a new DomainList drops an
+// origin, its open event streams and SignalR connections end at once (a
+// long poll under way included), and it is logged; other origins' stay.
+func TestDomainListChangeClosesStreams(t *testing.T) {
+	ts := startServer(t)
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	dial := func(origin string) *websocket.Conn {
+		t.Helper()
+		conn, _, err := d.Dial(fmt.Sprintf("ws://127.0.0.1:%d/api/events", ts.port), http.Header{"Origin": {origin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		var m map[string]any
+		if err := conn.ReadJSON(&m); err != nil || m["type"] != "snapshot" {
+			t.Fatalf("snapshot: %v %v", m, err)
+		}
+		return conn
+	}
+	dropped, kept := dial("https://my.esr.nhs.uk"), dial("https://a.spineservices.nhs.uk")
+
+	// A SignalR connection from the dropped origin, with a poll waiting.
+	sr := func(endpoint, token string, form url.Values) (int, string) {
+		q := url.Values{"transport": {"longPolling"}, "clientProtocol": {"1.5"}, "connectionToken": {token}}
+		req, _ := http.NewRequest("POST", ts.url("/signalr/"+endpoint+"?"+q.Encode()), strings.NewReader(form.Encode()))
+		req.Header.Set("Origin", "https://my.esr.nhs.uk")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, neg := sr("negotiate", "", nil)
+	var n struct{ ConnectionToken string }
+	if err := json.Unmarshal([]byte(neg), &n); err != nil || n.ConnectionToken == "" {
+		t.Fatalf("negotiate: %s", neg)
+	}
+	if code, body := sr("connect", n.ConnectionToken, url.Values{}); code != 200 {
+		t.Fatalf("connect: %d %s", code, body)
+	}
+	polled := make(chan time.Time, 1)
+	go func() { sr("poll", n.ConnectionToken, url.Values{"messageId": {"0"}}); polled <- time.Now() }()
+	time.Sleep(100 * time.Millisecond) // the poll waits
+
+	next, _ := domainlist.Parse([]byte("https://*.spineservices.nhs.uk\n"))
+	ts.list.Store(next)
+	changed := time.Now()
+	ts.DomainsChanged()
+
+	_ = dropped.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := dropped.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || time.Since(changed) > time.Second {
+		t.Errorf("the dropped origin's stream: %v after %v, want a policy-violation close within a second", err, time.Since(changed))
+	}
+	select {
+	case at := <-polled:
+		if at.Sub(changed) > time.Second {
+			t.Errorf("the waiting poll ended %v after the change", at.Sub(changed))
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the waiting SignalR poll did not end")
+	}
+	ts.core.Apply(pcsc.Event{Type: pcsc.Available})
+	_ = kept.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var m map[string]any
+	if err := kept.ReadJSON(&m); err != nil || m["type"] != "pcsc-available" {
+		t.Errorf("the allowed origin's stream: %v %v", m, err)
+	}
+	if !strings.Contains(ts.logText(), "closed an event stream: its origin is no longer on the DomainList") ||
+		!strings.Contains(ts.logText(), "closed SignalR connections whose origin is no longer on the DomainList") {
+		t.Errorf("not logged:\n%s", ts.logText())
 	}
 }

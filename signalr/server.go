@@ -451,6 +451,25 @@ func (s *Server) sweep() int {
 	return len(gone)
 }
 
+// CloseWhere ends every connection whose page origin (as negotiated)
+// refuse reports true for, and returns how many it ended. Their polls and
+// invocations end at once; the page's next request gets 403.
+func (s *Server) CloseWhere(refuse func(origin string) bool) int {
+	var gone []*Conn
+	s.mu.Lock()
+	for tok, c := range s.conns {
+		if refuse(c.origin) {
+			gone = append(gone, c)
+			delete(s.conns, tok)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range gone {
+		c.end()
+	}
+	return len(gone)
+}
+
 // remove forgets c and ends it.
 func (s *Server) remove(c *Conn) {
 	s.mu.Lock()

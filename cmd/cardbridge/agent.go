@@ -131,6 +131,8 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load,
 		PINPrompt: pinPrompt(f.pinentry, log)})
 	defer srv.Close()
+	changed := srv.DomainsChanged
+	domains.onChange.Store(&changed)
 
 	stopAsked := ctx.Done() // the caller (a signal) ends the agent
 	ctx, cancel := context.WithCancel(ctx)
@@ -313,9 +315,10 @@ func serveRegistered(ctx context.Context, f agentFlags, self peercred.User, reg 
 // domainSource holds the DomainList in force and reloads a --domains file
 // when it changes.
 type domainSource struct {
-	path string
-	log  zerolog.Logger
-	cur  atomic.Pointer[loopback.DomainInfo]
+	path     string
+	log      zerolog.Logger
+	cur      atomic.Pointer[loopback.DomainInfo]
+	onChange atomic.Pointer[func()] // told after a new list is in force
 	mod  time.Time
 	size int64
 }
@@ -335,6 +338,14 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 
 func (d *domainSource) get() loopback.DomainInfo { return *d.cur.Load() }
 
+// set puts info in force and tells onChange.
+func (d *domainSource) set(info *loopback.DomainInfo) {
+	d.cur.Store(info)
+	if f := d.onChange.Load(); f != nil {
+		(*f)()
+	}
+}
+
 // fromService puts the port service's DomainList in force, unless a
 // --domains file overrides it.
 func (d *domainSource) fromService(text string) {
@@ -345,7 +356,7 @@ func (d *domainSource) fromService(text string) {
 	for _, e := range bad {
 		d.log.Warn().Int("line", e.Line).Err(e.Err).Msg("skipping a bad line of the port service's DomainList")
 	}
-	d.cur.Store(&loopback.DomainInfo{List: list, Source: "portservice"})
+	d.set(&loopback.DomainInfo{List: list, Source: "portservice"})
 	d.log.Info().Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList from the port service")
 }
 
@@ -363,7 +374,7 @@ func (d *domainSource) load() error {
 	for _, e := range bad {
 		d.log.Warn().Str("file", d.path).Int("line", e.Line).Err(e.Err).Msg("skipping a bad DomainList line")
 	}
-	d.cur.Store(&loopback.DomainInfo{List: list, Source: "file:" + d.path})
+	d.set(&loopback.DomainInfo{List: list, Source: "file:" + d.path})
 	d.mod, d.size = st.ModTime(), st.Size()
 	d.log.Info().Str("file", d.path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList loaded")
 	return nil
