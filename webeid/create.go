@@ -22,7 +22,8 @@ const maxAppVersionLen = 512
 //
 // cert is the certificate of the key s signs with; appVersion is the URL of this build's
 // release (see AppVersionURL). Create checks origin and nonce (errors wrapping
-// ErrInvalidInput), signs hash(SignedValue) with the algorithm AlgorithmFor picks, turns an
+// ErrInvalidInput), has the card sign the digest hash(SignedValue), that is
+// hash(hash(origin) || hash(nonce)), with the algorithm AlgorithmFor picks, turns an
 // ECDSA signature from the card's DER into r||s and checks the signature against the
 // certificate's key before returning, so a card that signs wrongly gives an error rather
 // than a token every site refuses. It does not check the certificate's validity period.

@@ -9,7 +9,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -26,7 +25,8 @@ import (
 )
 
 // TestCreateVerify signs with each key type like the card does and checks that Verify
-// accepts the token and that the card was given hash(SignedValue).
+// accepts the token and that the card was given hash(SignedValue), that is
+// hash(hash(origin) || hash(nonce)): one hash over the concatenation.
 func TestCreateVerify(t *testing.T) {
 	for _, tk := range testKeys {
 		t.Run(tk.name, func(t *testing.T) {
@@ -47,10 +47,13 @@ func TestCreateVerify(t *testing.T) {
 			if err != nil || len(sig) != tk.sigSize {
 				t.Errorf("signature is %d bytes (%v), want %d", len(sig), err, tk.sigSize)
 			}
-			h := tk.hash.New()
-			h.Write(SignedValue(tk.hash, testOrigin, testNonce))
+			ho, hn, h := tk.hash.New(), tk.hash.New(), tk.hash.New()
+			ho.Write([]byte(testOrigin))
+			hn.Write([]byte(testNonce))
+			h.Write(ho.Sum(nil))
+			h.Write(hn.Sum(nil))
 			if card.calls != 1 || card.lastHash != tk.hash || !bytes.Equal(card.lastDigest, h.Sum(nil)) {
-				t.Errorf("card signed %v %x in %d calls, want %v hash(value)", card.lastHash, card.lastDigest, card.calls, tk.hash)
+				t.Errorf("card signed %v %x in %d calls, want %v hash(hash(origin) || hash(nonce))", card.lastHash, card.lastDigest, card.calls, tk.hash)
 			}
 			got, err := Verify(tok, testOrigin, testNonce, testNow)
 			if err != nil {
@@ -316,21 +319,20 @@ func must2[T, U any](v T, _ U, err error) T {
 	return v
 }
 
-// TestSignedValue recomputes the value longhand for each hash.
+// TestSignedValue recomputes the signed data longhand for each hash: hash(origin) ||
+// hash(nonce), not hashed again.
 func TestSignedValue(t *testing.T) {
-	o, n := sha256.Sum256([]byte(testOrigin)), sha256.Sum256([]byte(testNonce))
-	want := sha256.Sum256(append(o[:], n[:]...))
-	if got := SignedValue(crypto.SHA256, testOrigin, testNonce); !bytes.Equal(got, want[:]) {
-		t.Errorf("SHA-256: got %x, want %x", got, want)
-	}
-	for _, h := range []crypto.Hash{crypto.SHA384, crypto.SHA512} {
-		ho, hn, hv := h.New(), h.New(), h.New()
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		ho, hn := h.New(), h.New()
 		ho.Write([]byte(testOrigin))
 		hn.Write([]byte(testNonce))
-		hv.Write(ho.Sum(nil))
-		hv.Write(hn.Sum(nil))
-		if got := SignedValue(h, testOrigin, testNonce); !bytes.Equal(got, hv.Sum(nil)) {
-			t.Errorf("%v: got %x, want %x", h, got, hv.Sum(nil))
+		want := append(ho.Sum(nil), hn.Sum(nil)...)
+		got := SignedValue(h, testOrigin, testNonce)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: got %x, want %x", h, got, want)
+		}
+		if len(got) != 2*h.Size() {
+			t.Errorf("%v: %d bytes, want %d", h, len(got), 2*h.Size())
 		}
 	}
 	// The nonce is signed as its text, never decoded.
@@ -345,25 +347,27 @@ func TestSignedValue(t *testing.T) {
 	}
 }
 
-// TestSignedValueKnownAnswer pins the value for the origin and nonce of the Web eID
-// validation library's tests, computed outside Go with sha256sum:
+// TestSignedValueKnownAnswer pins the signed data, and the digest the card signs, for the
+// origin and nonce of the Web eID validation library's tests, computed outside Go with
+// sha256sum:
 //
 //	a=$(printf %s https://ria.ee | sha256sum | cut -d' ' -f1)
 //	b=$(printf %s 12345678123456781234567812345678912356789123 | sha256sum | cut -d' ' -f1)
-//	printf %s "$a$b" | xxd -r -p | sha256sum
+//	echo "$a$b"                              # the data: hash(origin) || hash(nonce)
+//	printf %s "$a$b" | xxd -r -p | sha256sum # the digest the card signs
 func TestSignedValueKnownAnswer(t *testing.T) {
 	const origin, nonce = "https://ria.ee", "12345678123456781234567812345678912356789123"
-	const want = "b279891a871202b377cf749958337a6ac4b69c00ede9746966c00b7887f07f14"
-	o := sha256.Sum256([]byte(origin))
-	n := sha256.Sum256([]byte(nonce))
-	if h := "3a0de594ddc5e6d2db6ac36788ccd4102b7eb272e4d610ea8956317ccf616f92"; hex.EncodeToString(o[:]) != h {
-		t.Errorf("sha256(origin) = %x, want %s", o, h)
+	const (
+		originHash = "3a0de594ddc5e6d2db6ac36788ccd4102b7eb272e4d610ea8956317ccf616f92"
+		nonceHash  = "c5e0172f14dffbe8d725a65645554863f0d14ee50b9a38034e93f7e7305df864"
+		cardDigest = "b279891a871202b377cf749958337a6ac4b69c00ede9746966c00b7887f07f14"
+	)
+	value := SignedValue(crypto.SHA256, origin, nonce)
+	if got := hex.EncodeToString(value); got != originHash+nonceHash {
+		t.Errorf("SignedValue = %s, want %s", got, originHash+nonceHash)
 	}
-	if h := "c5e0172f14dffbe8d725a65645554863f0d14ee50b9a38034e93f7e7305df864"; hex.EncodeToString(n[:]) != h {
-		t.Errorf("sha256(nonce) = %x, want %s", n, h)
-	}
-	if got := hex.EncodeToString(SignedValue(crypto.SHA256, origin, nonce)); got != want {
-		t.Errorf("SignedValue = %s, want %s", got, want)
+	if got := hex.EncodeToString(digest(crypto.SHA256, value)); got != cardDigest {
+		t.Errorf("digest the card signs = %s, want %s", got, cardDigest)
 	}
 	if err := ValidateNonce(nonce); err != nil {
 		t.Errorf("ValidateNonce(%q): %v", nonce, err)

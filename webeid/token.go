@@ -107,14 +107,16 @@ func AlgorithmFor(pub crypto.PublicKey) (alg string, hash crypto.Hash, err error
 	}
 }
 
-// SignedValue is hash(hash(origin) || hash(nonce)), the value a token's signature covers.
-// hash is SHA-256, SHA-384 or SHA-512; any other hash gives nil.
+// SignedValue is hash(origin) || hash(nonce), the data a token's signature is made over
+// with the token's algorithm, which hashes it once more (so the card signs
+// hash(hash(origin) || hash(nonce))). hash is SHA-256, SHA-384 or SHA-512; any other hash
+// gives nil.
 func SignedValue(hash crypto.Hash, origin, nonce string) []byte {
 	sum := digester(hash)
 	if sum == nil {
 		return nil
 	}
-	return sum(append(sum([]byte(origin)), sum([]byte(nonce))...))
+	return append(sum([]byte(origin)), sum([]byte(nonce))...)
 }
 
 // digest is hash(b) for SHA-256, SHA-384 or SHA-512, or nil for any other hash.

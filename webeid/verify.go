@@ -23,10 +23,11 @@ const (
 //
 // It requires a "web-eid:1" or "web-eid:1.x" format, a supported algorithm that matches
 // the certificate's key (RS256/384/512 or PS256/384/512 for RSA; ES256, ES384 or ES512 for
-// P-256, P-384 or P-521), a signature over SignedValue for this origin and nonce, and a
-// certificate valid at now. It does NOT check who issued the certificate, its key usage or
-// its revocation: trusting the certificate is the site's policy and needs the site's roots.
-// appVersion is not checked. Errors about the token wrap ErrInvalidToken; a bad origin or
+// P-256, P-384 or P-521), a signature made with that algorithm over the data SignedValue,
+// hash(origin) || hash(nonce), for this origin and nonce, as Web eID's validators check it,
+// and a certificate valid at now. It does NOT check who issued the certificate, its key
+// usage or its revocation: trusting the certificate is the site's policy and needs the
+// site's roots. appVersion is not checked. Errors about the token wrap ErrInvalidToken; a bad origin or
 // nonce argument wraps ErrInvalidInput.
 func Verify(tok *Token, origin, nonce string, now time.Time) (*x509.Certificate, error) {
 	if err := ValidateOrigin(origin); err != nil {
@@ -110,7 +111,8 @@ func checkKeyMatches(pub crypto.PublicKey, name string, alg algorithm) error {
 	return nil
 }
 
-// verifySignature checks sig over value with pub under alg; pub's type must suit alg.
+// verifySignature checks that sig is alg's signature by pub of the data value, which alg
+// hashes first; pub's type must suit alg.
 func verifySignature(pub crypto.PublicKey, alg algorithm, value, sig []byte) error {
 	d := digest(alg.hash, value)
 	switch k := pub.(type) {
