@@ -240,7 +240,7 @@ func TestWrongUserIsRefusedEverywhere(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != 403 {
 		t.Errorf("WebSocket from another user: err %v, resp %v", err, resp)
 	}
-	if !strings.Contains(ts.logText(), `"reason":"caller is uid:1001, not uid:1000"`) {
+	if !strings.Contains(ts.logText(), `"reason":"caller is uid:1001, not uid:1000`) {
 		t.Errorf("WRONG_USER not logged:\n%s", ts.logText())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -60,6 +61,13 @@ type GuardOptions struct {
 	// Domains returns the DomainList in force; it may change at any time.
 	Domains func() DomainInfo
 	Logger  zerolog.Logger
+	// MaxConnsPerUser bounds the connections each OS user may hold open
+	// at once (0: no bound beyond Serve's own); the port service, which
+	// every user calls, sets it.
+	MaxConnsPerUser int
+	// IdleTimeout closes keep-alive connections idle this long (Serve's
+	// default of 2 minutes when zero).
+	IdleTimeout time.Duration
 }
 
 // Guard checks every request and WebSocket upgrade before a handler sees
@@ -70,11 +78,14 @@ type Guard struct {
 	domains   func() DomainInfo
 	log       zerolog.Logger
 	refusals  *refusalLog
+	conns     *userConns
+	idle      time.Duration
 }
 
 // NewGuard makes a Guard.
 func NewGuard(opt GuardOptions) *Guard {
-	g := &Guard{self: opt.Self, peerOwner: opt.PeerOwner, domains: opt.Domains, log: opt.Logger, refusals: newRefusalLog(opt.Logger)}
+	g := &Guard{self: opt.Self, peerOwner: opt.PeerOwner, domains: opt.Domains, log: opt.Logger, refusals: newRefusalLog(opt.Logger),
+		conns: &userConns{max: opt.MaxConnsPerUser, perID: map[string]int{}}, idle: opt.IdleTimeout}
 	if g.peerOwner == nil {
 		g.peerOwner = peerOfAddrs
 	}
@@ -91,6 +102,10 @@ func (g *Guard) Domains() DomainInfo { return g.domains() }
 // owner lookup runs lazily, off the accept loop.
 func (g *Guard) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	ci := &connInfo{conn: c, lookup: g.peerOwner}
+	if oc, ok := c.(*ownedConn); ok {
+		// The owner was found when the connection was admitted.
+		ci.once.Do(func() { ci.user, ci.err = oc.user, oc.err })
+	}
 	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
 		p := ":" + strconv.Itoa(int(ap.Port()))
 		ci.hosts = [3]string{"localhost" + p, "127.0.0.1" + p, "[::1]" + p}
@@ -258,6 +273,10 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, code 
 
 // refuseAt is refuse with the log entry at level.
 func (g *Guard) refuseAt(level zerolog.Level, w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
+	if code == api.CodeWrongUser {
+		// A caller that is not the agent's user keeps no connection.
+		w.Header().Set("Connection", "close")
+	}
 	WriteError(w, status, code, message)
 	if !g.refusals.allow(refusalKey{caller: g.callerID(r), code: code}) {
 		return

@@ -1,6 +1,7 @@
 package loopback
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -71,14 +72,15 @@ func Listen(addr string) ([]net.Listener, error) {
 // Serve serves h on lns with the Guard's connection tracking and
 // cardbridge's limits (header size and time, idle time, at most maxConns
 // connections per listener, 4096 when zero) until ctx ends or a listener
-// fails. beforeShutdown, if set, runs first at the end (to close hijacked
+// fails. Each connection's OS user is checked as it is accepted (see
+// admitListener), so connections the Guard would refuse never hold a slot. beforeShutdown, if set, runs first at the end (to close hijacked
 // connections, which Shutdown does not track).
 func Serve(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeShutdown func(), lns ...net.Listener) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second, // hijacked WebSockets clear it
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       cmp.Or(g.idle, 2*time.Minute),
 		MaxHeaderBytes:    16 << 10,
 		ConnContext:       g.ConnContext,
 		ErrorLog:          log.New(io.Discard, "", 0),
@@ -94,7 +96,7 @@ func Serve(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeSh
 	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
-		go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxConns)) }()
+		go func() { errc <- srv.Serve(&admitListener{Listener: netutil.LimitListener(ln, maxConns), g: g}) }()
 	}
 	select {
 	case err := <-errc:

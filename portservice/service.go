@@ -223,7 +223,9 @@ func (s *Service) Run(ctx context.Context) error {
 		Domains: func() loopback.DomainInfo {
 			return loopback.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
 		},
-		Logger: s.log,
+		Logger:          s.log,
+		MaxConnsPerUser: MaxConnsPerUser,
+		IdleTimeout:     IdleTimeout,
 	})
 	err = loopback.Serve(ctx, guard.Wrap(s.routes()), guard, 0, nil, lns...)
 	cancel()
@@ -363,6 +365,15 @@ func (s *Service) VersionInfo() api.VersionInfo {
 	}
 	return vi
 }
+
+// Every user on the host calls the port service, so no one user may hold
+// more than MaxConnsPerUser connections to it at once (a page asks the five
+// well-known ports; a user's browsers keep a few of each), and keep-alive
+// connections idle for IdleTimeout are closed (a page asks once).
+const (
+	MaxConnsPerUser = 64
+	IdleTimeout     = 10 * time.Second
+)
 
 // fault is the NHS Port Service's answer when the caller has no agent, in
 // both casings NHS clients read.

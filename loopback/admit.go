@@ -1,0 +1,130 @@
+package loopback
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+// admitListener checks every connection's OS user as it is accepted,
+// before it can hold one of the server's connection slots or goroutines:
+//
+//   - a Guard with a Self (the agent) turns other users away at once, with
+//     a WRONG_USER answer, and closes their connections;
+//   - a Guard with MaxConnsPerUser (the port service) admits at most that
+//     many connections of each user at a time and turns the rest away with
+//     BUSY, so that no user can starve another's GetPortNumber.
+//
+// The owner it finds travels with the connection (ownedConn), so the Guard
+// does not look it up again.
+type admitListener struct {
+	net.Listener
+	g *Guard
+}
+
+// userConns counts each user's open connections across a Guard's
+// listeners.
+type userConns struct {
+	max   int // 0: no limit
+	mu    sync.Mutex
+	perID map[string]int
+}
+
+// ownedConn is an admitted connection and the OS user at its other end.
+type ownedConn struct {
+	net.Conn
+	user    peercred.User
+	err     error // the owner lookup's error, if it failed
+	release func()
+	once    sync.Once
+}
+
+// Close closes the connection and gives back its user's slot.
+func (c *ownedConn) Close() error {
+	c.once.Do(func() {
+		if c.release != nil {
+			c.release()
+		}
+	})
+	return c.Conn.Close()
+}
+
+// Accept returns the next admitted connection.
+func (l *admitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		u, err := l.g.peerOwner(c)
+		oc := &ownedConn{Conn: c, user: u, err: err}
+		switch {
+		case err != nil:
+			// Admitted; the Guard refuses its request, logs why and
+			// closes it.
+			return oc, nil
+		case l.g.self != nil && u != *l.g.self:
+			l.turnAway(c, u, api.CodeWrongUser, 403, "Forbidden", "caller is "+u.String()+", not "+l.g.self.String()+" (turned away on connect)", "this agent serves another user")
+			continue
+		case l.g.conns.max > 0:
+			if !l.g.conns.acquire(u.ID) {
+				l.turnAway(c, u, api.CodeBusy, 503, "Service Unavailable", "more than "+strconv.Itoa(l.g.conns.max)+" connections from "+u.String(), "too many connections from your user")
+				continue
+			}
+			oc.release = func() { l.g.conns.release(u.ID) }
+		}
+		return oc, nil
+	}
+}
+
+// acquire counts one more connection of id, unless it has max already.
+func (u *userConns) acquire(id string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.perID[id] >= u.max {
+		return false
+	}
+	u.perID[id]++
+	return true
+}
+
+// release counts one connection of id fewer.
+func (u *userConns) release(id string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.perID[id]--; u.perID[id] <= 0 {
+		delete(u.perID, id)
+	}
+}
+
+// turnAwayWait bounds writing the refusal to a turned-away connection.
+const turnAwayWait = time.Second
+
+// turnAway answers a connection that is not admitted with an API error and
+// closes it, off the accept loop; the refusal is logged as the Guard's are.
+func (l *admitListener) turnAway(c net.Conn, u peercred.User, code api.Code, status int, statusText, reason, message string) {
+	if l.g.refusals.allow(refusalKey{caller: u.ID, code: code}) {
+		l.g.log.WithLevel(zerolog.WarnLevel).
+			Str("code", string(code)).
+			Str("reason", reason).
+			Str("remote", c.RemoteAddr().String()).
+			Msg("refused connection")
+	}
+	go func() {
+		body := `{"error":{"code":"` + string(code) + `","message":"` + message + `"}}` + "\n"
+		_ = c.SetWriteDeadline(time.Now().Add(turnAwayWait))
+		_, _ = c.Write([]byte("HTTP/1.1 " + strconv.Itoa(status) + " " + statusText + "\r\n" +
+			"Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nConnection: close\r\n" +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+		if tc, ok := c.(interface{ CloseWrite() error }); ok {
+			_ = tc.CloseWrite()
+		}
+		_ = c.Close()
+	}()
+}
