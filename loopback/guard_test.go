@@ -3,6 +3,7 @@ package loopback
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -111,6 +112,34 @@ func TestOptionsAsteriskIsGuarded(t *testing.T) {
 			if !strings.Contains(logs.String(), `"message":"refused`) {
 				t.Errorf("the refusal was not logged: %s", logs.String())
 			}
+		})
+	}
+}
+
+// TestListenNamesTheHolder: "localhost:P" with either family's loopback
+// address held by another socket is an error naming the holder, not a
+// quiet IPv4-only (or IPv6-only) listener.
+func TestListenNamesTheHolder(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Skip("no socket owners on this platform:", err)
+	}
+	for _, family := range []string{"[::1]", "127.0.0.1"} {
+		t.Run(family, func(t *testing.T) {
+			held, err := net.Listen("tcp", family+":0")
+			if err != nil {
+				t.Skip("no", family, "here:", err)
+			}
+			defer held.Close()
+			port := held.Addr().(*net.TCPAddr).Port
+			lns, err := Listen("localhost:" + strconv.Itoa(port))
+			for _, l := range lns {
+				l.Close()
+			}
+			if !errors.Is(err, ErrPortHeld) || !strings.Contains(err.Error(), me.ID) {
+				t.Fatalf("Listen with %s:%d held: %v, want ErrPortHeld naming %s", family, port, err, me.ID)
+			}
+			t.Log(err)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package loopback
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -32,8 +33,35 @@ func peerOfAddrs(c net.Conn) (peercred.User, error) {
 
 // Listen opens loopback listeners for addr: "127.0.0.1:P" or "[::1]:P" for
 // one, "localhost:P" for both (browsers try either). Anything that is not a
-// loopback address is refused.
+// loopback address is refused. With "localhost:P", a port another socket
+// holds on either family is an error naming the holder (a browser trying
+// [::1] first would otherwise reach it); only a host without IPv6 loopback
+// is served on 127.0.0.1 alone.
 func Listen(addr string) ([]net.Listener, error) {
+	return listen(addr)
+}
+
+// ErrPortHeld wraps a listen error when another socket holds the port.
+var ErrPortHeld = errors.New("the port is held by another program")
+
+// holderOf adds to a failed listen on host:port who holds the port, where
+// the OS tells.
+func holderOf(host, port string, err error) error {
+	if !addrInUse(err) {
+		return err
+	}
+	ap, perr := netip.ParseAddrPort(net.JoinHostPort(host, port))
+	if perr != nil || ap.Port() == 0 {
+		return fmt.Errorf("%w: %w", ErrPortHeld, err)
+	}
+	l, ferr := peercred.FindListener(ap)
+	if ferr != nil {
+		return fmt.Errorf("%w (its owner could not be found: %v): %w", ErrPortHeld, ferr, err)
+	}
+	return fmt.Errorf("%w: listening on %v as %s: %w", ErrPortHeld, l.Addr, l.Owner.Describe(), err)
+}
+
+func listen(addr string) ([]net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", addr, err)
@@ -53,13 +81,13 @@ func Listen(addr string) ([]net.Listener, error) {
 	for i, h := range hosts {
 		ln, err := net.Listen("tcp", net.JoinHostPort(h, port))
 		if err != nil {
-			if i > 0 && len(lns) > 0 {
-				break // IPv6 loopback missing: serve IPv4 alone
+			if i > 0 && len(lns) > 0 && noSuchFamily(err) {
+				break // no IPv6 loopback on this host: serve IPv4 alone
 			}
 			for _, l := range lns {
 				l.Close()
 			}
-			return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(h, port), err)
+			return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(h, port), holderOf(h, port, err))
 		}
 		lns = append(lns, ln)
 		if port == "0" {

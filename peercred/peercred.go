@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/user"
 	"strconv"
+	"strings"
 )
 
 // User is an OS account, as recorded in PortStore.txt and compared by the agent.
@@ -26,6 +28,15 @@ type User struct {
 
 // String returns the account's ID.
 func (u User) String() string { return u.ID }
+
+// Describe returns the account's ID and, where the system knows it, its
+// name, for messages a person reads: "uid:1001 (alice)".
+func (u User) Describe() string {
+	if a, err := user.LookupId(strings.TrimPrefix(u.ID, "uid:")); err == nil && a.Username != "" {
+		return u.ID + " (" + a.Username + ")"
+	}
+	return u.ID
+}
 
 // ErrNotFound means there is no socket to answer for: the peer has closed it, it has
 // no owning process (TIME_WAIT, not yet accepted), or the address is not on loopback.
