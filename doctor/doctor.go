@@ -139,7 +139,7 @@ func Run(ctx context.Context, opt Options) Report {
 		checkPCSC(pf, goos),
 		checkReaders(pf, goos),
 		checkCard(pf, now),
-		checkPortService(nf, opt.Ports, goos),
+		checkPortService(nf, opt.Ports, goos, opt.Probes.PortHolder),
 		checkAgent(nf, pf, opt.StandalonePort, goos),
 		checkAgentPort(nf, goos),
 		checkDomainList(nf, opt.Probes, now, goos),

@@ -53,7 +53,7 @@ func TestHealthy(t *testing.T) {
 	for id, want := range map[string]string{
 		"card":               "UUID 555123456789 in " + readerA + " (CN=555123456789, OU=People, O=nhs, valid until 2027-03-05)",
 		"readers":            "2: " + readerA + ", " + readerB,
-		"portservice":        "cardbridge-portservice 1.2.0 on port 43487",
+		"portservice":        "cardbridge-portservice 1.2.0 on ports 43487, 44213, 45031, 46478, 48853",
 		"agent":              "cardbridge 1.2.0 on port 55012, registered with the port service",
 		"agent-port":         "agree: 55012",
 		"domainlist":         "version 2026-02, 2 entries (https://my.esr.nhs.uk, https://*.spineservices.nhs.uk), saved 2026-03-02 14:02 UTC, 3 days ago",
@@ -102,6 +102,12 @@ func TestBrokenSetups(t *testing.T) {
 			if strings.HasPrefix(k, fmt.Sprint(port)+" ") {
 				delete(f.local, k)
 			}
+		}
+	}
+	// portServiceDown: nothing answers on any well-known port.
+	portServiceDown := func(f *fakeProbes) {
+		for _, p := range []int{43487, 44213, 45031, 46478, 48853} {
+			notListening(f, p)
 		}
 	}
 	withPS := func(f *fakeProbes, edit func(*api.VersionInfo)) {
@@ -173,29 +179,42 @@ func TestBrokenSetups(t *testing.T) {
 			c.NotAfter = soon
 			f.cards[readerA] = c
 		}, want: []want{{"card", Warn, "expires 2026-03-15, in 10 days", "before 2026-03-15"}}},
-		{name: "port service not running", edit: func(f *fakeProbes) { notListening(f, psPort) }, want: []want{
+		{name: "port service not running", edit: portServiceDown, want: []want{
 			{"portservice", Fail, "not running: nothing answers on ports 43487, 44213, 45031, 46478, 48853", "sudo systemctl start cardbridge-portservice"},
 			{"agent", Skip, "cannot tell without the port service; none runs standalone on port 43485", ""},
 			{"agent-port", Skip, "no port service", ""},
 			{"domainlist", Skip, "neither the port service nor the agent", ""},
 			{"trusted-url", Skip, "port service is not reachable", ""},
 		}, exit: 1},
-		{name: "port service not running on Windows", goos: "windows", edit: func(f *fakeProbes) { notListening(f, psPort) }, want: []want{
+		{name: "port service not running on Windows", goos: "windows", edit: portServiceDown, want: []want{
 			{"portservice", Fail, "not running", "`sc start cardbridge-portservice`"},
 		}, exit: 1},
-		{name: "port service hangs", edit: func(f *fakeProbes) { f.local[key(psPort, "/api/versioninfo")] = reply{hang: true} }, want: []want{
+		{name: "port service hangs", edit: func(f *fakeProbes) {
+			for _, p := range []int{43487, 44213, 45031, 46478, 48853} {
+				f.local[key(p, "/api/versioninfo")] = reply{hang: true}
+			}
+		}, want: []want{
 			{"portservice", Fail, "something listens on port 43487 but does not answer", "sudo systemctl restart cardbridge-portservice"},
 		}, exit: 1},
 		{name: "an old port service holds the first port", edit: func(f *fakeProbes) {
 			notListening(f, psPort)
 			f.local[key(psPort, "/api/versioninfo")] = reply{status: 404, body: "<html>Not Found</html>"}
-			f.local[key(44213, "/api/versioninfo")] = ok200(psInfo())
 			f.local[key(44213, "/PRS/GetPortNumber")] = ok200(map[string]any{"portData": map[string]int{"portNumber": agentPort}})
 		}, want: []want{
-			{"portservice", Warn, "on port 44213; port 43487, which pages try first, is held by another program (it answers HTTP 404", "sudo ss -ltnp 'sport = :43487'"},
+			{"portservice", Fail, "on ports 44213, 45031, 46478, 48853; port 43487 is held by another program (it answers HTTP 404", "sudo ss -ltnp 'sport = :43487'"},
 			{"agent-port", OK, "agree: 55012", ""},
+		}, exit: 1},
+		{name: "another user holds a well-known port", edit: func(f *fakeProbes) {
+			f.local[key(46478, "/api/versioninfo")] = reply{status: 200, body: `{"portData":{"portNumber":55555}}`}
+			f.holders = map[int]string{46478: "uid:1001 (mallory)"}
+		}, want: []want{
+			{"portservice", Fail, "port 46478 is held by another program of uid:1001 (mallory)", "stop or uninstall it"},
+		}, exit: 1},
+		{name: "a well-known port not served", edit: func(f *fakeProbes) { notListening(f, 45031) }, want: []want{
+			{"portservice", Warn, "port 45031 is not served", "sudo systemctl restart cardbridge-portservice"},
 		}},
 		{name: "another program on the port service's port", edit: func(f *fakeProbes) {
+			portServiceDown(f)
 			f.local[key(psPort, "/api/versioninfo")] = reply{status: 200, body: `{"hello":"world"}`}
 		}, want: []want{{"portservice", Fail, "not found; port 43487 is held by another program", "uninstall"}}, exit: 1},
 		{name: "agent not running", edit: func(f *fakeProbes) {
@@ -247,7 +266,7 @@ func TestBrokenSetups(t *testing.T) {
 			{"agent-port", Fail, "the port service has no agent for you (PR30007), but one runs standalone on port 43485", "without --listen"},
 		}, exit: 1},
 		{name: "standalone agent without a port service", edit: func(f *fakeProbes) {
-			notListening(f, psPort)
+			portServiceDown(f)
 			standalone(f)
 		}, want: []want{
 			{"portservice", Warn, "the agent runs standalone on port 43485", "sudo systemctl start cardbridge-portservice"},

@@ -55,6 +55,7 @@ type fakeProbes struct {
 	remote      map[string]reply    // by URL
 	browsers    []Browser
 	files       map[string]fakeFile
+	holders     map[int]string // PortHolder by port
 
 	mu    sync.Mutex
 	asked []string // every Local and Remote call, "port path" or URL
@@ -101,6 +102,8 @@ func (f *fakeProbes) Remote(ctx context.Context, url string) (int, []byte, error
 }
 
 func (f *fakeProbes) Browsers() []Browser { return f.browsers }
+
+func (f *fakeProbes) PortHolder(port int) string { return f.holders[port] }
 
 func (f *fakeProbes) Stat(path string) (fs.FileInfo, error) {
 	fi, ok := f.files[path]
@@ -159,6 +162,10 @@ func healthy() *fakeProbes {
 			Subject: "CN=555123456789, OU=People, O=nhs", NotAfter: now.Add(365 * 24 * time.Hour).Format(time.RFC3339), Certificate: "MIIBsecretcertificatebody"}},
 		local: map[string]reply{
 			key(psPort, "/api/versioninfo"):    ok200(psInfo()),
+			key(44213, "/api/versioninfo"):     ok200(psInfo()),
+			key(45031, "/api/versioninfo"):     ok200(psInfo()),
+			key(46478, "/api/versioninfo"):     ok200(psInfo()),
+			key(48853, "/api/versioninfo"):     ok200(psInfo()),
 			key(psPort, "/PRS/GetPortNumber"):  ok200(map[string]any{"portData": map[string]int{"portNumber": agentPort}}),
 			key(agentPort, "/api/versioninfo"): ok200(agentInfoAt(agentPort)),
 			key(agentPort, "/api/readers"):     ok200(api.Readers{Readers: []api.Reader{}}),

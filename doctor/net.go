@@ -208,26 +208,41 @@ func snippet(b []byte) string {
 	return fmt.Sprintf("%q", s)
 }
 
-func checkPortService(f netFacts, ports []int, goos string) Check {
+func checkPortService(f netFacts, ports []int, goos string, holder func(port int) string) Check {
 	c := Check{ID: "portservice", Name: "port service"}
-	// Ports pages try before the service's, held by something else.
-	var blocked []answer
+	// Well-known ports held by something other than the port service: it
+	// can answer pages' discovery in the service's place.
+	var blocked, unserved []answer
+	var served []int
 	for _, a := range f.scan {
-		if f.ps != nil && a.port == f.ps.port {
-			break
-		}
-		if a.kind != kindNone {
+		switch {
+		case a.kind == kindCardbridge:
+			served = append(served, a.port)
+		case a.kind == kindNone:
+			unserved = append(unserved, a)
+		default:
 			blocked = append(blocked, a)
 		}
 	}
+	heldBy := func(b answer) string {
+		if h := holder(b.port); h != "" {
+			return fmt.Sprintf("port %d is held by another program of %s (%s)", b.port, h, describeAnswer(b))
+		}
+		return fmt.Sprintf("port %d is held by another program (%s)", b.port, describeAnswer(b))
+	}
 	if f.ps != nil {
 		c.Status = OK
-		c.Detail = fmt.Sprintf("%s %s on port %d", f.ps.info.Product, f.ps.info.Version, f.ps.port)
-		if len(blocked) > 0 {
+		c.Detail = fmt.Sprintf("%s %s on %s %s", f.ps.info.Product, f.ps.info.Version, portsWord(len(served)), joinPorts(served))
+		switch {
+		case len(blocked) > 0:
 			b := blocked[0]
+			c.Status = Fail
+			c.Detail += "; " + heldBy(b) + ", which can answer pages in the port service's place"
+			c.Fix = fmt.Sprintf("find the program on port %d with `%s` and stop or uninstall it (an old NHS Port Service must be uninstalled; cardbridge replaces it); the port service takes the port within a minute", b.port, whoListens(goos, b.port))
+		case len(unserved) > 0:
 			c.Status = Warn
-			c.Detail += fmt.Sprintf("; port %d, which pages try first, is held by another program (%s)", b.port, describeAnswer(b))
-			c.Fix = fmt.Sprintf("find the program on port %d with `%s` and stop or uninstall it (an old NHS Port Service must be uninstalled; cardbridge replaces it)", b.port, whoListens(goos, b.port))
+			c.Detail += fmt.Sprintf("; port %d is not served, so another program could answer pages there", unserved[0].port)
+			c.Fix = fixRestartPortService(goos)
 		}
 		return c
 	}
@@ -239,21 +254,25 @@ func checkPortService(f netFacts, ports []int, goos string) Check {
 			c.Fix = fixRestartPortService(goos) + fmt.Sprintf("; if that does not help, find the program on port %d with `%s`", b.port, whoListens(goos, b.port))
 			return c
 		}
-		c.Detail = fmt.Sprintf("not found; port %d is held by another program (%s)", b.port, describeAnswer(b))
+		c.Detail = "not found; " + heldBy(b)
 		c.Fix = fmt.Sprintf("find the program on port %d with `%s` and stop or uninstall it (an old NHS Port Service must be uninstalled), then ", b.port, whoListens(goos, b.port)) + fixStartPortService(goos)
 		return c
 	}
-	c.Detail = "not running: nothing answers on port"
-	if len(ports) > 1 {
-		c.Detail += "s"
-	}
-	c.Detail += " " + joinPorts(ports)
+	c.Detail = "not running: nothing answers on " + portsWord(len(ports)) + " " + joinPorts(ports)
 	c.Fix = fixStartPortService(goos)
 	if f.standalone.kind == kindCardbridge {
 		c.Status = Warn
 		c.Detail += fmt.Sprintf("; the agent runs standalone on port %d, which pages using cardbridge.js find, but NHS pages ask the port service", f.standalone.port)
 	}
 	return c
+}
+
+// portsWord is "port" or "ports" for n of them.
+func portsWord(n int) string {
+	if n == 1 {
+		return "port"
+	}
+	return "ports"
 }
 
 // describeAnswer says what answered on a port instead of cardbridge.

@@ -29,6 +29,9 @@ type Probes interface {
 	Browsers() []Browser
 	// Stat is os.Stat.
 	Stat(path string) (fs.FileInfo, error)
+	// PortHolder names the OS user whose socket listens on the loopback
+	// port ("uid:1001 (alice)"), or "" when the OS does not tell.
+	PortHolder(port int) string
 }
 
 // Errors of Probes.Local.

@@ -9,12 +9,14 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/peercred"
 )
 
 // maxBody bounds what doctor reads of any answer.
@@ -122,3 +124,13 @@ func (*System) Browsers() []Browser { return findBrowsers() }
 
 // Stat is os.Stat.
 func (*System) Stat(path string) (fs.FileInfo, error) { return os.Stat(path) }
+
+// PortHolder asks the OS who listens on 127.0.0.1:port, then [::1]:port.
+func (*System) PortHolder(port int) string {
+	for _, a := range []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()} {
+		if l, err := peercred.FindListener(netip.AddrPortFrom(a, uint16(port))); err == nil {
+			return l.Owner.Describe()
+		}
+	}
+	return ""
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,7 @@ type Service struct {
 
 	mu     sync.Mutex
 	regs   map[string]*registration // live agents by user id
+	served []int                    // well-known ports being served
 	agents sync.WaitGroup           // followAgent goroutines
 }
 
@@ -195,11 +197,16 @@ func (s *Service) Port() int { return int(s.httpPort.Load()) }
 
 // Run serves pages and agents until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	lns, port, err := listenWellKnown(s.opt.Ports)
-	if err != nil {
-		return err
+	lns, served, held := listenWellKnown(s.opt.Ports)
+	if len(served) == 0 {
+		return fmt.Errorf("every well-known port is taken: %w", errors.Join(held...))
 	}
-	s.httpPort.Store(int32(port))
+	s.httpPort.Store(int32(served[0]))
+	s.setServed(served)
+	for _, err := range held {
+		s.logHeld(err)
+	}
+	port := served[0]
 	sock, err := localsock.Listen(s.opt.Socket)
 	if err != nil {
 		for _, l := range lns {
@@ -227,7 +234,12 @@ func (s *Service) Run(ctx context.Context) error {
 		MaxConnsPerUser: MaxConnsPerUser,
 		IdleTimeout:     IdleTimeout,
 	})
-	err = loopback.Serve(ctx, guard.Wrap(s.routes()), guard, 0, nil, lns...)
+	handler := guard.Wrap(s.routes())
+	if len(held) > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.reclaim(ctx, handler, guard) }()
+	}
+	err = loopback.Serve(ctx, handler, guard, 0, nil, lns...)
 	cancel()
 	sock.Close()
 	for _, r := range s.liveRegs() {
@@ -246,17 +258,78 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // listenWellKnown listens on loopback (IPv4 and, where there is one, IPv6)
-// on the first of ports that is free.
-func listenWellKnown(ports []int) ([]net.Listener, int, error) {
-	var errs []error
+// on every well-known port it can, so that no other local user can answer
+// a page's discovery on one of them. It returns the listeners, the ports
+// they serve, and an error for each port it could not take.
+func listenWellKnown(ports []int) (lns []net.Listener, served []int, held []error) {
 	for _, p := range ports {
-		lns, err := loopback.Listen("localhost:" + strconv.Itoa(p))
-		if err == nil {
-			return lns, p, nil
+		l, err := loopback.Listen("localhost:" + strconv.Itoa(p))
+		if err != nil {
+			held = append(held, fmt.Errorf("well-known port %d: %w", p, err))
+			continue
 		}
-		errs = append(errs, err)
+		lns = append(lns, l...)
+		served = append(served, p)
 	}
-	return nil, 0, fmt.Errorf("every well-known port is taken: %w", errors.Join(errs...))
+	return lns, served, held
+}
+
+// logHeld reports a well-known port the service could not take: whoever
+// holds it can answer pages' discovery in the service's place.
+func (s *Service) logHeld(err error) {
+	s.log.Error().Err(err).Msg("security: a well-known port is held by another program, which can answer pages in the port service's place; stop it (cardbridge doctor names it)")
+}
+
+// setServed records the well-known ports being served.
+func (s *Service) setServed(ports []int) {
+	s.mu.Lock()
+	s.served = slices.Clone(ports)
+	s.mu.Unlock()
+}
+
+// Served returns the well-known ports being served.
+func (s *Service) Served() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.served)
+}
+
+// reclaimEvery is how often the service tries again to take the
+// well-known ports it could not.
+var reclaimEvery = time.Minute
+
+// reclaim takes, when they come free, the well-known ports another program
+// held at start, and serves them too, until ctx ends.
+func (s *Service) reclaim(ctx context.Context, h http.Handler, g *loopback.Guard) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(reclaimEvery)
+	defer t.Stop()
+	for {
+		served := s.Served()
+		var missing []int
+		for _, p := range s.opt.Ports {
+			if !slices.Contains(served, p) {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lns, got, _ := listenWellKnown(missing)
+		if len(got) == 0 {
+			continue
+		}
+		s.setServed(append(served, got...))
+		s.log.Warn().Ints("ports", got).Msg("took the well-known ports that had been held by another program")
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = loopback.Serve(ctx, h, g, 0, nil, lns...) }()
+	}
 }
 
 // SessionEvent is a user session logging on or off (Windows terminal

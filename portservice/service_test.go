@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -404,5 +406,73 @@ func TestVersionInfoDomainListAgeAndTrustedURLError(t *testing.T) {
 	b, _ = json.Marshal(vi.TrustedURL)
 	if strings.Contains(string(b), `"error"`) {
 		t.Errorf("a good check still reports an error: %s", b)
+	}
+}
+
+// TestHoldsEveryWellKnownPort: the service serves every well-known port on
+// both loopback families; one held by another program at start is logged
+// as an error naming the holder, the others are served, and the held one
+// is taken once it comes free.
+func TestHoldsEveryWellKnownPort(t *testing.T) {
+	old := reclaimEvery
+	reclaimEvery = 100 * time.Millisecond
+	t.Cleanup(func() { reclaimEvery = old })
+
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	squatter, err := net.Listen("tcp", fmt.Sprintf("[::1]:%d", ports[1]))
+	if err != nil {
+		t.Skip("no IPv6 loopback here:", err)
+	}
+	dir := t.TempDir()
+	var logs testutil.Buffer
+	s, err := New(Options{StateDir: dir, Ports: ports, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Port() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := s.Served(); len(got) != 2 || got[0] != ports[0] || got[1] != ports[2] {
+		t.Fatalf("serving %v, want %v and %v", got, ports[0], ports[2])
+	}
+	connect := func(host string, port int) error {
+		resp, err := http.Get(fmt.Sprintf("http://%s/PRS/ConnectPRService", net.JoinHostPort(host, strconv.Itoa(port))))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	for _, p := range []int{ports[0], ports[2]} {
+		for _, host := range []string{"127.0.0.1", "::1"} {
+			if err := connect(host, p); err != nil {
+				t.Errorf("%s port %d: %v", host, p, err)
+			}
+		}
+	}
+	me, _ := peercred.Current()
+	if l := logs.String(); !strings.Contains(l, `"level":"error"`) || !strings.Contains(l, fmt.Sprintf("well-known port %d", ports[1])) || !strings.Contains(l, me.ID) {
+		t.Errorf("the held port was not logged as an error naming %s:\n%s", me.ID, l)
+	}
+
+	squatter.Close()
+	for !slices.Contains(s.Served(), ports[1]) {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("port %d not taken after it came free; serving %v", ports[1], s.Served())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		if err := connect(host, ports[1]); err != nil {
+			t.Errorf("%s port %d after it came free: %v", host, ports[1], err)
+		}
 	}
 }
