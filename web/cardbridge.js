@@ -1,8 +1,9 @@
 /*
  * cardbridge.js: the browser client for the cardbridge agent.
  *
- * Include it from the agent (<script src="http://127.0.0.1:43485/cardbridge.js">)
- * or copy it next to your page; it needs no build step and no other library.
+ * Serve it with your page (copy it next to your page); it needs no build
+ * step and no other library. On a shared host do not load it from
+ * localhost: whoever holds a local port could serve script into your page.
  *
  *   const cb = await CardBridge.connect();       // finds this user's agent
  *   const card = await cb.card();                // {present, uuid, subject, ...}
@@ -12,9 +13,10 @@
  *   });
  *   sub.close();
  *
- * Discovery asks the port service on its well-known ports first (multi-user
- * hosts give each user a port of their own), then tries the agent's
- * standalone port. The API needs no cookies.
+ * Discovery asks the port service on its well-known ports (multi-user hosts
+ * give each user a port of their own); its answer is final. Only when no
+ * port service answers does it try the agent's standalone port. The API
+ * needs no cookies.
  */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) {
@@ -60,13 +62,14 @@
   }
 
   // portFromService asks one port service port for this user's agent port.
+  // Any answer, the port or a fault, resolves; only no answer rejects.
   function portFromService(port, ms) {
     return getJSON("http://" + HOST + ":" + port + "/PRS/GetPortNumber", ms).then(function (body) {
       if (body && body.portData && body.portData.portNumber) {
-        return body.portData.portNumber;
+        return { port: body.portData.portNumber };
       }
       var fault = body && body.faultException;
-      throw CardBridgeError("NOT_RUNNING", fault ? fault.code + " " + fault.message : "no port from the port service");
+      return { fault: fault ? fault.code + " " + fault.message : "no port from the port service" };
     });
   }
 
@@ -131,8 +134,15 @@
     var ms = opts.timeoutMs || 2000;
     var servicePorts = opts.portServicePorts || PORT_SERVICE_PORTS;
     var standalone = opts.standalonePort || STANDALONE_PORT;
+    // The port service's answer is final: when it says this user has no
+    // agent (PR30007), the standalone port, where any local user could
+    // listen, is not asked. Only when no port service answers at all is
+    // this a single-user machine with a standalone agent.
     return firstOf(servicePorts.map(function (p) { return portFromService(p, ms); }))
-      .catch(function () { return standalone; })
+      .then(function (answer) {
+        if (answer.port) { return answer.port; }
+        throw CardBridgeError("NOT_RUNNING", "the port service has no cardbridge agent for this user (" + answer.fault + ")");
+      }, function () { return standalone; })
       .then(function (port) {
         var c = new Client(port);
         // A refused origin gets no CORS headers, so the browser cannot tell
