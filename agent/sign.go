@@ -134,7 +134,7 @@ func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn fun
 		return err
 	}
 	defer conn.Close()
-	return conn.Transaction(ctx, func() error {
+	return conn.Transaction(ctx, func() (err error) {
 		if err := piv.SelectPIV(ctx, conn); err != nil {
 			return err
 		}
@@ -145,12 +145,25 @@ func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn fun
 		if err != nil {
 			return err
 		}
-		defer c.clearPINAfter(ctx, conn, reader, resettable)
+		defer func() {
+			if cardGone(err) {
+				return // and its PIN state with it
+			}
+			c.clearPINAfter(ctx, conn, reader, resettable)
+		}()
 		if err := verifyPIN(ctx, conn, origin, prompt); err != nil {
 			return err
 		}
 		return fn(&CardSigner{ctx: ctx, conn: conn, cert: cert})
 	})
+}
+
+// cardGone reports whether err says the card, its reader or the PC/SC
+// service went away, or the connection broke: nothing more can be sent to
+// the card on this connection.
+func cardGone(err error) bool {
+	return errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrNoReader) ||
+		errors.Is(err, pcsc.ErrUnavailable) || errors.Is(err, pcsc.ErrClosed)
 }
 
 // clearPINBefore makes sure the card's PIN is not verified as a signing
@@ -199,25 +212,42 @@ func (c *Core) clearPINBefore(ctx context.Context, conn *pcsc.Conn, reader strin
 const cleanupTimeout = 5 * time.Second
 
 // clearPINAfter leaves the card's PIN not verified as a signing session
-// ends: VERIFY P1=FF where the card takes it, otherwise (or when it fails) a
-// card reset. It logs what it used.
+// ends: VERIFY P1=FF where the card takes it; otherwise, or when the card
+// answers that with an error, a card reset if the PIN is verified. It logs
+// what it used.
+//
+// It never resets a card that did not answer its last command: that card
+// has most likely left the reader, and pcsc-lite, told to reset a card that
+// left before it noticed, can fail to power the next card put in that
+// reader. A card still there but mute is cleared when the next session
+// starts.
 func (c *Core) clearPINAfter(ctx context.Context, conn *pcsc.Conn, reader string, resettable bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	log := c.log.With().Str("reader", reader).Logger()
 	if resettable {
 		err := piv.ResetPINStatus(ctx, conn)
-		if err == nil {
+		switch {
+		case err == nil:
 			log.Debug().Msg("PIN status cleared with VERIFY P1=FF")
+			return
+		case !errors.Is(err, piv.ErrUnsupportedCard):
+			log.Warn().Err(err).Msg("the card did not answer VERIFY P1=FF; its PIN status is cleared when the next session starts")
 			return
 		}
 		log.Warn().Err(err).Msg("cannot clear the PIN status with VERIFY P1=FF; resetting the card")
-	}
-	if err := conn.Reset(ctx); err != nil {
-		if errors.Is(err, pcsc.ErrNoCard) {
-			log.Debug().Err(err).Msg("the card left before its PIN status was cleared")
+	} else {
+		_, verified, err := piv.PINRetries(ctx, conn)
+		switch {
+		case err == nil && !verified:
+			log.Debug().Msg("the card refuses VERIFY P1=FF; its PIN is not verified")
+			return
+		case err != nil && !errors.Is(err, piv.ErrUnsupportedCard):
+			log.Warn().Err(err).Msg("the card did not answer the PIN status; its PIN status is cleared when the next session starts")
 			return
 		}
+	}
+	if err := conn.Reset(ctx); err != nil {
 		log.Warn().Err(err).Msg("cannot reset the card to clear its PIN status")
 		return
 	}
