@@ -419,3 +419,37 @@ func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestSignCardRemovedAtThePrompt: a card pulled while the PIN prompt is up,
+// whether it takes VERIFY P1=FF or not, ends the session with a clean error,
+// and the same card put back signs again. The agent does not try to reset a
+// card that has left, which on pcsc-lite can leave the reader unable to
+// power the next card; the removal is repeated to give that a chance.
+func TestSignCardRemovedAtThePrompt(t *testing.T) {
+	needPCSCD(t)
+	for i, tc := range pinResetCards {
+		t.Run(tc.name, func(t *testing.T) {
+			core, sub := runCore(t)
+			c, _, _ := newCard(t, testCard{uuid: "555000000" + itoa(320+i), alg: "p256", pinResetSW: tc.resetSW})
+			insert(t, c, 0)
+			waitIdentified(t, sub)
+			for round := 1; round <= 3; round++ {
+				p := &pins{answers: []string{"123456"}, hook: func() { _ = c.Remove() }}
+				err := signToken(core, p)
+				if code := agent.CodeOf(err); err == nil || code != api.CodeNoCard && code != api.CodeUnsupportedCard {
+					t.Fatalf("round %d: card removed at the prompt: %v (%s)", round, err, code)
+				}
+				waitPresent(t, reader0, false)
+				insert(t, c, 0)
+				waitIdentified(t, sub)
+				p = &pins{answers: []string{"123456"}}
+				if err := signToken(core, p); err != nil || len(p.asked) != 1 {
+					t.Fatalf("round %d: after re-insertion: %v, prompts %q", round, err, p.asked)
+				}
+				if c.PINVerified() {
+					t.Errorf("round %d: the PIN stayed verified", round)
+				}
+			}
+		})
+	}
+}
