@@ -1,6 +1,7 @@
 package loopback
 
 import (
+	"bytes"
 	"net"
 	"strconv"
 	"sync"
@@ -117,6 +118,11 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, code api.Code, sta
 			Msg("refused connection")
 	}
 	go func() {
+		// Answer the request, as a client expects, once its head has
+		// come (or after turnAwayWait); an answer before the request
+		// confuses HTTP clients that reuse connections.
+		_ = c.SetReadDeadline(time.Now().Add(turnAwayWait))
+		readHead(c)
 		body := `{"error":{"code":"` + string(code) + `","message":"` + message + `"}}` + "\n"
 		_ = c.SetWriteDeadline(time.Now().Add(turnAwayWait))
 		_, _ = c.Write([]byte("HTTP/1.1 " + strconv.Itoa(status) + " " + statusText + "\r\n" +
@@ -127,4 +133,21 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, code api.Code, sta
 		}
 		_ = c.Close()
 	}()
+}
+
+// maxTurnAwayHead bounds what is read of a turned-away request.
+const maxTurnAwayHead = 8 << 10
+
+// readHead reads from c until the end of a request head (a blank line), an
+// error or maxTurnAwayHead bytes.
+func readHead(c net.Conn) {
+	var buf [1024]byte
+	var seen []byte
+	for len(seen) < maxTurnAwayHead {
+		n, err := c.Read(buf[:])
+		seen = append(seen, buf[:n]...)
+		if bytes.Contains(seen, []byte("\r\n\r\n")) || err != nil {
+			return
+		}
+	}
 }

@@ -43,8 +43,8 @@ func answerOf(t *testing.T, c net.Conn, wait time.Duration) string {
 }
 
 // TestStrangersAreTurnedAwayOnConnect: another user's connections are
-// answered WRONG_USER and closed as they are accepted, before sending
-// anything, so they never hold a slot; the agent's own user is served.
+// turned away as they are accepted, answered WRONG_USER and closed, so they
+// never reach the server; the agent's own user is served.
 func TestStrangersAreTurnedAwayOnConnect(t *testing.T) {
 	self := peercred.User{ID: "uid:1000"}
 	var logs testutil.Buffer
@@ -63,6 +63,9 @@ func TestStrangersAreTurnedAwayOnConnect(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		c, err := stranger.Dial("tcp", addr)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "GET /api/card HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		got := answerOf(t, c, 5*time.Second)
@@ -119,6 +122,9 @@ func TestConnectionsPerUser(t *testing.T) {
 	}
 	c, err := hog.Dial("tcp", addr)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	got := answerOf(t, c, 5*time.Second)

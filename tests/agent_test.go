@@ -328,8 +328,10 @@ func TestAgentRefusesOtherUser(t *testing.T) {
 		}
 	}
 	b, _ := os.ReadFile(a.log)
-	if n := strings.Count(string(b), `"code":"WRONG_USER"`); n < 2*len(paths) {
-		t.Errorf("%d WRONG_USER refusals logged, want %d", n, 2*len(paths))
+	// The first refusals of each minute are logged in full, the rest
+	// counted (see TestRefusalFloodCannotFlushTheLog).
+	if n := strings.Count(string(b), `"code":"WRONG_USER"`); n < 5 {
+		t.Errorf("%d WRONG_USER refusals logged, want at least 5", n)
 	}
 	if !strings.Contains(string(b), "caller is uid:"+u.Uid) {
 		t.Error("the refusal log does not name the caller's user")
