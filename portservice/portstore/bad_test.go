@@ -99,7 +99,7 @@ func TestOpenNotARegularFile(t *testing.T) {
 			if !strings.Contains(logged, tt.found) || !strings.Contains(logged, aside[0]) {
 				t.Errorf("the log does not say a %s was found and moved to %s:\n%s", tt.found, aside[0], logged)
 			}
-			if strings.Contains(logged, "root:") || strings.Contains(logged, "Zm9v") {
+			if strings.Contains(logged, "root:") || strings.Contains(strings.ToLower(logged), "zm9v") {
 				t.Errorf("the log holds the secret's content:\n%s", logged)
 			}
 		})
@@ -150,7 +150,7 @@ func TestOpenLogsNoLineContent(t *testing.T) {
 			t.Errorf("line %d not logged:\n%s", n, &log)
 		}
 	}
-	if logged := log.String(); strings.Contains(logged, "root") || strings.Contains(logged, "Zm9v") {
+	if logged := log.String(); strings.Contains(logged, "root") || strings.Contains(strings.ToLower(logged), "zm9v") {
 		t.Errorf("the log quotes the file's lines:\n%s", logged)
 	}
 }
