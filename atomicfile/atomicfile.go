@@ -9,6 +9,10 @@
 // does) and MOVEFILE_WRITE_THROUGH (it returns once the rename is on disk), and
 // there is no directory to fsync. Cleanup removes temporary files that a crash
 // left behind.
+//
+// ReadRegular reads such a file back only if it is a regular file, without
+// following a symbolic link or blocking on a named pipe, and up to a size
+// limit; MoveAside moves anything else out of the way.
 package atomicfile
 
 import (

@@ -3,7 +3,6 @@ package domainlist
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ var (
 	errVersionTooLong  = errors.New("version is longer than 256 bytes")
 	errTooManyPatterns = errors.New("more than 3000 patterns; line ignored")
 	errFileTooBig      = errors.New("file is larger than 1 MiB; this line and everything after it were ignored")
+	errUnlisted        = errors.New("more bad lines not listed")
 )
 
 // List is a parsed DomainList. It is immutable and safe for concurrent use.
@@ -78,6 +78,31 @@ func (e LineError) Error() string {
 
 // Unwrap returns the problem with the line.
 func (e LineError) Unwrap() error { return e.Err }
+
+// Reason says what is wrong with the line without quoting any of it, for a
+// log that must not show what a file holds (it may not be a DomainList at
+// all).
+func (e LineError) Reason() string {
+	for err := e.Err; err != nil; err = errors.Unwrap(err) {
+		if reasons[err] {
+			return err.Error()
+		}
+	}
+	return "not an origin pattern"
+}
+
+// reasons are the problems Reason names: none quotes the line.
+var reasons = map[error]bool{
+	errLineTooLong: true, errVersionTooLong: true, errTooManyPatterns: true, errFileTooBig: true, errUnlisted: true,
+	errEmptyPattern: true, errSpace: true, errNoScheme: true, errEmptyScheme: true, errBareStar: true,
+	errStarDotOnly: true, errStarPlace: true, errWildcardIP: true, errWildcardShort: true,
+	errNoSlashes: true, errScheme: true, errIDN: true, errPunycode: true, errPublicSuffix: true,
+	errMissingHost: true, errPath: true, errQuery: true, errFragment: true, errBackslash: true,
+	errUserinfo: true, errNoCloseBracket: true, errAfterBracket: true, errIPv6NoBrackets: true,
+	errBadIPv6: true, errIPv6Zone: true, errBadIPv4: true, errEmptyPort: true, errPortNotNumber: true,
+	errPortRange: true, errEmptyLabel: true, errTrailingDot: true, errHostTooLong: true,
+	errLabelTooLong: true, errHostChar: true, errLabelHyphen: true, errHostInvalidUTF8: true,
+}
 
 // Empty returns a list that allows no origin.
 func Empty() *List { return &List{} }
@@ -173,7 +198,7 @@ func Parse(data []byte) (*List, []LineError) {
 		}
 	}
 	if unlisted > 0 {
-		errs = append(errs, LineError{Line: firstUnlisted, Err: fmt.Errorf("%d more bad lines not listed", unlisted)})
+		errs = append(errs, LineError{Line: firstUnlisted, Err: quotedf(errUnlisted, "%d more bad lines not listed", unlisted)})
 	}
 	if tooBig != nil {
 		errs = append(errs, *tooBig)

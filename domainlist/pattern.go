@@ -30,7 +30,27 @@ var (
 	errStarPlace     = errors.New(`"*" is only allowed as a leading "*." in front of a domain`)
 	errWildcardIP    = errors.New("a wildcard over an IP address is not allowed")
 	errWildcardShort = errors.New(`a wildcard needs at least two labels after "*.", e.g. "*.example.org"`)
+	errNoSlashes     = errors.New(`missing "//" after the scheme`)
+	errScheme        = errors.New("scheme is not http or https")
+	errIDN           = errors.New("host is not a valid internationalised domain name")
+	errPunycode      = errors.New("host has a label that is not valid punycode")
+	errPublicSuffix  = errors.New("a wildcard over a public suffix would allow sites of unrelated owners")
 )
+
+// quotedError is an error whose message quotes part of a pattern; Unwrap
+// gives what is wrong without the quote.
+type quotedError struct {
+	reason error
+	msg    string
+}
+
+func (e *quotedError) Error() string { return e.msg }
+func (e *quotedError) Unwrap() error { return e.reason }
+
+// quotedf returns an error with message format, wrapping reason.
+func quotedf(reason error, format string, args ...any) error {
+	return &quotedError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
 
 // String returns the pattern in canonical DomainList form, e.g. "https://*.spineservices.nhs.uk".
 func (p Pattern) String() string {
@@ -63,7 +83,7 @@ func ParsePattern(s string) (Pattern, error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		if before, _, ok := strings.Cut(s, ":"); ok && (asciiEqualFold(before, "https") || asciiEqualFold(before, "http")) {
-			return Pattern{}, fmt.Errorf(`missing "//" after %q`, strings.ToLower(before)+":")
+			return Pattern{}, quotedf(errNoSlashes, `missing "//" after %q`, strings.ToLower(before)+":")
 		}
 		return Pattern{}, errNoScheme
 	}
@@ -76,7 +96,7 @@ func ParsePattern(s string) (Pattern, error) {
 	case scheme == "":
 		return Pattern{}, errEmptyScheme
 	default:
-		return Pattern{}, fmt.Errorf("scheme %s is not http or https", quote(scheme))
+		return Pattern{}, quotedf(errScheme, "scheme %s is not http or https", quote(scheme))
 	}
 
 	// Admins often paste a URL with a trailing "/"; it means the same origin.
@@ -152,7 +172,7 @@ func parsePatternHost(h string) (host string, wildcard bool, err error) {
 			return "", false, errWildcardShort
 		}
 		if suffix, _ := publicsuffix.PublicSuffix(host); suffix == host {
-			return "", false, fmt.Errorf("%q is a public suffix: a wildcard over it would allow sites of unrelated owners", host)
+			return "", false, quotedf(errPublicSuffix, "%q is a public suffix: a wildcard over it would allow sites of unrelated owners", host)
 		}
 	}
 	return host, wildcard, nil
@@ -169,7 +189,7 @@ func domainToASCII(h string) (string, error) {
 	} else {
 		a, err := idna.Lookup.ToASCII(h)
 		if err != nil {
-			return "", fmt.Errorf("host %s is not a valid domain name: %v", quote(h), err)
+			return "", quotedf(errIDN, "host %s is not a valid domain name: %v", quote(h), err)
 		}
 		h = a
 	}
@@ -183,7 +203,7 @@ func domainToASCII(h string) (string, error) {
 		for i := 0; i < len(label); i++ {
 			c := label[i]
 			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return "", fmt.Errorf("character %q is not allowed in a host (want letters, digits, '-' and '.')", c)
+				return "", quotedf(errHostChar, "character %q is not allowed in a host (want letters, digits, '-' and '.')", c)
 			}
 		}
 		if label[0] == '-' || label[len(label)-1] == '-' {
@@ -191,7 +211,7 @@ func domainToASCII(h string) (string, error) {
 		}
 		if strings.HasPrefix(label, "xn--") {
 			if _, err := idna.Lookup.ToUnicode(label); err != nil {
-				return "", fmt.Errorf("host label %s is not valid punycode: %v", quote(label), err)
+				return "", quotedf(errPunycode, "host label %s is not valid punycode: %v", quote(label), err)
 			}
 		}
 	}

@@ -3,7 +3,7 @@ package portservice
 import (
 	"bytes"
 	"errors"
-	"io"
+	"fmt"
 	"io/fs"
 	"os"
 
@@ -24,17 +24,32 @@ https://*.spineservices.nhs.uk
 const maxDomainFile = 1 << 20
 
 // loadDomains reads the DomainList file at path. Whatever is wrong with
-// the file — missing, empty, unreadable bytes, bad lines — it returns a
-// usable list: the good lines, or the built-in list when none are good.
-// When the file on disk was not clean, it is rewritten clean (atomically).
+// the file — missing, empty, unreadable bytes, bad lines, not a regular file,
+// too large — it returns a usable list: the good lines, or the built-in list
+// when none are good. When the file on disk was not clean, it is rewritten
+// clean (atomically); something other than a regular file, or a file larger
+// than 1 MiB, is first moved aside to DomainList.txt.bad-TIME. Nothing the file
+// holds is logged: bad lines by number and reason only.
 func loadDomains(path string, log zerolog.Logger) *domainlist.List {
 	builtin, _ := domainlist.Parse([]byte(BuiltinDomains))
-	data, err := readCapped(path, maxDomainFile)
+	data, err := atomicfile.ReadRegular(path, maxDomainFile)
+	moved := false
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		log.Info().Str("file", path).Msg("no DomainList yet; writing the built-in one")
 		writeDomains(path, builtin, log)
 		return builtin
+	case errors.Is(err, atomicfile.ErrNotRegular):
+		moveDomainsAside(path, err, log)
+		log.Warn().Str("file", path).Msg("using the built-in DomainList in place of one that is not a regular file")
+		writeDomains(path, builtin, log)
+		return builtin
+	case errors.Is(err, atomicfile.ErrTooLarge):
+		// Keep the whole lines of the first 1 MiB: a cut-off host is a
+		// different host.
+		data = data[:bytes.LastIndexByte(data, '\n')+1]
+		moved = moveDomainsAside(path, err, log)
+		log.Warn().Str("file", path).Msg("the DomainList is larger than 1 MiB; keeping the lines of its first 1 MiB")
 	case err != nil:
 		// Unreadable (permissions, I/O): serve the built-in list, and leave
 		// the file for an admin to look at.
@@ -43,33 +58,47 @@ func loadDomains(path string, log zerolog.Logger) *domainlist.List {
 	}
 	list, bad := domainlist.Parse(data)
 	for _, e := range bad {
-		log.Warn().Str("file", path).Int("line", e.Line).Err(e.Err).Msg("dropping a bad DomainList line")
+		log.Warn().Str("file", path).Int("line", e.Line).Str("reason", e.Reason()).Msg("dropping a bad DomainList line")
 	}
 	if list.Len() == 0 {
 		log.Warn().Str("file", path).Msg("the DomainList has no usable entry; using the built-in one")
 		list = builtin
 	}
-	if !bytes.Equal(data, list.Format()) {
+	if moved || !bytes.Equal(data, list.Format()) {
 		writeDomains(path, list, log)
 	}
 	return list
 }
 
-// writeDomains replaces the file with list's clean form.
+// moveDomainsAside moves the DomainList at path, which found says is not a
+// regular file or is too large, out of the way and logs what was found and
+// where it went. It reports whether the file was moved.
+func moveDomainsAside(path string, found error, log zerolog.Logger) bool {
+	aside, err := atomicfile.MoveAside(path)
+	if err != nil {
+		log.Error().Str("file", path).Str("found", found.Error()).Err(err).
+			Msg("cannot move the bad DomainList aside; replacing it with a clean file if the OS allows")
+		return false
+	}
+	log.Warn().Str("file", path).Str("found", found.Error()).Str("movedTo", aside).
+		Msg("moved the bad DomainList aside; writing a clean one in its place")
+	return true
+}
+
+// writeDomains replaces the file with list's clean form. Should something
+// other than a regular file (a directory, say) stand in the way, it is moved
+// aside and the write tried again.
 func writeDomains(path string, list *domainlist.List, log zerolog.Logger) {
-	if err := atomicfile.Write(path, list.Format(), 0o644); err != nil {
+	err := atomicfile.Write(path, list.Format(), 0o644)
+	if fi, lerr := os.Lstat(path); err != nil && lerr == nil && !fi.Mode().IsRegular() {
+		found := fmt.Errorf("write %s: %w (%s)", path, atomicfile.ErrNotRegular, atomicfile.Kind(fi.Mode()))
+		if moveDomainsAside(path, found, log) {
+			err = atomicfile.Write(path, list.Format(), 0o644)
+		}
+	}
+	if err != nil {
 		log.Error().Err(err).Str("file", path).Msg("cannot write the DomainList")
 		return
 	}
 	log.Info().Str("file", path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList written")
-}
-
-// readCapped reads at most max bytes of a file.
-func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
 }

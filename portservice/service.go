@@ -148,7 +148,7 @@ func New(opt Options) (*Service, error) {
 	s.store = store
 	s.domains.Store(loadDomains(s.domainsPath(), s.log))
 	updated := time.Now()
-	if st, err := os.Stat(s.domainsPath()); err == nil {
+	if st, err := os.Lstat(s.domainsPath()); err == nil {
 		updated = st.ModTime()
 	}
 	s.updated.Store(updated.UnixNano())

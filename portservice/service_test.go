@@ -78,19 +78,6 @@ func TestLoadDomains(t *testing.T) {
 			}
 		})
 	}
-	t.Run("unreadable", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "DomainList.txt")
-		if err := os.Mkdir(path, 0o755); err != nil { // a directory where the file should be
-			t.Fatal(err)
-		}
-		var logs testutil.Buffer
-		if list := loadDomains(path, zerolog.New(&logs)); list.Len() != 2 {
-			t.Errorf("list = %v", list.Patterns())
-		}
-		if !strings.Contains(logs.String(), "cannot read the DomainList") {
-			t.Errorf("not logged: %s", logs.String())
-		}
-	})
 }
 
 func ptr(s string) *string { return &s }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
@@ -312,6 +312,9 @@ func serveRegistered(ctx context.Context, f agentFlags, self peercred.User, reg 
 	}
 }
 
+// maxDomainsFile bounds a --domains file: a larger one is refused.
+const maxDomainsFile = 1 << 20
+
 // domainSource holds the DomainList in force and reloads a --domains file
 // when it changes.
 type domainSource struct {
@@ -319,8 +322,8 @@ type domainSource struct {
 	log      zerolog.Logger
 	cur      atomic.Pointer[loopback.DomainInfo]
 	onChange atomic.Pointer[func()] // told after a new list is in force
-	mod  time.Time
-	size int64
+	mod      time.Time              // the file's time and size when last loaded or tried
+	size     int64
 }
 
 func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
@@ -329,6 +332,9 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 		list, _ := domainlist.Parse([]byte(builtinDomains))
 		d.cur.Store(&loopback.DomainInfo{List: list, Source: "builtin"})
 		return d, nil
+	}
+	if st, err := os.Lstat(path); err == nil {
+		d.mod, d.size = st.ModTime(), st.Size()
 	}
 	if err := d.load(); err != nil {
 		return nil, err
@@ -354,34 +360,33 @@ func (d *domainSource) fromService(text string) {
 	}
 	list, bad := domainlist.Parse([]byte(text))
 	for _, e := range bad {
-		d.log.Warn().Int("line", e.Line).Err(e.Err).Msg("skipping a bad line of the port service's DomainList")
+		d.log.Warn().Int("line", e.Line).Str("reason", e.Reason()).Msg("skipping a bad line of the port service's DomainList")
 	}
 	d.set(&loopback.DomainInfo{List: list, Source: "portservice"})
 	d.log.Info().Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList from the port service")
 }
 
-// load reads the file; bad lines are logged and skipped.
+// load reads the file, which must be a regular file of at most 1 MiB (it is
+// never followed if a symbolic link, nor waited on if a named pipe); bad lines
+// are logged by number and reason and skipped.
 func (d *domainSource) load() error {
-	st, err := os.Stat(d.path)
+	data, err := atomicfile.ReadRegular(d.path, maxDomainsFile)
 	if err != nil {
-		return fmt.Errorf("read DomainList: %w", err)
+		return fmt.Errorf("load --domains: %w", err)
 	}
-	data, err := os.ReadFile(d.path)
-	if err != nil {
-		return fmt.Errorf("read DomainList: %w", err)
-	}
-	list, bad := domainlist.Parse(bytes.Clone(data))
+	list, bad := domainlist.Parse(data)
 	for _, e := range bad {
-		d.log.Warn().Str("file", d.path).Int("line", e.Line).Err(e.Err).Msg("skipping a bad DomainList line")
+		d.log.Warn().Str("file", d.path).Int("line", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList line")
 	}
 	d.set(&loopback.DomainInfo{List: list, Source: "file:" + d.path})
-	d.mod, d.size = st.ModTime(), st.Size()
 	d.log.Info().Str("file", d.path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList loaded")
 	return nil
 }
 
 // watch reloads the file when its size or time changes, until ctx ends. A
-// file that disappears or cannot be read keeps the list in force.
+// file that disappears, cannot be read, is not a regular file or is too large
+// keeps the list in force, logged once per change; no read ever blocks, so
+// watch returns as soon as ctx ends.
 func (d *domainSource) watch(ctx context.Context) {
 	if d.path == "" {
 		return
@@ -394,12 +399,13 @@ func (d *domainSource) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		st, err := os.Stat(d.path)
+		st, err := os.Lstat(d.path)
 		if err != nil || (st.ModTime().Equal(d.mod) && st.Size() == d.size) {
 			continue
 		}
+		d.mod, d.size = st.ModTime(), st.Size()
 		if err := d.load(); err != nil {
-			d.log.Warn().Err(err).Msg("keeping the DomainList in force")
+			d.log.Warn().Err(err).Str("file", d.path).Msg("keeping the DomainList in force")
 		}
 	}
 }

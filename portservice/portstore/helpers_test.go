@@ -146,6 +146,18 @@ func tempFiles(t testing.TB, dir string) []string {
 	return out
 }
 
+// badFiles lists the files in dir that Open or a write moved aside.
+func badFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range tempFiles(t, dir) {
+		if strings.HasPrefix(n, storeName+".bad-") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // storeName is the file name tests use.
 const storeName = "PortStore.txt"
 

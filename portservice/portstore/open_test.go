@@ -54,6 +54,7 @@ func TestOpenCorruptFiles(t *testing.T) {
 		want     []Entry
 		warn     bool // at least one warning
 		warnLine int  // a warning names this line (0: not checked)
+		aside    bool // the file is moved aside, not only rewritten
 	}{
 		{
 			name: "missing",
@@ -176,6 +177,7 @@ func TestOpenCorruptFiles(t *testing.T) {
 			name:     "huge file",
 			content:  &huge,
 			want:     hugeWant,
+			aside:    true,
 			warn:     true,
 			warnLine: 1001,
 		},
@@ -262,7 +264,11 @@ func TestOpenCorruptFiles(t *testing.T) {
 					t.Errorf("the rewrite was not logged:\n%s", &log)
 				}
 			}
-			if n := tempFiles(t, dir); len(n) != 0 {
+			aside := badFiles(t, dir)
+			if tt.aside && len(aside) != 1 {
+				t.Errorf("the file was not moved aside: directory holds %q", tempFiles(t, dir))
+			}
+			if n := tempFiles(t, dir); len(n) != len(aside) || !tt.aside && len(aside) != 0 {
 				t.Errorf("directory holds %q besides the store", n)
 			}
 			// Opening the clean file again finds nothing to fix.
@@ -368,7 +374,6 @@ func TestOpenFails(t *testing.T) {
 		opt  Options
 	}{
 		{"directory is a file", Options{Path: filepath.Join(file, storeName)}},
-		{"path is a directory", Options{Path: dir}},
 		{"no path", Options{}},
 		{"range reversed", Options{Path: filepath.Join(dir, storeName), Lo: 2, Hi: 1}},
 		{"range too high", Options{Path: filepath.Join(dir, storeName), Lo: 1, Hi: 65536}},

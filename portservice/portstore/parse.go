@@ -30,14 +30,12 @@ const (
 type problem struct {
 	line   int // 1-based
 	kind   problemKind
-	reason string
-	text   string // the start of the line, quoted, for the log
+	reason string // never quotes the line: the file may hold what it should not
 }
 
 // candidate is a line that parsed, before duplicates are resolved.
 type candidate struct {
 	line    int
-	text    string
 	e       Entry
 	badTime bool      // the last-seen time did not parse and is now
 	fixes   []problem // what is changed if the line is kept
@@ -62,12 +60,12 @@ func newer(a, b *candidate) bool {
 // exactly what format writes for those entries.
 func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem) {
 	var probs []problem
-	note := func(line int, kind problemKind, reason string, raw []byte) {
-		probs = append(probs, problem{line: line, kind: kind, reason: reason, text: quoteStart(raw)})
+	note := func(line int, kind problemKind, reason string) {
+		probs = append(probs, problem{line: line, kind: kind, reason: reason})
 	}
 	if rest, ok := bytes.CutPrefix(data, []byte("\uFEFF")); ok {
 		data = rest
-		note(1, reformed, "byte order mark at the start of the file", nil)
+		note(1, reformed, "byte order mark at the start of the file")
 	}
 
 	var cands []*candidate
@@ -75,27 +73,27 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 		raw, rest, found := bytes.Cut(data, []byte{'\n'})
 		data = rest
 		if !found && cut {
-			note(n, dropped, "cut off at the 1 MiB read limit", raw)
+			note(n, dropped, "cut off at the 1 MiB read limit")
 			break
 		}
 		if len(raw) > maxLineLen {
-			note(n, dropped, "line longer than 4 KiB", raw)
+			note(n, dropped, "line longer than 4 KiB")
 			continue
 		}
 		raw, crlf := bytes.CutSuffix(raw, []byte{'\r'})
 		line := string(raw)
 		if strings.Trim(line, " \t\r") == "" {
-			note(n, reformed, "blank line", nil)
+			note(n, reformed, "blank line")
 			continue
 		}
 		c, reason := parseLine(line, lo, hi)
 		if c == nil {
-			note(n, dropped, reason, raw)
+			note(n, dropped, reason)
 			continue
 		}
-		c.line, c.text = n, quoteStart(raw)
+		c.line = n
 		fix := func(kind problemKind, reason string) {
-			c.fixes = append(c.fixes, problem{line: n, kind: kind, reason: reason, text: c.text})
+			c.fixes = append(c.fixes, problem{line: n, kind: kind, reason: reason})
 		}
 		t := c.e.LastSeen.UTC().Truncate(time.Second)
 		switch {
@@ -104,7 +102,7 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 			fix(fixed, reason)
 		case t.After(now):
 			c.e.LastSeen = now
-			fix(fixed, "last seen "+t.Format(time.RFC3339)+" is in the future; set to now")
+			fix(fixed, "the last-seen time is in the future; set to now")
 		default:
 			c.e.LastSeen = t
 			if string(appendLine(nil, c.e)) != line+"\n" {
@@ -140,12 +138,12 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 	}
 	for _, c := range cands {
 		if win := byUser[c.e.User]; win != c {
-			probs = append(probs, problem{line: c.line, kind: dropped, text: c.text,
-				reason: "user " + c.e.User + " is also on line " + strconv.Itoa(win.line) + ", which is kept"})
+			probs = append(probs, problem{line: c.line, kind: dropped,
+				reason: "its user is also on line " + strconv.Itoa(win.line) + ", which is kept"})
 		} else if win := byPort[c.e.Port]; win != c {
-			probs = append(probs, problem{line: c.line, kind: dropped, text: c.text,
-				reason: "port " + strconv.Itoa(c.e.Port) + " is also held by " + win.e.User + " on line " + strconv.Itoa(win.line) +
-					", which is kept; " + c.e.User + " gets a new port when it next registers"})
+			probs = append(probs, problem{line: c.line, kind: dropped,
+				reason: "its port is also on line " + strconv.Itoa(win.line) +
+					", which is kept; its user gets a new port when it next registers"})
 		}
 	}
 
@@ -159,7 +157,7 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 		probs = append(probs, c.fixes...)
 		if c.e.Port < prev && sorted {
 			sorted = false
-			note(c.line, reformed, "lines not sorted by port", nil)
+			note(c.line, reformed, "lines not sorted by port")
 		}
 		prev = c.e.Port
 		entries = append(entries, c.e)
@@ -178,19 +176,19 @@ func parseLine(line string, lo, hi int) (*candidate, string) {
 		return nil, "want 3 fields (user, port, last seen), found " + strconv.Itoa(len(f))
 	}
 	if !validUser(f[0]) {
-		return nil, "user " + quoteStart([]byte(f[0])) + " is neither uid:N nor a Windows SID"
+		return nil, "the user is neither uid:N nor a Windows SID"
 	}
 	port, err := strconv.Atoi(f[1])
 	if err != nil || f[1][0] < '0' || f[1][0] > '9' {
-		return nil, "port " + quoteStart([]byte(f[1])) + " is not a number"
+		return nil, "the port is not a number"
 	}
 	if port < lo || port > hi {
-		return nil, "port " + f[1] + " is outside the range " + strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+		return nil, "the port is outside the range " + strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
 	}
 	c := &candidate{e: Entry{User: f[0], Port: port}}
 	t, err := time.Parse(time.RFC3339, f[2])
 	if y := t.UTC().Year(); err != nil || y < 1 || y > 9999 {
-		return c, "last seen " + quoteStart([]byte(f[2])) + " is not an RFC 3339 time; set to now"
+		return c, "the last-seen time is not an RFC 3339 time; set to now"
 	}
 	c.e.LastSeen = t
 	return c, ""
@@ -211,7 +209,8 @@ func lineLen(user string, port int) int {
 	return len(user) + 1 + len(strconv.Itoa(port)) + 1 + len("2006-01-02T15:04:05Z") + 1
 }
 
-// quoteStart returns the first 64 bytes of b, Go-quoted, for a log message.
+// quoteStart returns the first 64 bytes of b, Go-quoted, for an error about
+// a caller's argument (never for a line of the file).
 func quoteStart(b []byte) string {
 	const max = 64
 	if len(b) > max {

@@ -22,7 +22,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -130,8 +129,19 @@ func Open(opt Options) (*Store, error) {
 	}
 	atomicfile.Cleanup(dir, base)
 
-	data, cut, readErr := readHead(s.path)
+	data, readErr := atomicfile.ReadRegular(s.path, maxFileSize)
 	missing := errors.Is(readErr, fs.ErrNotExist)
+	cut := errors.Is(readErr, atomicfile.ErrTooLarge)
+	// Anything but a regular file within the limit is moved aside, so that it
+	// is kept for an admin to look at and a clean file takes its place; of an
+	// oversized file the lines of the first 1 MiB are kept.
+	bad := errors.Is(readErr, atomicfile.ErrNotRegular) || cut
+	if bad {
+		s.moveAside(readErr)
+		if !cut {
+			data, readErr = nil, nil
+		}
+	}
 	// After a read error the last line read may be incomplete, as after the cut.
 	entries, probs := parse(data, cut || (readErr != nil && !missing), lo, hi, s.nowUTC())
 	for _, e := range entries {
@@ -145,22 +155,22 @@ func Open(opt Options) (*Store, error) {
 		last := entries[len(entries)-1]
 		entries = entries[:len(entries)-1]
 		s.removeLocked(last.User)
-		probs = append(probs, problem{kind: dropped, reason: "the file would exceed 1 MiB", text: quoteStart([]byte(last.User))})
+		probs = append(probs, problem{kind: dropped, reason: "the file would exceed 1 MiB"})
 	}
 
 	switch {
 	case missing:
 		s.log.Info().Str("file", s.path).Msg("port store: no file yet; creating an empty one")
+	case cut:
+		s.log.Warn().Str("file", s.path).Msg("port store: file larger than 1 MiB; read only the first 1 MiB")
 	case readErr != nil:
 		s.log.Warn().Err(readErr).Str("file", s.path).Int("bytesRead", len(data)).
 			Msg("port store: cannot read the whole file; keeping what was read")
-	case cut:
-		s.log.Warn().Str("file", s.path).Msg("port store: file larger than 1 MiB; read only the first 1 MiB")
 	}
 	s.logProblems(probs)
 
 	clean := s.format()
-	if missing || readErr != nil || cut || !bytes.Equal(clean, data) {
+	if missing || bad || readErr != nil || !bytes.Equal(clean, data) {
 		if !missing {
 			n := [3]int{}
 			for _, p := range probs {
@@ -169,7 +179,7 @@ func Open(opt Options) (*Store, error) {
 			s.log.Warn().Str("file", s.path).Int("kept", len(entries)).Int("dropped", n[dropped]).
 				Int("fixed", n[fixed]).Int("reformatted", n[reformed]).Msg("port store: rewriting a clean file")
 		}
-		if err := atomicfile.Write(s.path, clean, fileMode); err != nil {
+		if err := s.write(clean); err != nil {
 			return nil, fmt.Errorf("open port store: %w", err)
 		}
 	} else if err := probeWrite(dir, base); err != nil {
@@ -178,19 +188,34 @@ func Open(opt Options) (*Store, error) {
 	return s, nil
 }
 
-// readHead reads at most maxFileSize bytes of path, saying whether there was
-// more. On a read error it returns what it read before the error.
-func readHead(path string) (data []byte, cut bool, err error) {
-	f, err := os.Open(path)
+// moveAside moves what is at the store's path out of the way, after readErr
+// said it is not a regular file or is too large, and logs what was found and
+// what became of it. The clean file written next takes its place.
+func (s *Store) moveAside(readErr error) {
+	aside, err := atomicfile.MoveAside(s.path)
 	if err != nil {
-		return nil, false, err
+		s.log.Error().Str("file", s.path).Str("found", readErr.Error()).Err(err).
+			Msg("port store: cannot move the bad file aside; replacing it with a clean file if the OS allows")
+		return
 	}
-	defer f.Close()
-	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if len(data) > maxFileSize {
-		return data[:maxFileSize], true, err
+	s.log.Warn().Str("file", s.path).Str("found", readErr.Error()).Str("movedTo", aside).
+		Msg("port store: moved the bad file aside; writing a clean file in its place")
+}
+
+// write replaces the file with data. Should something other than a regular
+// file (a directory, say) stand in the way, it is moved aside, logged, and the
+// write tried again.
+func (s *Store) write(data []byte) error {
+	err := atomicfile.Write(s.path, data, fileMode)
+	if err == nil {
+		return nil
 	}
-	return data, false, err
+	fi, lerr := os.Lstat(s.path)
+	if lerr != nil || fi.Mode().IsRegular() {
+		return err
+	}
+	s.moveAside(fmt.Errorf("write %s: %w (%s)", s.path, atomicfile.ErrNotRegular, atomicfile.Kind(fi.Mode())))
+	return atomicfile.Write(s.path, data, fileMode)
 }
 
 // probeWrite checks that a file can be created in dir, as Write will need to,
@@ -237,7 +262,7 @@ func (s *Store) logProblems(probs []problem) {
 		if p.line > 0 {
 			ev = ev.Int("line", p.line)
 		}
-		ev.Str("reason", p.reason).Str("text", p.text).Msg(msg)
+		ev.Str("reason", p.reason).Msg(msg)
 	}
 	if more > 0 {
 		s.log.Warn().Str("file", s.path).Int("more", more).Msg("port store: more bad lines, not logged one by one")
@@ -276,7 +301,7 @@ func (s *Store) persist(gen uint64) error {
 	}
 	data, g := s.format(), s.gen
 	s.mu.Unlock()
-	if err := atomicfile.Write(s.path, data, fileMode); err != nil {
+	if err := s.write(data); err != nil {
 		return err
 	}
 	s.mu.Lock()

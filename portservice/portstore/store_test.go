@@ -478,11 +478,9 @@ func TestWriteFailure(t *testing.T) {
 	var log logSink
 	s := open(t, path, 0, 0, &log)
 	mustAllocate(t, s, "uid:1", nil)
-	// A non-empty directory where the file was makes every write fail.
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(path, "x"), 0o755); err != nil {
+	// With the directory gone every write fails (a directory where the file
+	// was is moved aside instead: see TestWriteMovesAsideWhatIsInTheWay).
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Allocate("uid:2", nil); err == nil {
@@ -504,7 +502,7 @@ func TestWriteFailure(t *testing.T) {
 		t.Errorf("the failed write after Expire was not logged")
 	}
 	// Once the file can be written again, the next write catches up.
-	if err := os.RemoveAll(path); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	e := mustAllocate(t, s, "uid:3", nil)
