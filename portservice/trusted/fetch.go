@@ -255,7 +255,7 @@ func (r *Refresher) fetchList(ctx context.Context) ([]byte, error) {
 func (r *Refresher) parseList(raw []byte, version string) (*domainlist.List, error) {
 	list, errs := domainlist.Parse(raw)
 	for _, e := range errs {
-		r.log.Warn().Err(e).Msg("trusted url: skipped a bad line of the fetched domain list")
+		r.log.Warn().Int("line", e.Line).Str("reason", e.Reason()).Msg("trusted url: skipped a bad line of the fetched domain list")
 	}
 	lines, bad := countLines(raw)
 	if bad*2 > lines {
