@@ -458,7 +458,7 @@ func TestSomeBadLinesAccepted(t *testing.T) {
 		t.Fatalf("delivered %d lists; last has %d entries, version %q", calls, l.Len(), l.Version())
 	}
 	out := logs.String()
-	for _, want := range []string{"line 3:", "line 5:"} {
+	for _, want := range []string{`"line":3,`, `"line":5,`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log does not mention %q: %s", want, out)
 		}
