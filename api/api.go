@@ -49,6 +49,31 @@ type VersionInfo struct {
 	PortService PortServiceInfo `json:"portService"`
 	DomainList  DomainListInfo  `json:"domainList"`
 	TrustedURL  TrustedURLInfo  `json:"trustedUrl"`
+	// PortRange is the port service's per-user port range; absent from the
+	// agent's answer.
+	PortRange *PortRangeInfo `json:"portRange,omitempty"`
+}
+
+// PortRangeInfo describes the port service's per-user port range and who
+// crowds it.
+type PortRangeInfo struct {
+	Lo int `json:"lo"`
+	Hi int `json:"hi"`
+	// Unusable counts the ports skipped for now because they could not be
+	// bound, were squatted, or an agent could not bind them.
+	Unusable int `json:"unusable"`
+	// Outside counts the users given a port outside the range because every
+	// port of it was unusable.
+	Outside int `json:"outside"`
+	// Holders are users holding many ports of the range besides their own.
+	Holders []PortHolder `json:"holders,omitempty"`
+}
+
+// PortHolder is a user holding Ports ports of the per-user range that are not
+// their own.
+type PortHolder struct {
+	User  string `json:"user"`
+	Ports int    `json:"ports"`
 }
 
 // APIVersion is the version of this API, "api" in VersionInfo.

@@ -213,6 +213,28 @@ func TestBrokenSetups(t *testing.T) {
 		{name: "a well-known port not served", edit: func(f *fakeProbes) { notListening(f, 45031) }, want: []want{
 			{"portservice", Warn, "port 45031 is not served", "sudo systemctl restart cardbridge-portservice"},
 		}},
+		{name: "a user holds many ports of the range", edit: func(f *fakeProbes) {
+			withPS(f, func(vi *api.VersionInfo) {
+				vi.PortRange = &api.PortRangeInfo{Lo: 55000, Hi: 55999, Holders: []api.PortHolder{{User: "uid:1001", Ports: 37}}}
+			})
+		}, want: []want{
+			{"portservice", Warn, "on ports 43487, 44213, 45031, 46478, 48853; user uid:1001 holds 37 ports of the per-user range 55000-55999 besides their own", "sudo ss -tanpe '( sport >= :55000 and sport <= :55999 )'"},
+			{"agent-port", OK, "agree: 55012", ""},
+		}},
+		{name: "the range is exhausted", goos: "windows", edit: func(f *fakeProbes) {
+			withPS(f, func(vi *api.VersionInfo) {
+				vi.PortRange = &api.PortRangeInfo{Lo: 55000, Hi: 55009, Outside: 2, Holders: []api.PortHolder{{User: "S-1-5-21-1-2-3-1001", Ports: 10}}}
+			})
+		}, want: []want{
+			{"portservice", Warn, "user S-1-5-21-1-2-3-1001 holds 10 ports of the per-user range 55000-55009 besides their own; 2 user(s) got a port outside the range 55000-55009", "netstat -abno"},
+		}},
+		{name: "a range nobody crowds", edit: func(f *fakeProbes) {
+			withPS(f, func(vi *api.VersionInfo) {
+				vi.PortRange = &api.PortRangeInfo{Lo: 55000, Hi: 55999, Unusable: 3}
+			})
+		}, want: []want{
+			{"portservice", OK, "cardbridge-portservice 1.2.0 on ports 43487, 44213, 45031, 46478, 48853", ""},
+		}},
 		{name: "another program on the port service's port", edit: func(f *fakeProbes) {
 			portServiceDown(f)
 			f.local[key(psPort, "/api/versioninfo")] = reply{status: 200, body: `{"hello":"world"}`}

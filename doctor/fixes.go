@@ -116,6 +116,20 @@ func whoListens(goos string, port int) string {
 	return fmt.Sprintf("netstat -an | grep %d", port)
 }
 
+// whoHoldsRange is the command that lists the programs holding TCP ports lo
+// to hi, with their users.
+func whoHoldsRange(goos string, lo, hi int) string {
+	switch goos {
+	case "linux":
+		return fmt.Sprintf("sudo ss -tanpe '( sport >= :%d and sport <= :%d )'", lo, hi)
+	case "windows":
+		return "netstat -abno (as administrator), the lines whose local port is in the range"
+	case "darwin":
+		return fmt.Sprintf("sudo lsof -nP -iTCP:%d-%d", lo, hi)
+	}
+	return fmt.Sprintf("netstat -an, the lines whose local port is %d-%d", lo, hi)
+}
+
 // policyPage is the browser page that shows the policies in force.
 func policyPage(b Browser) string {
 	if b.ID == "edge" {

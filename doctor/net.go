@@ -244,6 +244,7 @@ func checkPortService(f netFacts, ports []int, goos string, holder func(port int
 			c.Detail += fmt.Sprintf("; port %d is not served, so another program could answer pages there", unserved[0].port)
 			c.Fix = fixRestartPortService(goos)
 		}
+		checkPortRange(&c, f.ps.info.PortRange, goos)
 		return c
 	}
 	c.Status = Fail
@@ -273,6 +274,33 @@ func portsWord(n int) string {
 		return "port"
 	}
 	return "ports"
+}
+
+// checkPortRange warns, on the port service's check, about users holding many
+// ports of the per-user range and users given ports outside it, as the port
+// service reports them.
+func checkPortRange(c *Check, r *api.PortRangeInfo, goos string) {
+	if r == nil || (len(r.Holders) == 0 && r.Outside == 0) {
+		return
+	}
+	if c.Status == OK {
+		c.Status = Warn
+	}
+	var fixes []string
+	if c.Fix != "" {
+		fixes = append(fixes, c.Fix)
+	}
+	for _, h := range r.Holders {
+		c.Detail += fmt.Sprintf("; user %s holds %d ports of the per-user range %d-%d besides their own", h.User, h.Ports, r.Lo, r.Hi)
+	}
+	if len(r.Holders) > 0 {
+		fixes = append(fixes, fmt.Sprintf("find that user's programs on the range with `%s` and stop them; see the port service log (event range-ports-held)", whoHoldsRange(goos, r.Lo, r.Hi)))
+	}
+	if r.Outside > 0 {
+		c.Detail += fmt.Sprintf("; %d user(s) got a port outside the range %d-%d because every port of it was unusable", r.Outside, r.Lo, r.Hi)
+		fixes = append(fixes, "free the range or give the port service a larger one (--range); see the port service log (event range-exhausted)")
+	}
+	c.Fix = strings.Join(fixes, "; ")
 }
 
 // describeAnswer says what answered on a port instead of cardbridge.

@@ -194,9 +194,31 @@ const DefaultsFile = `# Settings of the cardbridge port service, read when it st
 #CARDBRIDGE_LOG_LEVEL=info
 `
 
+// The default per-user range, as the port service has it.
+const (
+	defaultLo = 55000
+	defaultHi = 55999
+)
+
+// SysctlPath is where the Debian package puts SysctlFile.
+const SysctlPath = "/etc/sysctl.d/60-cardbridge.conf"
+
+// SysctlFile keeps the per-user ports lo to hi out of Linux's ephemeral
+// (outgoing connection) ports, so that no program's connection lands on a
+// user's port; the setting covers IPv6 as well.
+func SysctlFile(lo, hi int) string {
+	return fmt.Sprintf(`# cardbridge: keep the port service's per-user ports out of the ports Linux
+# picks for outgoing connections (IPv4 and IPv6). If CARDBRIDGE_RANGE in
+# /etc/default/cardbridge-portservice names another range, put it here too,
+# then run: sudo sysctl --system
+net.ipv4.ip_local_reserved_ports = %d-%d
+`, lo, hi)
+}
+
 // LinuxFiles are the files that make up a Linux install with the programs
 // in binDir: the service unit (in serviceUnitDir), the agent's user unit
-// (in userUnitDir), its autostart entry and the settings file.
+// (in userUnitDir), its autostart entry, the settings file and the sysctl
+// file reserving the default per-user range.
 func LinuxFiles(binDir, serviceUnitDir, userUnitDir string) []File {
 	svc := binDir + "/cardbridge-portservice"
 	agent := binDir + "/cardbridge"
@@ -205,5 +227,6 @@ func LinuxFiles(binDir, serviceUnitDir, userUnitDir string) []File {
 		{Path: userUnitDir + "/" + AgentName + ".service", Data: SystemdAgentUnit(agent), Mode: 0o644},
 		{Path: "/etc/xdg/autostart/" + AgentName + ".desktop", Data: XDGAutostartEntry(agent), Mode: 0o644},
 		{Path: "/etc/default/" + ServiceName, Data: DefaultsFile, Mode: 0o644},
+		{Path: SysctlPath, Data: SysctlFile(defaultLo, defaultHi), Mode: 0o644},
 	}
 }

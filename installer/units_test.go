@@ -141,6 +141,7 @@ func TestLinuxFiles(t *testing.T) {
 		"/usr/lib/systemd/user/cardbridge-agent.service":     "ExecStart=/usr/bin/cardbridge agent\n",
 		"/etc/xdg/autostart/cardbridge-agent.desktop":        "Exec=/usr/bin/cardbridge agent --supervise\n",
 		"/etc/default/cardbridge-portservice":                "#CARDBRIDGE_TRUSTED_URL=",
+		"/etc/sysctl.d/60-cardbridge.conf":                   "\nnet.ipv4.ip_local_reserved_ports = 55000-55999\n",
 	}
 	if len(files) != len(want) {
 		t.Errorf("%d files, want %d", len(files), len(want))
@@ -151,6 +152,28 @@ func TestLinuxFiles(t *testing.T) {
 		}
 		if f.Mode != 0o644 {
 			t.Errorf("%s: mode %o", f.Path, f.Mode)
+		}
+	}
+}
+
+func TestSysctlFile(t *testing.T) {
+	cases := []struct {
+		lo, hi int
+		want   string
+	}{
+		{55000, 55999, "\nnet.ipv4.ip_local_reserved_ports = 55000-55999\n"},
+		{56000, 56099, "\nnet.ipv4.ip_local_reserved_ports = 56000-56099\n"},
+	}
+	for _, c := range cases {
+		got := SysctlFile(c.lo, c.hi)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("SysctlFile(%d, %d) = %q, want it to hold %q", c.lo, c.hi, got, c.want)
+		}
+		// sysctl reads "key = value" lines and # comments; nothing else.
+		for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+			if !strings.HasPrefix(line, "#") && !strings.Contains(line, " = ") {
+				t.Errorf("SysctlFile(%d, %d): line %q is neither a comment nor a setting", c.lo, c.hi, line)
+			}
 		}
 	}
 }

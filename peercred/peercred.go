@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -266,4 +267,72 @@ func rankListener(cands []listenCand, addr netip.Addr, only v6Only) int {
 		}
 	}
 	return -1
+}
+
+// Bound is a TCP socket with an owner whose local address is one that binding
+// 127.0.0.1:P or [::1]:P collides with: a listener or a client socket, in any
+// state in which a process owns it (listening, SYN-sent, established, closing).
+type Bound struct {
+	// Addr is the socket's local address, as the socket table has it.
+	Addr netip.AddrPort
+	// Listening is set for a listening socket.
+	Listening bool
+	// Owner is the user who created the socket.
+	Owner User
+}
+
+// BoundSockets returns every socket with an owner bound to a local port from lo
+// to hi on 127.0.0.1, ::1 or a wildcard address (either plain or IPv4-mapped),
+// whatever it is connected to. Sockets in TIME_WAIT or not yet accepted have no
+// owner and are left out; so are sockets bound but neither listening nor
+// connected, which no socket table lists.
+func BoundSockets(lo, hi uint16) ([]Bound, error) {
+	if lo == 0 || lo > hi {
+		return nil, fmt.Errorf("peercred: sockets bound to ports %d-%d: %w", lo, hi, errBadRange)
+	}
+	bs, err := boundSockets(lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("peercred: sockets bound to ports %d-%d: %w", lo, hi, err)
+	}
+	return bs, nil
+}
+
+// PortUsers returns the users, each once, who own a socket bound to port as
+// BoundSockets finds them: a listener, or a client socket whose local port is
+// port. An empty answer means nobody does.
+func PortUsers(port uint16) ([]User, error) {
+	bs, err := BoundSockets(port, port)
+	if err != nil {
+		return nil, err
+	}
+	var users []User
+	for _, b := range bs {
+		if !slices.Contains(users, b.Owner) {
+			users = append(users, b.Owner)
+		}
+	}
+	return users, nil
+}
+
+// errBadRange is returned for an empty or zero port range.
+var errBadRange = errors.New("bad port range")
+
+// boundAddrs are the local addresses whose sockets collide with binding
+// 127.0.0.1:P or [::1]:P, in the forms socket tables store them.
+var boundAddrs = func() map[netip.Addr]bool {
+	m := map[netip.Addr]bool{}
+	for _, a := range []string{"127.0.0.1", "::1"} {
+		cands, _ := listenCandidates(netip.AddrPortFrom(netip.MustParseAddr(a), 1))
+		for _, c := range cands {
+			m[c.addr] = true
+		}
+	}
+	return m
+}()
+
+// collides reports whether a socket bound to local (raw, as the socket table has
+// it) takes a port from lo to hi on a loopback address cardbridge binds.
+func collides(local netip.AddrPort, lo, hi uint16) bool {
+	p := local.Port()
+	return p >= lo && p <= hi && boundAddrs[local.Addr().WithZone("")]
 }

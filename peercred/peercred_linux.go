@@ -519,3 +519,76 @@ func parseDiagMsg(b []byte) (diagMsg, bool) {
 	}
 	return m, true
 }
+
+func boundSockets(lo, hi uint16) ([]Bound, error) {
+	switch forcePath.Load() {
+	case pathDiag:
+		return diagBound(lo, hi)
+	case pathProc:
+		return procBoundSockets(lo, hi)
+	}
+	var diagErr error
+	if diag.usable() {
+		bs, err := diagBound(lo, hi)
+		if err == nil {
+			return bs, nil
+		}
+		diagErr = err
+	}
+	bs, err := procBoundSockets(lo, hi)
+	if err != nil && diagErr != nil {
+		return nil, fmt.Errorf("%w (after sock_diag failed: %v)", err, diagErr)
+	}
+	return bs, err
+}
+
+func procBoundSockets(lo, hi uint16) ([]Bound, error) {
+	var out []Bound
+	for _, p := range []string{procTCP4, procTCP6} {
+		err := scanProcFile(p, func(e procEntry) bool {
+			if procBound(e, lo, hi) {
+				out = append(out, Bound{Addr: e.local, Listening: e.state == tcpListen, Owner: uidUser(e.uid)})
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ownedStates are the TCP states in which a socket may have an owner; the kernel
+// leaves the others (TIME_WAIT, half-open) out of a dump asking for these.
+const ownedStates = ^uint32(0) &^ (1<<tcpTimeWait | 1<<tcpSynRecv | 1<<tcpNewSynRecv)
+
+func diagBound(lo, hi uint16) ([]Bound, error) {
+	var out []Bound
+	consider := func(m diagMsg) bool {
+		e := procEntry{local: m.local, state: m.state, uid: m.uid, inode: uint64(m.inode)}
+		if procBound(e, lo, hi) {
+			out = append(out, Bound{Addr: m.local, Listening: m.state == tcpListen, Owner: uidUser(m.uid)})
+		}
+		return true
+	}
+	// For one port the request's source port makes the kernel skip the rest.
+	var port uint16
+	if lo == hi {
+		port = lo
+	}
+	err := diag.do(func(s *diagSock) error {
+		for _, fam := range []struct {
+			family uint8
+			any    netip.Addr
+		}{{unix.AF_INET, netip.IPv4Unspecified()}, {unix.AF_INET6, netip.IPv6Unspecified()}} {
+			if err := s.query(fam.family, ownedStates, sockID{local: netip.AddrPortFrom(fam.any, port)}, true, consider); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

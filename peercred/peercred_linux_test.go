@@ -29,7 +29,8 @@ import (
 
 // childEnv switches the test binary into a helper process, run as another user or
 // to hold more descriptors than one process may: "dial ADDR" connects to ADDR,
-// "listen ADDR" listens on ADDR, "dialmany N ADDR" makes N connections to ADDR. Each
+// "listen ADDR" listens on ADDR, "dialmany N ADDR" makes N connections to ADDR, "dialfrom LOCAL ADDR" connects to ADDR
+// from the local address LOCAL. Each
 // prints "ready LOCALADDR", then holds its sockets until its stdin closes.
 const childEnv = "PEERCRED_TEST_CHILD"
 
@@ -70,6 +71,21 @@ func runChild(mode string) int {
 			defer c.Close()
 			local = c.LocalAddr()
 		}
+	case "dialfrom":
+		from, to, _ := strings.Cut(addr, " ")
+		la, err := net.ResolveTCPAddr("tcp", from)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		d := net.Dialer{LocalAddr: la, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", to)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer c.Close()
+		local = c.LocalAddr()
 	case "listen":
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {

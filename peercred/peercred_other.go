@@ -22,3 +22,5 @@ func current() (User, error) {
 func peerOf(sockID) (User, error) { return User{}, ErrUnsupported }
 
 func findListener(uint16, []listenCand) (Listener, error) { return Listener{}, ErrUnsupported }
+
+func boundSockets(uint16, uint16) ([]Bound, error) { return nil, ErrUnsupported }

@@ -174,3 +174,34 @@ func findListener(port uint16, cands []listenCand) (Listener, error) {
 	}
 	return Listener{Addr: best.local, Owner: u}, nil
 }
+
+func boundSockets(lo, hi uint16) ([]Bound, error) {
+	var out []Bound
+	users := map[uint32]User{}
+	var lookupErr error
+	for _, v6 := range []bool{false, true} {
+		rows, err := tcpRows(v6)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			if !tableBound(r, lo, hi) {
+				continue
+			}
+			u, ok := users[r.pid]
+			if !ok {
+				if u, err = pidUser(r.pid); err != nil {
+					// The process may have exited since the table was read.
+					lookupErr = err
+					continue
+				}
+				users[r.pid] = u
+			}
+			out = append(out, Bound{Addr: r.local, Listening: r.state == mibTCPStateListen, Owner: u})
+		}
+	}
+	if len(out) == 0 && lookupErr != nil {
+		return nil, lookupErr
+	}
+	return out, nil
+}

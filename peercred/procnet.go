@@ -213,3 +213,9 @@ func parseDec(b []byte, limit uint64) (uint64, bool) {
 	}
 	return v, true
 }
+
+// procBound reports whether a /proc/net socket line is a socket with an owner that
+// BoundSockets answers for ports lo to hi.
+func procBound(e procEntry, lo, hi uint16) bool {
+	return collides(e.local, lo, hi) && (e.state == tcpListen || connOwned(e.state, e.inode))
+}

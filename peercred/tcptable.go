@@ -95,3 +95,9 @@ func parseTCPTable(buf []byte, v6 bool) ([]tcpRow, error) {
 func tablePort(dword []byte) uint16 {
 	return binary.BigEndian.Uint16(dword[:2])
 }
+
+// tableBound reports whether a socket table row is a socket with an owner that
+// BoundSockets answers for ports lo to hi.
+func tableBound(r tcpRow, lo, hi uint16) bool {
+	return collides(r.local, lo, hi) && ((r.state == mibTCPStateListen && r.pid != 0) || tableConnOwned(r.state, r.pid))
+}

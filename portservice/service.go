@@ -1,13 +1,13 @@
 package portservice
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,8 +52,13 @@ type Options struct {
 	// (30 days when zero), so a user who comes back within it keeps the port.
 	ExpireAfter time.Duration
 
-	// findListener finds who listens on an address; tests replace it.
-	findListener func(netip.AddrPort) (peercred.Listener, error)
+	// Tests replace these: who owns sockets on a port, on the ports of the
+	// range, whether a port can be bound, and a port the OS chooses.
+	portUsers    func(port uint16) ([]peercred.User, error)
+	boundSockets func(lo, hi uint16) ([]peercred.Bound, error)
+	canBind      func(port int) error
+	freePort     func() (int, error)
+	now          func() time.Time
 }
 
 // Service is a running port service.
@@ -71,6 +76,11 @@ type Service struct {
 	regs   map[string]*registration // live agents by user id
 	served []int                    // well-known ports being served
 	agents sync.WaitGroup           // followAgent goroutines
+
+	failed   *failedPorts                     // ports skipped for now
+	holders  atomic.Pointer[[]api.PortHolder] // users crowding the range, as last found
+	warnedMu sync.Mutex                       // guards warned
+	warned   map[string]int                   // holders already logged, with the count logged
 }
 
 // registration is one live agent.
@@ -132,13 +142,31 @@ func New(opt Options) (*Service, error) {
 	if opt.ExpireAfter <= 0 {
 		opt.ExpireAfter = 30 * 24 * time.Hour
 	}
-	if opt.findListener == nil {
-		opt.findListener = peercred.FindListener
+	if opt.portUsers == nil {
+		opt.portUsers = peercred.PortUsers
+	}
+	if opt.boundSockets == nil {
+		opt.boundSockets = peercred.BoundSockets
+	}
+	if opt.canBind == nil {
+		opt.canBind = loopback.CanBind
+	}
+	if opt.freePort == nil {
+		opt.freePort = loopback.FreePort
+	}
+	if opt.now == nil {
+		opt.now = time.Now
 	}
 	if err := os.MkdirAll(opt.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	s := &Service{opt: opt, log: opt.Logger.With().Str("component", "portservice").Logger(), regs: map[string]*registration{}}
+	s := &Service{
+		opt:    opt,
+		log:    opt.Logger.With().Str("component", "portservice").Logger(),
+		regs:   map[string]*registration{},
+		failed: newFailedPorts(failedFor, maxFailed, opt.now),
+		warned: map[string]int{},
+	}
 	atomicfile.Cleanup(opt.StateDir, "PortStore.txt")
 	atomicfile.Cleanup(opt.StateDir, "DomainList.txt")
 	store, err := portstore.Open(portstore.Options{Path: filepath.Join(opt.StateDir, "PortStore.txt"), Lo: opt.Lo, Hi: opt.Hi, Logger: s.log})
@@ -376,6 +404,7 @@ func (s *Service) maintain(ctx context.Context) {
 		if err := s.store.Flush(); err != nil {
 			s.log.Error().Err(err).Msg("saving PortStore")
 		}
+		s.checkHolders()
 		if time.Since(lastExpire) > 6*time.Hour {
 			lastExpire = time.Now()
 			for _, e := range s.store.Expire(s.opt.ExpireAfter) {
@@ -418,6 +447,7 @@ func (s *Service) VersionInfo() api.VersionInfo {
 		PortService: api.PortServiceInfo{Connected: true},
 		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: entries, Updated: &updated},
 		TrustedURL:  api.TrustedURLInfo{URL: s.opt.TrustedURL},
+		PortRange:   s.portRangeInfo(),
 	}
 	if s.refresher != nil {
 		st := s.refresher.Status()
@@ -528,24 +558,23 @@ func (s *Service) checkPort(reg *registration, port int) (int, error) {
 	}
 	s.log.Warn().Str("event", "port-squatted").Str("user", reg.user.ID).Int("port", port).Str("squatter", squatter.ID).
 		Msg("security: another user holds this user's port; moving the user's agent")
+	s.remember(port, "held by "+squatter.ID)
 	return 0, s.move(reg, port)
 }
 
-// squatter returns the user, other than user, listening on port on
-// loopback (IPv4 or IPv6), or nil when only user (or nobody) is.
+// squatter returns a user, other than user, owning a socket bound to port on
+// loopback (IPv4 or IPv6): a listener, or a client socket whose local port is
+// port, in any state with an owner. It returns nil when only user (or nobody
+// but the kernel, as in TIME_WAIT) does, and errNoAgent when user does not.
 func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error) {
+	users, err := s.opt.portUsers(uint16(port))
+	if err != nil {
+		return nil, fmt.Errorf("check who holds port %d: %w", port, err)
+	}
 	found := false
-	for _, a := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} {
-		l, err := s.opt.findListener(netip.AddrPortFrom(a, uint16(port)))
-		if errors.Is(err, peercred.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("check who listens on port %d: %w", port, err)
-		}
-		if l.Owner != user {
-			o := l.Owner
-			return &o, nil
+	for _, u := range users {
+		if u != user {
+			return &u, nil
 		}
 		found = true
 	}
@@ -555,29 +584,174 @@ func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error)
 	return nil, nil
 }
 
-// unusable says whether port cannot be given to user: it is well-known, or
-// someone else listens on it.
-func (s *Service) unusable(user peercred.User) func(int) bool {
-	return func(port int) bool {
-		for _, p := range s.opt.Ports {
-			if p == port {
-				return true
-			}
-		}
-		sq, err := s.squatter(user, port)
-		return sq != nil || (err != nil && !errors.Is(err, errNoAgent))
+// wellKnown reports whether port is one of the well-known ports.
+func (s *Service) wellKnown(port int) bool {
+	return slices.Contains(s.opt.Ports, port)
+}
+
+// remember skips port in allocations and moves for the next failedFor, and
+// logs it the first time.
+func (s *Service) remember(port int, why string) {
+	if s.failed.add(port) {
+		s.log.Warn().Str("event", "port-unusable").Int("port", port).Str("reason", why).Dur("skippedFor", failedFor).
+			Msg("a port cannot be used; skipping it in allocations for a while")
 	}
 }
 
-// move gives reg's user a new port instead of old and tells the agent.
+// unusable says whether port cannot be given to user, whose port is now
+// current (0 for none): it is well-known, it failed lately, another user owns
+// a socket on it, or it cannot be bound (current excepted while the user's own
+// sockets hold it, as when the agent restarts in place keeping its listener).
+// Every failure is remembered.
+func (s *Service) unusable(user peercred.User, current int) func(int) bool {
+	return func(port int) bool {
+		if s.wellKnown(port) || s.failed.has(port) {
+			return true
+		}
+		own := false
+		users, err := s.opt.portUsers(uint16(port))
+		if err != nil && !errors.Is(err, peercred.ErrUnsupported) {
+			s.log.Debug().Err(err).Int("port", port).Msg("cannot tell who holds a port; test-binding it alone")
+		}
+		for _, u := range users {
+			if u != user {
+				s.remember(port, "held by "+u.ID)
+				return true
+			}
+			own = true
+		}
+		if err := s.opt.canBind(port); err != nil {
+			if own && port == current {
+				return false
+			}
+			s.remember(port, err.Error())
+			return true
+		}
+		return false
+	}
+}
+
+// allocate returns user's port (see portstore.Store.Allocate), or when every
+// port of the range is unusable, one outside it.
+func (s *Service) allocate(user peercred.User) (portstore.Entry, error) {
+	cur, _ := s.store.Lookup(user.ID)
+	e, err := s.store.Allocate(user.ID, s.unusable(user, cur.Port))
+	if errors.Is(err, portstore.ErrFull) {
+		return s.allocateOutside(user, 0, err)
+	}
+	return e, err
+}
+
+// outsideTries bounds how many ports the OS is asked for when the range is
+// exhausted.
+const outsideTries = 20
+
+// allocateOutside gives user a port outside the range, other than old, that
+// the OS chooses as free on both loopback addresses, and logs it; full is why
+// the range could not serve.
+func (s *Service) allocateOutside(user peercred.User, old int, full error) (portstore.Entry, error) {
+	for range outsideTries {
+		port, err := s.opt.freePort()
+		if err != nil {
+			return portstore.Entry{}, fmt.Errorf("allocate a port outside the range for %s: %w (after: %w)", user.ID, err, full)
+		}
+		if port == old || (port >= s.opt.Lo && port <= s.opt.Hi) || port < portstore.MinOutside || s.wellKnown(port) || s.failed.has(port) {
+			continue
+		}
+		e, err := s.store.AllocateOutside(user.ID, port)
+		if errors.Is(err, portstore.ErrTaken) {
+			continue
+		}
+		if err != nil {
+			return portstore.Entry{}, err
+		}
+		s.log.Warn().Str("event", "range-exhausted").Str("user", user.ID).Int("port", port).Int("lo", s.opt.Lo).Int("hi", s.opt.Hi).
+			Int("unusable", s.failed.len()).Msg("every port of the range is unusable; the user gets a port outside it")
+		go s.checkHolders()
+		return e, nil
+	}
+	return portstore.Entry{}, fmt.Errorf("allocate a port outside the range for %s: the OS gave no usable port in %d tries: %w", user.ID, outsideTries, full)
+}
+
+// move gives reg's user a new port instead of old, which is remembered as
+// failed, and tells the agent.
 func (s *Service) move(reg *registration, old int) error {
-	e, err := s.store.Reallocate(reg.user.ID, func(p int) bool { return p == old || s.unusable(reg.user)(p) })
+	unusable := s.unusable(reg.user, 0)
+	e, err := s.store.Reallocate(reg.user.ID, func(p int) bool { return p == old || unusable(p) })
+	if errors.Is(err, portstore.ErrFull) {
+		e, err = s.allocateOutside(reg.user, old, err)
+	}
 	if err != nil {
 		return fmt.Errorf("reallocate the port of %s: %w", reg.user.ID, err)
 	}
 	reg.set(e.Port, false)
 	s.log.Info().Str("user", reg.user.ID).Int("from", old).Int("to", e.Port).Msg("moving an agent to a new port")
 	return reg.send(Message{Type: MsgMove, Port: e.Port})
+}
+
+// holderLimit is how many ports of the range, besides their own, one user may
+// hold before the service warns about them.
+const holderLimit = 4
+
+// checkHolders finds the users holding more than holderLimit ports of the
+// range besides their own, keeps them for versioninfo and doctor, and logs
+// each when first found or when their count grows.
+func (s *Service) checkHolders() {
+	bs, err := s.opt.boundSockets(uint16(s.opt.Lo), uint16(s.opt.Hi))
+	if err != nil {
+		if !errors.Is(err, peercred.ErrUnsupported) {
+			s.log.Debug().Err(err).Msg("cannot list the sockets on the range")
+		}
+		return
+	}
+	ports := map[peercred.User]map[uint16]bool{}
+	for _, b := range bs {
+		if e, ok := s.store.Lookup(b.Owner.ID); ok && e.Port == int(b.Addr.Port()) {
+			continue // the user's own port
+		}
+		if ports[b.Owner] == nil {
+			ports[b.Owner] = map[uint16]bool{}
+		}
+		ports[b.Owner][b.Addr.Port()] = true
+	}
+	holders := []api.PortHolder{}
+	for u, ps := range ports {
+		if len(ps) > holderLimit {
+			holders = append(holders, api.PortHolder{User: u.ID, Ports: len(ps)})
+		}
+	}
+	slices.SortFunc(holders, func(a, b api.PortHolder) int {
+		return cmp.Or(cmp.Compare(b.Ports, a.Ports), cmp.Compare(a.User, b.User))
+	})
+	s.holders.Store(&holders)
+
+	s.warnedMu.Lock()
+	defer s.warnedMu.Unlock()
+	now := map[string]int{}
+	for _, h := range holders {
+		now[h.User] = h.Ports
+		if h.Ports > s.warned[h.User] {
+			s.log.Warn().Str("event", "range-ports-held").Str("holder", h.User).Int("ports", h.Ports).Int("lo", s.opt.Lo).Int("hi", s.opt.Hi).
+				Msg("security: one user holds many ports of the per-user range, which leaves fewer for everyone else")
+		} else {
+			now[h.User] = s.warned[h.User]
+		}
+	}
+	s.warned = now
+}
+
+// portRangeInfo describes the range for versioninfo.
+func (s *Service) portRangeInfo() *api.PortRangeInfo {
+	info := &api.PortRangeInfo{Lo: s.opt.Lo, Hi: s.opt.Hi, Unusable: s.failed.len()}
+	if h := s.holders.Load(); h != nil {
+		info.Holders = *h
+	}
+	for _, e := range s.store.Entries() {
+		if e.Port < s.opt.Lo || e.Port > s.opt.Hi {
+			info.Outside++
+		}
+	}
+	return info
 }
 
 // acceptAgents serves agent registrations until ctx ends.
@@ -668,7 +842,7 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 				Msg("security: another user holds this user's port; giving the user a new one")
 		}
 	}
-	e, err := s.store.Allocate(user.ID, s.unusable(user))
+	e, err := s.allocate(user)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot give the agent a port")
 		_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
@@ -740,6 +914,9 @@ func (s *Service) agentMessage(reg *registration, m Message) {
 		log.Debug().Int("port", port).Msg("agent listening")
 	case MsgBindFailed:
 		log.Warn().Int("port", m.Port).Msg("agent could not bind its port")
+		if port, _, _ := reg.state(); m.Port == port {
+			s.remember(m.Port, "the agent of "+reg.user.ID+" could not bind it")
+		}
 		reg.moveMu.Lock()
 		err := s.move(reg, m.Port)
 		reg.moveMu.Unlock()

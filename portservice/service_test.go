@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -88,13 +87,13 @@ type fakeListeners struct {
 	owners map[uint16]peercred.User // port -> owner on 127.0.0.1
 }
 
-func (f *fakeListeners) find(a netip.AddrPort) (peercred.Listener, error) {
+func (f *fakeListeners) users(port uint16) ([]peercred.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if u, ok := f.owners[a.Port()]; ok && a.Addr().Is4() {
-		return peercred.Listener{Addr: a, Owner: u}, nil
+	if u, ok := f.owners[port]; ok {
+		return []peercred.User{u}, nil
 	}
-	return peercred.Listener{}, peercred.ErrNotFound
+	return nil, nil
 }
 
 func (f *fakeListeners) set(port int, u peercred.User) {
@@ -129,7 +128,7 @@ func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Servic
 	dir := t.TempDir()
 	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(logs)}
 	if fl != nil {
-		opt.findListener = fl.find
+		opt.portUsers = fl.users
 	}
 	s, err := New(opt)
 	if err != nil {

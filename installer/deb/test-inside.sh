@@ -37,6 +37,13 @@ check "install refuses to take over the package's service (exit $code)" bash -c 
 check "status answers for the package's service" cardbridge-portservice status
 check "the agent's user unit is enabled for every user" test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service
 check "the XDG autostart entry is there, skipped where systemd runs the session" grep -q '^X-systemd-skip=true' /etc/xdg/autostart/cardbridge-agent.desktop
+check "the per-user range is reserved in /etc/sysctl.d" grep -q '^net.ipv4.ip_local_reserved_ports = 55000-55999$' /etc/sysctl.d/60-cardbridge.conf
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ]; then
+  check "the reservation is in force ($(cat $reserved))" grep -q '55000-55999' "$reserved"
+else
+  echo "      $reserved is read-only in this root: the file is checked, not the running kernel"
+fi
 
 echo "== a virtual card in the root's own pcscd"
 systemctl start pcscd.service
@@ -95,6 +102,10 @@ echo "== purge"
 check "dpkg -P purges the package" dpkg -P cardbridge
 check "the state is deleted" bash -c '! test -e /var/lib/cardbridge && ! test -e /var/lib/private/cardbridge'
 check "the settings file is deleted" bash -c '! test -e /etc/default/cardbridge-portservice'
+check "the sysctl file is deleted" bash -c '! test -e /etc/sysctl.d/60-cardbridge.conf'
+if [ -w "$reserved" ]; then
+  check "the reservation is released ($(cat $reserved))" bash -c "! grep -q '55000-55999' $reserved"
+fi
 check "no enablement links are left" bash -c '! test -e /etc/systemd/system/multi-user.target.wants/cardbridge-portservice.service && ! test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service'
 check "the programs are gone" bash -c '! test -e /usr/bin/cardbridge && ! test -e /usr/bin/cardbridge-portservice'
 

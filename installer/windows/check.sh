@@ -8,7 +8,9 @@
 #    [ProgramFiles64Folder]cardbridge\, the port service (name, `run`,
 #    automatic, LocalSystem; started on install, stopped and deleted on
 #    uninstall), the agent's Run value, the UpgradeCode and upgrade rules,
-#    ProductVersion against the file name's version, per-machine x64;
+#    ProductVersion against the file name's version, per-machine x64, and
+#    the netsh actions reserving the default per-user range (deferred, not
+#    impersonated, failure ignored) and where they are sequenced;
 #  - its cabinet, unpacked with msiextract: the programs are x64 PE files
 #    whose SHA-256 match <msi>.sha256, the list build.sh wrote of what it
 #    packed;
@@ -219,6 +221,48 @@ check_tables() {
   expect "StartServices condition" "VersionNT AND NOT NOSERVICESTART" "$(field "$msi" InstallExecuteSequence 1 StartServices 2)"
   for a in StopServices DeleteServices InstallServices StartServices; do
     if [ -n "$(seqno $a)" ]; then ok "InstallExecuteSequence: $a ($(seqno $a))"; else bad "InstallExecuteSequence: $a missing"; fi
+  done
+
+  # The default per-user range is excluded from Windows' dynamic ports for
+  # TCP over IPv4 and IPv6 at install and released at uninstall, by netsh
+  # run as type 50 actions (the program in NETSH) that are deferred (0x400),
+  # not impersonated (0x800) and whose failure is ignored (0x40).
+  expect "CustomAction SetNetsh" "51	NETSH	[System64Folder]netsh.exe" "$(field "$msi" CustomAction 1 SetNetsh 2)	$(field "$msi" CustomAction 1 SetNetsh 3)	$(field "$msi" CustomAction 1 SetNetsh 4)"
+  local ca fam verb type
+  for ca in ReservePortRangeIPv4:ipv4:add ReservePortRangeIPv6:ipv6:add ReleasePortRangeIPv4:ipv4:delete ReleasePortRangeIPv6:ipv6:delete; do
+    IFS=: read -r ca fam verb <<<"$ca"
+    type="$(field "$msi" CustomAction 1 "$ca" 2)"
+    if [ -n "$type" ] && (( (type & 0x3f) == 50 && (type & 0x40) && (type & 0x400) && (type & 0x800) )); then
+      ok "CustomAction $ca: type $type (exe from a property, deferred, no impersonation, failure ignored)"
+    else
+      bad "CustomAction $ca: type [$type], want 50 | 0x40 | 0x400 | 0x800"
+    fi
+    expect "CustomAction $ca command" "NETSH	int $fam $verb excludedportrange protocol=tcp startport=55000 numberofports=1000 store=persistent" "$(field "$msi" CustomAction 1 "$ca" 3)	$(field "$msi" CustomAction 1 "$ca" 4)"
+  done
+  local sn rv4 rv6 rl4 rl6 isv ssv stv rmf ifz
+  sn="$(seqno SetNetsh)" rv4="$(seqno ReservePortRangeIPv4)" rv6="$(seqno ReservePortRangeIPv6)"
+  rl4="$(seqno ReleasePortRangeIPv4)" rl6="$(seqno ReleasePortRangeIPv6)"
+  isv="$(seqno InstallServices)" ssv="$(seqno StartServices)" stv="$(seqno StopServices)" rmf="$(seqno RemoveFiles)" ifz="$(seqno InstallFinalize)"
+  if [ -n "$sn" ] && [ -n "$ii" ] && ((sn < ii)); then
+    ok "InstallExecuteSequence: SetNetsh ($sn) before InstallInitialize ($ii), so the deferred actions see NETSH"
+  else
+    bad "InstallExecuteSequence: SetNetsh [$sn] not before InstallInitialize [$ii]"
+  fi
+  if [ -n "$rv4" ] && [ -n "$rv6" ] && ((rv4 > isv && rv4 < ssv && rv6 > isv && rv6 < ssv && ssv < ifz)); then
+    ok "InstallExecuteSequence: the range is reserved ($rv4, $rv6) after InstallServices ($isv) and before StartServices ($ssv)"
+  else
+    bad "InstallExecuteSequence: ReservePortRange [$rv4 $rv6] not between InstallServices [$isv] and StartServices [$ssv]"
+  fi
+  if [ -n "$rl4" ] && [ -n "$rl6" ] && ((rl4 > stv && rl4 < rmf && rl6 > stv && rl6 < rmf && rl4 > ii)); then
+    ok "InstallExecuteSequence: the range is released ($rl4, $rl6) after StopServices ($stv) and before RemoveFiles ($rmf)"
+  else
+    bad "InstallExecuteSequence: ReleasePortRange [$rl4 $rl6] not between StopServices [$stv] and RemoveFiles [$rmf]"
+  fi
+  for ca in ReservePortRangeIPv4 ReservePortRangeIPv6; do
+    expect "$ca condition (installs with the default range)" 'NOT REMOVE="ALL" AND (NOT RANGE OR RANGE="55000-55999")' "$(field "$msi" InstallExecuteSequence 1 "$ca" 2)"
+  done
+  for ca in ReleasePortRangeIPv4 ReleasePortRangeIPv6; do
+    expect "$ca condition (uninstall, not an upgrade's removal)" 'REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE' "$(field "$msi" InstallExecuteSequence 1 "$ca" 2)"
   done
 
   # The service's state (C:\ProgramData\cardbridge) is never the package's.

@@ -22,6 +22,7 @@ var fuzzSeeds = []string{
 	"uid:1\t55000\t2026-01-0",
 	"\x00\x00\x00\x00\nuid:1\x00\t55000\t2026-01-01T00:00:00Z\n\xff\xfe\n",
 	"S-1-5-21-1-2-3-4-5-6-7-8-9-10-11-12-13-14\t55999\t2026-01-01T00:00:00Z\n",
+	"uid:1\t41234\t2026-01-01T00:00:00Z\toutside\nuid:2\t55001\t2026-01-01T00:00:00Z\toutside\nuid:3\t80\t2026-01-01T00:00:00Z\toutside\n",
 	strings.Repeat("x", maxLineLen+1) + "\nuid:1\t55000\t2026-01-01T00:00:00Z\n",
 }
 
@@ -41,7 +42,7 @@ func FuzzOpen(f *testing.F) {
 		seen := map[int]bool{}
 		users := map[string]bool{}
 		for _, e := range got {
-			if seen[e.Port] || users[e.User] || e.Port < DefaultLo || e.Port > DefaultHi || !validUser(e.User) || e.LastSeen.After(testNow) {
+			if seen[e.Port] || users[e.User] || e.Port < MinOutside || e.Port > 65535 || !validUser(e.User) || e.LastSeen.After(testNow) {
 				t.Fatalf("bad entry %v in %v", e, got)
 			}
 			seen[e.Port], users[e.User] = true, true
@@ -77,17 +78,18 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad problem %+v", p)
 			}
 		}
-		var out []byte
+		var text []byte
 		for i, e := range got {
-			if e.Port < lo || e.Port > hi || !validUser(e.User) || e.LastSeen.After(testNow) || (i > 0 && got[i-1].Port >= e.Port) {
+			out := outside(e.Port, lo, hi)
+			if (out && (e.Port < MinOutside || e.Port > 65535)) || !validUser(e.User) || e.LastSeen.After(testNow) || (i > 0 && got[i-1].Port >= e.Port) {
 				t.Fatalf("bad entry %v in %v", e, got)
 			}
-			out = appendLine(out, e)
+			text = appendEntry(text, e, out)
 		}
-		if len(probs) == 0 && string(out) != string(data) {
-			t.Fatalf("no problems reported, yet the file is not canonical:\n%q\nwant %q", data, out)
+		if len(probs) == 0 && string(text) != string(data) {
+			t.Fatalf("no problems reported, yet the file is not canonical:\n%q\nwant %q", data, text)
 		}
-		again, probs := parse(out, false, lo, hi, testNow)
+		again, probs := parse(text, false, lo, hi, testNow)
 		if len(probs) != 0 || !entriesEqual(again, got) {
 			t.Fatalf("reparse: %v, %+v; want %v", again, probs, got)
 		}

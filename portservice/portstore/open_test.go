@@ -151,6 +151,19 @@ func TestOpenCorruptFiles(t *testing.T) {
 			warnLine: 2,
 		},
 		{
+			name:    "a port outside the range marked outside is kept",
+			content: ptr("uid:1001\t41234\t" + ts(t1) + "\toutside\n" + line("uid:1000", 55000, t1)),
+			want:    []Entry{{"uid:1001", 41234, t1}, {"uid:1000", 55000, t1}},
+		},
+		{
+			name: "ports marked outside",
+			content: ptr(line("uid:1000", 55000, t1) + "uid:1001\t41234\t" + ts(t1) + "\toutside\n" + "uid:1002\t80\t" + ts(t1) + "\toutside\n" +
+				"uid:1003\t55001\t" + ts(t1) + "\toutside\n" + "uid:1004\t41235\t" + ts(t1) + "\tinside\n" + "uid:1005\t70000\t" + ts(t1) + "\toutside\n"),
+			want:     []Entry{{"uid:1001", 41234, t1}, {"uid:1000", 55000, t1}, {"uid:1003", 55001, t1}},
+			warn:     true,
+			warnLine: 3,
+		},
+		{
 			name: "non-numeric ports",
 			content: ptr(line("uid:1000", 55000, t1) + "uid:1001\tabc\t" + ts(t1) + "\n" + "uid:1002\t-55002\t" + ts(t1) + "\n" +
 				"uid:1003\t+55003\t" + ts(t1) + "\n" + "uid:1004\t55004x\t" + ts(t1) + "\n" + "uid:1005\t0x d6d8\t" + ts(t1) + "\n" +

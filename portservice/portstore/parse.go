@@ -105,7 +105,7 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 			fix(fixed, "the last-seen time is in the future; set to now")
 		default:
 			c.e.LastSeen = t
-			if string(appendLine(nil, c.e)) != line+"\n" {
+			if string(appendEntry(nil, c.e, outside(c.e.Port, lo, hi))) != line+"\n" {
 				fix(reformed, "spacing or number format")
 			}
 		}
@@ -172,8 +172,9 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 // not parse, why.
 func parseLine(line string, lo, hi int) (*candidate, string) {
 	f := strings.FieldsFunc(line, func(r rune) bool { return r == '\t' || r == ' ' })
-	if len(f) != 3 {
-		return nil, "want 3 fields (user, port, last seen), found " + strconv.Itoa(len(f))
+	marked := len(f) == 4 && f[3] == outsideMark
+	if len(f) != 3 && !marked {
+		return nil, "want 3 fields (user, port, last seen) or 4 ending in " + outsideMark + ", found " + strconv.Itoa(len(f))
 	}
 	if !validUser(f[0]) {
 		return nil, "the user is neither uid:N nor a Windows SID"
@@ -182,7 +183,10 @@ func parseLine(line string, lo, hi int) (*candidate, string) {
 	if err != nil || f[1][0] < '0' || f[1][0] > '9' {
 		return nil, "the port is not a number"
 	}
-	if port < lo || port > hi {
+	switch {
+	case marked && (port < MinOutside || port > 65535):
+		return nil, "the port is not one the OS hands out (" + strconv.Itoa(MinOutside) + "-65535)"
+	case !marked && (port < lo || port > hi):
 		return nil, "the port is outside the range " + strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
 	}
 	c := &candidate{e: Entry{User: f[0], Port: port}}
@@ -194,20 +198,43 @@ func parseLine(line string, lo, hi int) (*candidate, string) {
 	return c, ""
 }
 
-// appendLine appends e as a line of PortStore.txt.
-func appendLine(b []byte, e Entry) []byte {
+// outsideMark is the fourth field of a line whose port lies outside the range:
+// one the OS chose when every port of the range was unusable. Without it a port
+// outside the range (left over from another range) is dropped.
+const outsideMark = "outside"
+
+// MinOutside is the lowest port a line marked outside may hold.
+const MinOutside = 1024
+
+// outside reports whether port lies outside the range lo-hi.
+func outside(port, lo, hi int) bool { return port < lo || port > hi }
+
+// appendLine appends e as a line of PortStore.txt for a port inside the range.
+func appendLine(b []byte, e Entry) []byte { return appendEntry(b, e, false) }
+
+// appendEntry appends e as a line of PortStore.txt, marked when its port lies
+// outside the range.
+func appendEntry(b []byte, e Entry, out bool) []byte {
 	b = append(b, e.User...)
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, int64(e.Port), 10)
 	b = append(b, '\t')
 	b = e.LastSeen.AppendFormat(b, time.RFC3339)
+	if out {
+		b = append(b, '\t')
+		b = append(b, outsideMark...)
+	}
 	return append(b, '\n')
 }
 
-// lineLen is the length of e's line in PortStore.txt.
+// lineLen is the length of e's line in PortStore.txt, for a port inside the
+// range.
 func lineLen(user string, port int) int {
 	return len(user) + 1 + len(strconv.Itoa(port)) + 1 + len("2006-01-02T15:04:05Z") + 1
 }
+
+// outsideLen is what the mark adds to the line of a port outside the range.
+const outsideLen = 1 + len(outsideMark)
 
 // quoteStart returns the first 64 bytes of b, Go-quoted, for an error about
 // a caller's argument (never for a line of the file).

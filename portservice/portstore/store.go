@@ -1,7 +1,9 @@
 // Package portstore is the port service's memory of which user's agent has
 // which port: PortStore.txt, one line per user with the user id (uid:N or a
 // Windows SID), a tab, the port, a tab and when the user was last seen (RFC 3339,
-// UTC, whole seconds), sorted by port.
+// UTC, whole seconds), sorted by port. A port outside the range, which the OS
+// chose for a user when every port of the range was unusable, has a fourth
+// field, "outside"; a port outside the range without it is dropped.
 //
 // Open never fails because of what is in the file: it keeps every line it can,
 // logs the rest and rewrites a clean file. Every change of a user's port is on
@@ -92,9 +94,10 @@ type Store struct {
 	mu      sync.Mutex
 	users   map[string]*record
 	ports   portSet
-	size    int    // the length of the file format writes
-	gen     uint64 // incremented by every change
-	durable uint64 // the generation last written to the file
+	outside map[int]string // ports outside the range, and their users
+	size    int            // the length of the file format writes
+	gen     uint64         // incremented by every change
+	durable uint64         // the generation last written to the file
 }
 
 // Open loads the store from opt.Path, creating the file and its directory if
@@ -112,13 +115,14 @@ func Open(opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open port store %s: bad port range %d-%d", opt.Path, lo, hi)
 	}
 	s := &Store{
-		path:  opt.Path,
-		lo:    lo,
-		hi:    hi,
-		log:   opt.Logger,
-		now:   opt.Now,
-		users: make(map[string]*record),
-		ports: newPortSet(lo, hi),
+		path:    opt.Path,
+		lo:      lo,
+		hi:      hi,
+		log:     opt.Logger,
+		now:     opt.Now,
+		users:   make(map[string]*record),
+		ports:   newPortSet(lo, hi),
+		outside: make(map[int]string),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -146,8 +150,7 @@ func Open(opt Options) (*Store, error) {
 	entries, probs := parse(data, cut || (readErr != nil && !missing), lo, hi, s.nowUTC())
 	for _, e := range entries {
 		s.users[e.User] = &record{port: e.Port, lastSeen: e.LastSeen}
-		s.ports.take(e.Port, e.User)
-		s.size += lineLen(e.User, e.Port)
+		s.holdLocked(e.Port, e.User)
 	}
 	// A store holds at most what fits in maxFileSize, so that it reads back
 	// all it wrote; that only matters when Hi-Lo is in the tens of thousands.
@@ -281,12 +284,55 @@ func (s *Store) nowUTC() time.Time {
 // format returns the file's contents for the store's state.
 func (s *Store) format() []byte {
 	b := make([]byte, 0, s.size)
-	for i, u := range s.ports.owner {
-		if u != "" {
-			b = appendLine(b, Entry{User: u, Port: s.ports.lo + i, LastSeen: s.users[u].lastSeen})
-		}
+	for _, e := range s.entriesLocked() {
+		b = appendEntry(b, e, !s.ports.inRange(e.Port))
 	}
 	return b
+}
+
+// entriesLocked returns every entry, sorted by port.
+func (s *Store) entriesLocked() []Entry {
+	out := make([]Entry, 0, len(s.users))
+	for i, u := range s.ports.owner {
+		if u != "" {
+			out = append(out, Entry{User: u, Port: s.ports.lo + i, LastSeen: s.users[u].lastSeen})
+		}
+	}
+	if len(s.outside) > 0 {
+		for p, u := range s.outside {
+			out = append(out, Entry{User: u, Port: p, LastSeen: s.users[u].lastSeen})
+		}
+		slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Port, b.Port) })
+	}
+	return out
+}
+
+// lineLenOf is the length of the line of user holding port.
+func (s *Store) lineLenOf(user string, port int) int {
+	if s.ports.inRange(port) {
+		return lineLen(user, port)
+	}
+	return lineLen(user, port) + outsideLen
+}
+
+// holdLocked gives the free port, inside the range or outside it, to user.
+func (s *Store) holdLocked(port int, user string) {
+	if s.ports.inRange(port) {
+		s.ports.take(port, user)
+	} else {
+		s.outside[port] = user
+	}
+	s.size += s.lineLenOf(user, port)
+}
+
+// releaseLocked frees user's port.
+func (s *Store) releaseLocked(port int, user string) {
+	if s.ports.inRange(port) {
+		s.ports.release(port)
+	} else {
+		delete(s.outside, port)
+	}
+	s.size -= s.lineLenOf(user, port)
 }
 
 // persist returns once the file holds generation gen or a later one, writing
@@ -325,6 +371,9 @@ func (s *Store) Lookup(user string) (Entry, bool) {
 func (s *Store) UserOf(port int) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if u, ok := s.outside[port]; ok {
+		return u, true
+	}
 	return s.ports.userOf(port)
 }
 
@@ -386,12 +435,64 @@ func (s *Store) Reallocate(user string, unusable func(port int) bool) (Entry, er
 	return e, nil
 }
 
+// ErrInRange is returned by AllocateOutside for a port inside the range.
+var ErrInRange = errors.New("the port lies inside the range")
+
+// ErrTaken is returned by AllocateOutside for a port another user holds.
+var ErrTaken = errors.New("another user holds the port")
+
+// AllocateOutside gives user port, which lies outside the range (the OS chose
+// it when every port of the range was unusable), releasing the port it had, and
+// sets its last seen to now. The port is kept in the file, marked outside, so
+// the user keeps it across restarts like any other; it goes back to the range
+// only when the port stops being usable. The new port is on disk before
+// AllocateOutside returns.
+func (s *Store) AllocateOutside(user string, port int) (Entry, error) {
+	if !validUser(user) {
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w", port, quoteStart([]byte(user)), ErrBadUser)
+	}
+	if port < MinOutside || port > 65535 {
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: want %d-65535", port, user, MinOutside)
+	}
+	if s.ports.inRange(port) {
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w", port, user, ErrInRange)
+	}
+	s.mu.Lock()
+	now := s.nowUTC()
+	if other, ok := s.outside[port]; ok && other != user {
+		s.mu.Unlock()
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w", port, user, ErrTaken)
+	}
+	r := s.users[user]
+	if r == nil && s.size+lineLen(user, port)+outsideLen > maxFileSize {
+		s.mu.Unlock()
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w: the port store file would exceed 1 MiB", port, user, ErrFull)
+	}
+	if r == nil {
+		r = &record{}
+		s.users[user] = r
+	} else if r.port != port {
+		s.releaseLocked(r.port, user)
+	}
+	if r.port != port {
+		s.holdLocked(port, user)
+	}
+	s.gen++
+	r.port, r.lastSeen, r.gen = port, now, s.gen
+	need := r.gen
+	s.mu.Unlock()
+	if err := s.persist(need); err != nil {
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w", port, user, err)
+	}
+	return Entry{User: user, Port: port, LastSeen: now}, nil
+}
+
 // assignLocked gives user the lowest free port for which unusable is false,
 // releasing the one it had, and returns the entry and the generation that
 // must be on disk before the caller may return it.
 func (s *Store) assignLocked(user string, unusable func(port int) bool, now time.Time) (Entry, uint64, error) {
 	r := s.users[user]
-	if r == nil && s.size+lineLen(user, 65535) > maxFileSize {
+	if r == nil && s.size+lineLen(user, 65535)+outsideLen > maxFileSize {
 		return Entry{}, 0, fmt.Errorf("%w: the port store file would exceed 1 MiB", ErrFull)
 	}
 	port, ok := s.ports.lowestFree(unusable)
@@ -402,11 +503,9 @@ func (s *Store) assignLocked(user string, unusable func(port int) bool, now time
 		r = &record{}
 		s.users[user] = r
 	} else {
-		s.ports.release(r.port)
-		s.size -= lineLen(user, r.port)
+		s.releaseLocked(r.port, user)
 	}
-	s.ports.take(port, user)
-	s.size += lineLen(user, port)
+	s.holdLocked(port, user)
 	s.gen++
 	r.port, r.lastSeen, r.gen = port, now, s.gen
 	return Entry{User: user, Port: port, LastSeen: now}, r.gen, nil
@@ -416,8 +515,7 @@ func (s *Store) assignLocked(user string, unusable func(port int) bool, now time
 func (s *Store) removeLocked(user string) {
 	r := s.users[user]
 	delete(s.users, user)
-	s.ports.release(r.port)
-	s.size -= lineLen(user, r.port)
+	s.releaseLocked(r.port, user)
 }
 
 // Touch sets user's last seen to now, if it has a port. The change reaches the
@@ -478,13 +576,7 @@ func (s *Store) Expire(olderThan time.Duration) []Entry {
 func (s *Store) Entries() []Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Entry, 0, len(s.users))
-	for i, u := range s.ports.owner {
-		if u != "" {
-			out = append(out, Entry{User: u, Port: s.ports.lo + i, LastSeen: s.users[u].lastSeen})
-		}
-	}
-	return out
+	return s.entriesLocked()
 }
 
 // Len returns the number of users with a port.

@@ -3,6 +3,11 @@
 // it listens on 127.0.0.1:0, dials -n connections to itself, accepts them,
 // prints "ready N ADDR" and holds them until its standard input closes.
 //
+// With -hold P1,P2,... it instead holds one client socket on each of the
+// local ports 127.0.0.1:Pi, connected to a listener of its own and never
+// listening, as a user squatting ports of the port service's range does, and
+// prints "ready N held P1,P2,...".
+//
 // Both ends of every connection are set to reset on close (SO_LINGER 0), so
 // none lingers in TIME_WAIT after connhog exits, however it exits.
 package main
@@ -13,14 +18,22 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// main holds -n connections until stdin closes, or exits 1 if it cannot open them.
+// main holds -n connections (or the -hold ports) until stdin closes, or exits 1
+// if it cannot open them.
 func main() {
 	n := flag.Int("n", 1000, "connections to open and hold")
+	hold := flag.String("hold", "", "comma-separated local ports to hold client sockets on, instead of -n connections")
 	flag.Parse()
-	if err := run(*n); err != nil {
+	do := func() error { return run(*n) }
+	if *hold != "" {
+		do = func() error { return holdPorts(*hold) }
+	}
+	if err := do(); err != nil {
 		fmt.Fprintln(os.Stderr, "connhog:", err)
 		os.Exit(1)
 	}
@@ -81,6 +94,44 @@ func run(n int) error {
 	}()
 
 	fmt.Printf("ready %d %s\n", n, ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// holdPorts holds a client socket bound to 127.0.0.1:P, connected and not
+// listening, for each port P of the comma-separated list, until stdin closes.
+func holdPorts(list string) error {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*net.TCPConn).SetLinger(0)
+		}
+	}()
+	var ports []string
+	for _, f := range strings.Split(list, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("-hold: bad port %q", f)
+		}
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}, Timeout: 10 * time.Second}
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			return fmt.Errorf("hold port %d: %w", p, err)
+		}
+		tc := c.(*net.TCPConn)
+		_ = tc.SetLinger(0)
+		defer tc.Close()
+		ports = append(ports, strconv.Itoa(p))
+	}
+	fmt.Printf("ready %d held %s\n", len(ports), strings.Join(ports, ","))
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil
 }

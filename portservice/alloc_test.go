@@ -1,0 +1,194 @@
+package portservice
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice/portstore"
+)
+
+// holdClient holds a client socket bound to 127.0.0.1:port, connected to a
+// listener of its own and not listening, as a program squatting a port
+// without serving on it does. The test is skipped if the port is busy.
+func holdClient(t *testing.T, port int) {
+	t.Helper()
+	target, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { target.Close() })
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp4", target.Addr().String())
+	if err != nil {
+		t.Skipf("port %d is busy on this host: %v", port, err)
+	}
+	t.Cleanup(func() { c.Close() })
+}
+
+// serveAgentPort listens on port on loopback as an agent does and tells the
+// service.
+func serveAgentPort(t *testing.T, reg *Registration, port int) {
+	t.Helper()
+	lns, err := loopback.Listen(fmt.Sprintf("localhost:%d", port))
+	if err != nil {
+		t.Fatalf("the agent cannot listen on the port it was given: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	})
+	if err := reg.Listening(port); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAllocationSkipsPortsThatCannotBeBound holds client sockets (bound,
+// connected, not listening) on the two lowest ports of the range: the user
+// gets the third, can serve on it, and keeps it.
+func TestAllocationSkipsPortsThatCannotBeBound(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdClient(t, 57000)
+	holdClient(t, 57001)
+	var logs testutil.Buffer
+	s, sock := runService(t, nil, &logs)
+	reg, err := Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	if reg.Port != 57002 {
+		t.Fatalf("registered on %d with 57000 and 57001 held by client sockets, want 57002", reg.Port)
+	}
+	serveAgentPort(t, reg, reg.Port)
+	for i := range 3 {
+		if p, body, _ := getPort(t, s, ""); p != 57002 {
+			t.Fatalf("GetPortNumber #%d = %d (%s), want 57002", i+1, p, body)
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, `"port":57000`) || !strings.Contains(l, `"port":57001`) {
+		t.Errorf("the unusable ports were not logged:\n%s", l)
+	}
+	// The agent restarting in place keeps its listener and registers again:
+	// its own port fails the test-bind, yet it keeps the port.
+	again, err := Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.Port != 57002 {
+		t.Errorf("registered again while serving on 57002: got %d", again.Port)
+	}
+}
+
+// TestMovesSkipEveryFailedPort squats the user's port, then the port the user
+// was moved to: the second move goes to a third port, not back to the first.
+func TestMovesSkipEveryFailedPort(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	intruder := peercred.User{ID: "uid:4242"}
+	fl := &fakeListeners{owners: map[uint16]peercred.User{}}
+	var logs testutil.Buffer
+	s, sock := runService(t, fl, &logs)
+	reg, err := Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	port := reg.Port
+	fl.set(port, me)
+	if err := reg.Listening(port); err != nil {
+		t.Fatal(err)
+	}
+	var seen []int
+	for range 2 {
+		seen = append(seen, port)
+		// The intruder lets go of the last port and takes the user's.
+		fl.mu.Lock()
+		for p, u := range fl.owners {
+			if u == intruder {
+				delete(fl.owners, p)
+			}
+		}
+		fl.owners[uint16(port)] = intruder
+		fl.mu.Unlock()
+		answered := make(chan int, 1)
+		go func() { p, _, _ := getPort(t, s, ""); answered <- p }()
+		select {
+		case m := <-reg.Updates:
+			if m.Type != MsgMove {
+				t.Fatalf("got %+v, want a move", m)
+			}
+			port = m.Port
+		case <-time.After(5 * time.Second):
+			t.Fatal("the agent was not told to move")
+		}
+		for _, old := range seen {
+			if port == old {
+				t.Fatalf("moved to %d, a port that failed before (ports so far %v)", port, seen)
+			}
+		}
+		fl.set(port, me)
+		if err := reg.Listening(port); err != nil {
+			t.Fatal(err)
+		}
+		if p := <-answered; p != port {
+			t.Fatalf("GetPortNumber answered %d, want %d", p, port)
+		}
+	}
+}
+
+// TestExhaustedRangeGivesPortOutside holds every port of the range with client
+// sockets: a new user still gets a port, outside the range, kept in
+// PortStore.txt.
+func TestExhaustedRangeGivesPortOutside(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := 57000; p <= 57009; p++ {
+		holdClient(t, p)
+	}
+	var logs testutil.Buffer
+	s, sock := runService(t, nil, &logs)
+	reg, err := Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatalf("register with the whole range held: %v", err)
+	}
+	defer reg.Close()
+	if reg.Port >= 57000 && reg.Port <= 57009 || reg.Port < 1024 {
+		t.Fatalf("registered on %d with every port of 57000-57009 held, want a port outside the range", reg.Port)
+	}
+	serveAgentPort(t, reg, reg.Port)
+	if p, body, _ := getPort(t, s, ""); p != reg.Port {
+		t.Fatalf("GetPortNumber = %d (%s), want %d", p, body, reg.Port)
+	}
+	if l := logs.String(); !strings.Contains(l, "range-exhausted") {
+		t.Errorf("the exhausted range was not logged:\n%s", l)
+	}
+	// A restart reads the port back.
+	store, err := portstore.Open(portstore.Options{Path: filepath.Join(s.opt.StateDir, "PortStore.txt"), Lo: 57000, Hi: 57009, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := store.Lookup(me.ID); !ok || e.Port != reg.Port {
+		data, _ := os.ReadFile(filepath.Join(s.opt.StateDir, "PortStore.txt"))
+		t.Errorf("reopened store has %+v, %v for %s, want port %d; file:\n%s", e, ok, me.ID, reg.Port, data)
+	}
+}
