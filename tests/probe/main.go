@@ -6,10 +6,20 @@
 //	probe -base http://127.0.0.1:43485 -origin https://my.esr.nhs.uk /api/card /api/events ...
 //
 // Paths are fetched with GET; /api/events is dialled as a WebSocket.
-// With -hold ADDR it instead listens on ADDR until killed, to squat a port.
+// Instead of fetching paths it can, as a hostile local user would:
+//
+//	-hold ADDR     listen on ADDR until killed (a port squatter)
+//	-hog N         open N connections to -base, send one request on each
+//	               and keep them open until standard input closes; prints
+//	               {"opened","answered","open"} when they are all tried
+//	-flood N       open N connections to -base one after another, each
+//	               sending one request (with -origin); prints {"tried"}
+//	-raw LINE      send the request line LINE (e.g. "OPTIONS * HTTP/1.1")
+//	               and print the answer's status
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +46,22 @@ func main() {
 	base := flag.String("base", "http://127.0.0.1:43485", "the agent's address")
 	origin := flag.String("origin", "", "Origin header to send")
 	hold := flag.String("hold", "", "instead: listen on this address and hold it until killed (a port squatter)")
+	hog := flag.Int("hog", 0, "instead: hold this many connections to -base open until stdin closes")
+	flood := flag.Int("flood", 0, "instead: send this many requests to -base, a connection each")
+	raw := flag.String("raw", "", "instead: send this request line to -base and print the status")
 	flag.Parse()
+	addr := strings.TrimPrefix(*base, "http://")
+	switch {
+	case *hog > 0:
+		hogConns(addr, *origin, *hog)
+		return
+	case *flood > 0:
+		floodConns(addr, *origin, *flood)
+		return
+	case *raw != "":
+		fmt.Println(rawStatus(addr, *raw))
+		return
+	}
 	if *hold != "" {
 		ln, err := net.Listen("tcp", *hold)
 		if err != nil {
@@ -90,4 +116,98 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// request sends one GET /api/versioninfo on c and reads the answer's status
+// line and headers; it reports whether an answer came.
+func request(c net.Conn, addr, origin string) bool {
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET /api/versioninfo HTTP/1.1\r\nHost: " + addr + "\r\n"
+	if origin != "" {
+		req += "Origin: " + origin + "\r\n"
+	}
+	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	_ = c.SetDeadline(time.Time{})
+	return true
+}
+
+// hogConns opens n connections to addr, sends a request on each and holds
+// them until stdin closes.
+func hogConns(addr, origin string, n int) {
+	var conns []net.Conn
+	answered := 0
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			continue
+		}
+		conns = append(conns, c)
+		if request(c, addr, origin) {
+			answered++
+		}
+	}
+	// How many the server has kept open: a closed one reads EOF at once.
+	open := 0
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && os.IsTimeout(err) {
+			open++
+		}
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]int{"opened": len(conns), "answered": answered, "open": open})
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
+	}
+}
+
+// floodConns sends n requests to addr, each on a connection of its own.
+func floodConns(addr, origin string, n int) {
+	tried := 0
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			continue
+		}
+		request(c, addr, origin)
+		// Reset rather than linger in TIME_WAIT, so that thousands of
+		// these do not use up the loopback's ephemeral ports.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
+		tried++
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]int{"tried": tried})
+}
+
+// rawStatus sends one request line to addr and returns the answer's status
+// code, or the error.
+func rawStatus(addr, line string) string {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, line+"\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		return "error " + err.Error()
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	resp.Body.Close()
+	return strconv.Itoa(resp.StatusCode)
 }

@@ -1,0 +1,287 @@
+//go:build linux && cgo
+
+package tests
+
+// What another OS user on a shared host can do to a user's agent and to
+// the port service, tried by a real second user (mallory) with the probe
+// program: hold connections, flood refusals, squat ports.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mallory is the hostile second user of these tests.
+func mallory(t *testing.T) *user.User {
+	t.Helper()
+	return namedUser(t, "cbmallory")
+}
+
+// hogAs runs `probe -hog n` against base as u and returns what it reports
+// once every connection was tried; the connections stay open until the
+// test ends.
+func hogAs(t *testing.T, u *user.User, base string, n int) (opened, answered, open int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "probe"), "-base", base, "-hog", strconv.Itoa(n))
+	cmd.SysProcAttr = credential(u)
+	cmd.Dir = "/"
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		var r struct{ Opened, Answered, Open int }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("probe -hog said %q", l)
+		}
+		return r.Opened, r.Answered, r.Open
+	case <-time.After(2 * time.Minute):
+		t.Fatal("probe -hog did not finish opening its connections within 2 minutes")
+	}
+	return 0, 0, 0
+}
+
+// openFDs counts the file descriptors of process pid.
+func openFDs(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// timedGet GETs url and returns how long the answer took, failing after 5 s.
+func timedGet(t *testing.T, url string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v after %v", url, err, time.Since(start))
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return time.Since(start)
+}
+
+// TestAnotherUserCannotHoldAgentConnections: mallory opens 4,200
+// connections to alice's agent, one request each, and tries to keep them;
+// the agent answers each WRONG_USER and closes it, so alice is still served
+// at once and the agent holds no descriptors for mallory.
+func TestAnotherUserCannotHoldAgentConnections(t *testing.T) {
+	needPCSCD(t)
+	a := startAgent(t)
+	before := openFDs(t, a.cmd.Process.Pid)
+	opened, answered, open := hogAs(t, mallory(t), a.base, 4200)
+	fds := openFDs(t, a.cmd.Process.Pid)
+	took := timedGet(t, a.base+"/api/versioninfo")
+	t.Logf("mallory opened %d connections (%d answered, %d still open); the agent has %d descriptors (%d before); alice's request took %v",
+		opened, answered, open, fds, before, took)
+	if open > 0 {
+		t.Errorf("the agent kept %d of mallory's connections open", open)
+	}
+	if fds > before+50 {
+		t.Errorf("the agent holds %d descriptors with mallory's connections, %d before", fds, before)
+	}
+	if took > time.Second {
+		t.Errorf("alice's request took %v beside mallory's connections", took)
+	}
+}
+
+// TestAnotherUserCannotStarveThePortService: mallory holds 4,200
+// connections to the port service; they are bounded per user, so
+// GetPortNumber still answers other users at once.
+func TestAnotherUserCannotStarveThePortService(t *testing.T) {
+	needPCSCD(t)
+	dir := sharedTempDir(t)
+	ps := startPortService(t, dir, freePort(t), 56600, 56609)
+	base := fmt.Sprintf("http://127.0.0.1:%d", ps.port)
+	opened, answered, open := hogAs(t, mallory(t), base, 4200)
+	took := timedGet(t, base+"/PRS/GetPortNumber")
+	t.Logf("mallory opened %d connections (%d answered, %d still open); GetPortNumber for root took %v", opened, answered, open, took)
+	if open > 64 {
+		t.Errorf("the port service keeps %d of one user's connections open, want at most 64", open)
+	}
+	if took > time.Second {
+		t.Errorf("GetPortNumber took %v beside mallory's connections", took)
+	}
+	if !strings.Contains(ps.log(), "connections from uid:") {
+		t.Errorf("the refused connections were not logged:\n%s", tail(ps.log(), 2000))
+	}
+}
+
+// TestRefusalFloodCannotFlushTheLog: 5,000 refused requests, from another
+// user and from a page with a bad Origin, write a few lines, not 5,000
+// (about 1.5 MB without the limit).
+func TestRefusalFloodCannotFlushTheLog(t *testing.T) {
+	needPCSCD(t)
+	a := startAgent(t)
+	size := func() int64 {
+		fi, err := os.Stat(a.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	out := runAs(t, mallory(t), filepath.Join(binDir, "probe"), "-base", a.base, "-flood", "5000")
+	afterStranger := size()
+	me, _ := user.Current()
+	out2 := runAs(t, me, filepath.Join(binDir, "probe"), "-base", a.base, "-origin", "https://evil.example", "-flood", "5000")
+	afterOrigin := size()
+	t.Logf("another user's flood %s: the log grew %d bytes; a bad Origin's flood %s: %d bytes",
+		strings.TrimSpace(string(out)), afterStranger-before, strings.TrimSpace(string(out2)), afterOrigin-afterStranger)
+	for what, grew := range map[string]int64{"another user's flood": afterStranger - before, "a bad Origin's flood": afterOrigin - afterStranger} {
+		if grew > 16<<10 {
+			t.Errorf("%s of 5,000 requests grew the log by %d bytes", what, grew)
+		}
+	}
+}
+
+// TestStandaloneRefusesAHeldIPv6Port: mallory listens on [::1]:P; alice's
+// standalone agent on localhost:P must not quietly serve IPv4 alone (her
+// browser may try ::1 first and reach mallory) but fail, naming mallory.
+func TestStandaloneRefusesAHeldIPv6Port(t *testing.T) {
+	needPCSCD(t)
+	m := mallory(t)
+	port := freePort(t)
+	squat := exec.Command(filepath.Join(binDir, "probe"), "-hold", fmt.Sprintf("[::1]:%d", port))
+	squat.SysProcAttr = credential(m)
+	out, _ := squat.StdoutPipe()
+	if err := squat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = squat.Process.Kill(); _ = squat.Wait() })
+	if l, _ := bufio.NewReader(out).ReadString('\n'); !strings.HasPrefix(l, "holding") {
+		t.Skipf("mallory cannot listen on [::1]:%d: %q", port, l)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--listen", fmt.Sprintf("localhost:%d", port), "--log", filepath.Join(t.TempDir(), "agent.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(stderr.String(), "uid:"+m.Uid) {
+			t.Errorf("the agent exited with %v, saying %q; want an error naming uid:%s", err, stderr.String(), m.Uid)
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("the agent served localhost:%d beside mallory's [::1]:%d", port, port)
+	}
+}
+
+// TestOptionsAsteriskIsRefused: "OPTIONS *" gets the Guard's answer, not
+// net/http's: WRONG_USER for mallory, BAD_REQUEST for the agent's user.
+func TestOptionsAsteriskIsRefused(t *testing.T) {
+	needPCSCD(t)
+	a := startAgent(t)
+	me, _ := user.Current()
+	for _, tc := range []struct {
+		u    *user.User
+		want string
+	}{{mallory(t), "403"}, {me, "400"}} {
+		out := strings.TrimSpace(string(runAs(t, tc.u, filepath.Join(binDir, "probe"), "-base", a.base, "-raw", "OPTIONS * HTTP/1.1")))
+		if out != tc.want {
+			t.Errorf("OPTIONS * as %s: %s, want %s", tc.u.Username, out, tc.want)
+		}
+	}
+}
+
+// TestPortServiceHoldsEveryWellKnownPort: mallory holds one of three
+// well-known ports before the service starts; the service logs it as an
+// error naming her and serves the other two on both families, so she
+// cannot take those.
+func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
+	needPCSCD(t)
+	m := mallory(t)
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	squat := exec.Command(filepath.Join(binDir, "probe"), "-hold", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+	squat.SysProcAttr = credential(m)
+	out, _ := squat.StdoutPipe()
+	if err := squat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = squat.Process.Kill(); _ = squat.Wait() })
+	if l, _ := bufio.NewReader(out).ReadString('\n'); !strings.HasPrefix(l, "holding") {
+		t.Fatalf("mallory cannot hold port %d: %q", ports[1], l)
+	}
+	dir := sharedTempDir(t)
+	ps := &portService{dir: filepath.Join(dir, "state"), socket: filepath.Join(dir, "portservice.sock"), port: ports[0], lo: 56610, hi: 56619,
+		extra: []string{"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}}
+	ps.start(t)
+	t.Cleanup(func() { ps.stop(t) })
+	if l := ps.log(); !strings.Contains(l, fmt.Sprintf("well-known port %d", ports[1])) || !strings.Contains(l, "uid:"+m.Uid) || !strings.Contains(l, `"level":"error"`) {
+		t.Errorf("the held port was not logged as an error naming uid:%s:\n%s", m.Uid, tail(l, 2000))
+	}
+	for _, p := range []int{ports[0], ports[2]} {
+		for _, host := range []string{"127.0.0.1", "[::1]"} {
+			try := exec.Command(filepath.Join(binDir, "probe"), "-hold", fmt.Sprintf("%s:%d", host, p))
+			try.SysProcAttr = credential(m)
+			done := make(chan error, 1)
+			if err := try.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- try.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("mallory's listener on %s:%d exited 0", host, p)
+				}
+			case <-time.After(2 * time.Second):
+				_ = try.Process.Kill()
+				<-done
+				t.Errorf("mallory could listen on %s:%d beside the port service", host, p)
+			}
+		}
+	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
