@@ -243,13 +243,15 @@ func containsReader(rs []api.Reader, name string) bool {
 
 // readWithRetry reads an identity, retrying a few times while another
 // program holds the card or it is still being reset after insertion (pcscd
-// powers a new card up, and sometimes cycles it, right after reporting it).
+// powers a new card up, and sometimes cycles it, right after reporting it;
+// a connect then can even say there is no card). A card that has really
+// left is reported by the monitor, and identify drops the late answer.
 func (c *Core) readWithRetry(ctx context.Context, reader string) (*piv.Identity, error) {
 	var err error
 	for attempt := range 4 {
 		var id *piv.Identity
 		id, err = c.opt.ReadIdentity(ctx, reader)
-		if err == nil || !(errors.Is(err, pcsc.ErrCardBusy) || errors.Is(err, pcsc.ErrCardUnresponsive)) {
+		if err == nil || !(errors.Is(err, pcsc.ErrCardBusy) || errors.Is(err, pcsc.ErrCardUnresponsive) || errors.Is(err, pcsc.ErrNoCard)) {
 			return id, err
 		}
 		c.log.Debug().Err(err).Str("reader", reader).Int("attempt", attempt+1).Msg("retrying the identity read")

@@ -143,6 +143,27 @@ func TestUnreadableCardReportsError(t *testing.T) {
 	}
 }
 
+// TestIdentityReadRetriesAJustInsertedCard: pcscd may report a card
+// present and then answer the first connect with "no smart card inserted"
+// while it powers the card up; the read is tried again.
+func TestIdentityReadRetriesAJustInsertedCard(t *testing.T) {
+	fails := 2
+	id := &piv.Identity{UUID: "555123456789"}
+	c := New(Options{CardWait: 5 * time.Second, ReadIdentity: func(ctx context.Context, reader string) (*piv.Identity, error) {
+		if fails > 0 {
+			fails--
+			return nil, &pcsc.Error{Op: "SCardConnect", Code: 0x8010000C, Kind: pcsc.ErrNoCard}
+		}
+		return id, nil
+	}})
+	c.Apply(pcsc.Event{Type: pcsc.Available})
+	c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
+	c.Apply(pcsc.Event{Type: pcsc.CardInserted, Reader: "R0", ATR: []byte{1}})
+	if card := c.Card(context.Background()); card.UUID != "555123456789" || card.Error != nil {
+		t.Errorf("Card() = %+v, want the identity after two failed connects", card)
+	}
+}
+
 func TestLateIdentityForRemovedCardIsDropped(t *testing.T) {
 	c, f := newTestCore(t)
 	c.Apply(pcsc.Event{Type: pcsc.Available})
