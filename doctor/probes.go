@@ -30,7 +30,8 @@ type Probes interface {
 	// Stat is os.Stat.
 	Stat(path string) (fs.FileInfo, error)
 	// PortHolder names the OS user whose socket listens on the loopback
-	// port ("uid:1001 (alice)"), or "" when the OS does not tell.
+	// port and, where the OS tells, its process ("uid:1001 (alice), probe
+	// (pid 4242)"), or "" when the OS does not tell.
 	PortHolder(port int) string
 }
 

@@ -125,10 +125,14 @@ func (*System) Browsers() []Browser { return findBrowsers() }
 // Stat is os.Stat.
 func (*System) Stat(path string) (fs.FileInfo, error) { return os.Stat(path) }
 
-// PortHolder asks the OS who listens on 127.0.0.1:port, then [::1]:port.
+// PortHolder asks the OS who listens on 127.0.0.1:port, then [::1]:port:
+// the user and, where the OS tells, the process.
 func (*System) PortHolder(port int) string {
 	for _, a := range []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()} {
 		if l, err := peercred.FindListener(netip.AddrPortFrom(a, uint16(port))); err == nil {
+			if proc := l.Process(); proc != "" {
+				return l.Owner.Describe() + ", " + proc
+			}
 			return l.Owner.Describe()
 		}
 	}

@@ -58,7 +58,11 @@ func holderOf(host, port string, err error) error {
 	if ferr != nil {
 		return fmt.Errorf("%w (its owner could not be found: %v): %w", ErrPortHeld, ferr, err)
 	}
-	return fmt.Errorf("%w: listening on %v as %s: %w", ErrPortHeld, l.Addr, l.Owner.Describe(), err)
+	who := l.Owner.Describe()
+	if proc := l.Process(); proc != "" {
+		who += ", " + proc
+	}
+	return fmt.Errorf("%w: listening on %v as %s: %w", ErrPortHeld, l.Addr, who, err)
 }
 
 func listen(addr string) ([]net.Listener, error) {

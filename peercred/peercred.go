@@ -95,7 +95,15 @@ type Listener struct {
 	Addr netip.AddrPort
 	// Owner is the user who created the socket.
 	Owner User
+
+	inode uint64 // Linux: the socket's inode, for Process
+	pid   uint32 // Windows: the owning process, for Process
 }
+
+// Process names the process that holds the listening socket, "name (pid N)",
+// where the OS tells this caller (on Linux, other users' processes only to
+// root); "" otherwise. It looks the process up when called.
+func (l Listener) Process() string { return processOf(l) }
 
 // FindListener returns the socket that accepts TCP connections to addr, a loopback or
 // wildcard address, preferring an exact binding to a wildcard one as the kernel does.

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,7 +163,37 @@ func procListener(port uint16, cands []listenCand) (Listener, error) {
 	if bestRank == len(cands) {
 		return Listener{}, ErrNotFound
 	}
-	return Listener{Addr: best.local, Owner: uidUser(best.uid)}, nil
+	return Listener{Addr: best.local, Owner: uidUser(best.uid), inode: best.inode}, nil
+}
+
+// processOf finds the process holding the listener's socket by its inode,
+// among the processes whose descriptors this process may read.
+func processOf(l Listener) string {
+	if l.inode == 0 {
+		return ""
+	}
+	target := "socket:[" + strconv.FormatUint(l.inode, 10) + "]"
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return ""
+	}
+	for _, p := range procs {
+		pid := p.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		fds, err := os.ReadDir("/proc/" + pid + "/fd")
+		if err != nil {
+			continue // gone, or another user's
+		}
+		for _, fd := range fds {
+			if link, err := os.Readlink("/proc/" + pid + "/fd/" + fd.Name()); err == nil && link == target {
+				comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+				return strings.TrimSpace(string(comm)) + " (pid " + pid + ")"
+			}
+		}
+	}
+	return ""
 }
 
 // The sock_diag path.
@@ -324,7 +356,7 @@ func diagListener(port uint16, cands []listenCand) (Listener, error) {
 	if bestRank == len(cands) {
 		return Listener{}, ErrNotFound
 	}
-	return Listener{Addr: best.local, Owner: uidUser(best.uid)}, nil
+	return Listener{Addr: best.local, Owner: uidUser(best.uid), inode: uint64(best.inode)}, nil
 }
 
 // diagSock is a NETLINK_SOCK_DIAG socket used by one lookup at a time.

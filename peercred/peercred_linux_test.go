@@ -733,3 +733,22 @@ func TestParseDiagMsg(t *testing.T) {
 		t.Error("unknown family parsed")
 	}
 }
+
+// TestListenerProcess: the process holding a listener is named by its
+// command and PID.
+func TestListenerProcess(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l, err := FindListener(netip.MustParseAddrPort(ln.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	want := strings.TrimSpace(string(comm)) + " (pid " + strconv.Itoa(os.Getpid()) + ")"
+	if got := l.Process(); got != want {
+		t.Errorf("Process() = %q, want %q", got, want)
+	}
+}

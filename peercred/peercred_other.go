@@ -23,4 +23,6 @@ func peerOf(sockID) (User, error) { return User{}, ErrUnsupported }
 
 func findListener(uint16, []listenCand) (Listener, error) { return Listener{}, ErrUnsupported }
 
+func processOf(Listener) string { return "" }
+
 func boundSockets(uint16, uint16) ([]Bound, error) { return nil, ErrUnsupported }

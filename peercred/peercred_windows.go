@@ -5,6 +5,7 @@ package peercred
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -172,7 +173,25 @@ func findListener(port uint16, cands []listenCand) (Listener, error) {
 	if err != nil {
 		return Listener{}, err
 	}
-	return Listener{Addr: best.local, Owner: u}, nil
+	return Listener{Addr: best.local, Owner: u, pid: best.pid}, nil
+}
+
+// processOf names the owning process by its image file.
+func processOf(l Listener) string {
+	if l.pid == 0 {
+		return ""
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, l.pid)
+	if err != nil {
+		return fmt.Sprintf("pid %d", l.pid)
+	}
+	defer windows.CloseHandle(h)
+	buf := make([]uint16, windows.MAX_LONG_PATH)
+	n := uint32(len(buf))
+	if err := windows.QueryFullProcessImageName(h, 0, &buf[0], &n); err != nil {
+		return fmt.Sprintf("pid %d", l.pid)
+	}
+	return fmt.Sprintf("%s (pid %d)", filepath.Base(windows.UTF16ToString(buf[:n])), l.pid)
 }
 
 func boundSockets(lo, hi uint16) ([]Bound, error) {

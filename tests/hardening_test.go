@@ -202,8 +202,8 @@ func TestStandaloneRefusesAHeldIPv6Port(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	select {
 	case err := <-exited:
-		if err == nil || !strings.Contains(stderr.String(), "uid:"+m.Uid) {
-			t.Errorf("the agent exited with %v, saying %q; want an error naming uid:%s", err, stderr.String(), m.Uid)
+		if err == nil || !strings.Contains(stderr.String(), "uid:"+m.Uid) || !strings.Contains(stderr.String(), "probe (pid ") {
+			t.Errorf("the agent exited with %v, saying %q; want an error naming uid:%s and her process", err, stderr.String(), m.Uid)
 		}
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
@@ -252,8 +252,9 @@ func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 		extra: []string{"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}}
 	ps.start(t)
 	t.Cleanup(func() { ps.stop(t) })
-	if l := ps.log(); !strings.Contains(l, fmt.Sprintf("well-known port %d", ports[1])) || !strings.Contains(l, "uid:"+m.Uid) || !strings.Contains(l, `"level":"error"`) {
-		t.Errorf("the held port was not logged as an error naming uid:%s:\n%s", m.Uid, tail(l, 2000))
+	if l := ps.log(); !strings.Contains(l, fmt.Sprintf("well-known port %d", ports[1])) || !strings.Contains(l, "uid:"+m.Uid) ||
+		!strings.Contains(l, "probe (pid ") || !strings.Contains(l, `"level":"error"`) {
+		t.Errorf("the held port was not logged as an error naming uid:%s and her process:\n%s", m.Uid, tail(l, 2000))
 	}
 	for _, p := range []int{ports[0], ports[2]} {
 		for _, host := range []string{"127.0.0.1", "[::1]"} {
