@@ -335,6 +335,13 @@ func TestGetPINContextCancelled(t *testing.T) {
 				if mode == "hang" {
 					waitForLog(t, log, "GETPIN")
 				} else {
+					// Running, and silent: started a moment ago (under
+					// Wine a program takes a while to start).
+					for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+						if data, _ := os.ReadFile(log); strings.Contains(string(data), "START pid=") {
+							break
+						}
+					}
 					time.Sleep(200 * time.Millisecond)
 				}
 				cancelled = time.Now()

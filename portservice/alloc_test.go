@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/internal/wine"
 	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
@@ -58,6 +59,7 @@ func serveAgentPort(t *testing.T, reg *Registration, port int) {
 // connected, not listening) on the two lowest ports of the range: the user
 // gets the third, can serve on it, and keeps it.
 func TestAllocationSkipsPortsThatCannotBeBound(t *testing.T) {
+	wine.Skip(t, "GetExtendedTcpTable gives PID 0 for listening sockets, so the service cannot tell the user's own listener on its port from another's")
 	me, err := peercred.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +160,7 @@ func TestMovesSkipEveryFailedPort(t *testing.T) {
 // sockets: a new user still gets a port, outside the range, kept in
 // PortStore.txt.
 func TestExhaustedRangeGivesPortOutside(t *testing.T) {
+	wine.Skip(t, "GetExtendedTcpTable gives PID 0 for listening sockets, so the service cannot tell the user's own listener on its port from another's")
 	me, err := peercred.Current()
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ var badStateFiles = []badStateFile{
 		if err := os.Symlink(target, path); err != nil {
 			t.Skipf("cannot make a symbolic link: %v", err)
 		}
+		skipUnlessLstatSeesLinks(t, path)
 	}},
 }
 
@@ -142,7 +143,7 @@ func TestLoadDomainsLogsNoLineContent(t *testing.T) {
 			t.Errorf("bad %s not logged:\n%s", n, logged)
 		}
 	}
-	if strings.Contains(strings.ToLower(logged), "zm9v") || strings.Contains(logged, "root") {
+	if strings.Contains(strings.ToLower(logged), "zm9v") || strings.Contains(logged, "root:") {
 		t.Errorf("the log quotes the file's lines:\n%s", logged)
 	}
 }
@@ -211,5 +212,14 @@ func TestServiceWithBadStateFiles(t *testing.T) {
 				checkMovedAside(t, path, b.found, logs.String())
 			})
 		}
+	}
+}
+
+// skipUnlessLstatSeesLinks skips a test of a symbolic link where os.Lstat
+// does not report one (Wine's file system layer follows links).
+func skipUnlessLstatSeesLinks(t *testing.T, path string) {
+	t.Helper()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Skipf("os.Lstat does not report %s as a symbolic link on this system", path)
 	}
 }
