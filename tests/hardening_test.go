@@ -9,6 +9,7 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // mallory is the hostile second user of these tests.
@@ -285,4 +288,51 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// TestDomainListChangeClosesTheEventStream: an origin dropped from the
+// agent's DomainList loses its open event stream as soon as the agent puts
+// the new list in force (the --domains file is looked at every 2 s), and
+// gets no more card events.
+func TestDomainListChangeClosesTheEventStream(t *testing.T) {
+	needPCSCD(t)
+	a := startAgent(t)
+	domains := filepath.Join(filepath.Dir(a.log), "DomainList.txt")
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	ws, _, err := d.Dial(strings.Replace(a.base, "http", "ws", 1)+"/api/events", http.Header{"Origin": {"https://my.esr.nhs.uk"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var snapshot map[string]any
+	if err := ws.ReadJSON(&snapshot); err != nil || snapshot["type"] != "snapshot" {
+		t.Fatalf("snapshot: %v %v", snapshot, err)
+	}
+	if err := os.WriteFile(domains, []byte("# version: test-2\nhttps://*.spineservices.nhs.uk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var m map[string]any
+		err := ws.ReadJSON(&m)
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) && ce.Code == websocket.ClosePolicyViolation {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the stream ended with %v %v after the list changed, want a policy-violation close", err, time.Since(changed))
+		}
+		if m["type"] == "card-inserted" || m["type"] == "card-updated" {
+			t.Fatalf("a card event reached the dropped origin: %v", m)
+		}
+	}
+	// The file is looked at every 2 s; then the stream closes within a second.
+	if took := time.Since(changed); took > 3*time.Second {
+		t.Errorf("the stream closed %v after the list changed", took)
+	}
+	b, _ := os.ReadFile(a.log)
+	if !strings.Contains(string(b), "closed an event stream: its origin is no longer on the DomainList") {
+		t.Errorf("not logged:\n%s", tail(string(b), 2000))
+	}
 }
