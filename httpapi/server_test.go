@@ -448,3 +448,20 @@ func TestDomainListChangeClosesStreams(t *testing.T) {
 		t.Errorf("not logged:\n%s", ts.logText())
 	}
 }
+
+// TestRequestToSignInAnyCase: SignalR matches hub method names in any case,
+// as ASP.NET does ("RequestToSign" from a C#-style proxy), and a request
+// that cannot be signed is answered malformed before anything else.
+func TestRequestToSignInAnyCase(t *testing.T) {
+	ts := startServer(t)
+	for _, m := range []string{"requestToSign", "RequestToSign", "REQUESTTOSIGN"} {
+		res, err := ts.invokeHub(context.Background(), nil, "signingHub", m, []json.RawMessage{json.RawMessage(`"%%%"`)})
+		r, ok := res.(signResponse)
+		if err != nil || !ok || r.StatusCode != statusMalformedRequest {
+			t.Errorf("%s: %v %+v", m, err, res)
+		}
+	}
+	if _, err := ts.invokeHub(context.Background(), nil, "signingHub", "requestToSignX", nil); err == nil {
+		t.Error("an unknown method was run")
+	}
+}

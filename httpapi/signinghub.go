@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cardbridge/cardbridge/agent"
@@ -62,7 +63,7 @@ const maxPayloads = 100
 
 // invokeHub is the SignalR Invoker: signingHub.requestToSign.
 func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method string, args []json.RawMessage) (any, error) {
-	if method != "requestToSign" {
+	if !strings.EqualFold(method, "requestToSign") { // SignalR matches method names in any case
 		return nil, signalr.ErrUnknownMethod
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
