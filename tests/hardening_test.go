@@ -7,7 +7,6 @@ package tests
 // program: hold connections, flood refusals, squat ports.
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,47 +36,19 @@ func mallory(t *testing.T) *user.User {
 // test ends.
 func hogAs(t *testing.T, u *user.User, base string, n int) (opened, answered, open int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "probe"), "-base", base, "-hog", strconv.Itoa(n))
-	cmd.SysProcAttr = credential(u)
-	cmd.Dir = "/"
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	line := startAs(t, u, 2*time.Minute, filepath.Join(binDir, "probe"), "-base", base, "-hog", strconv.Itoa(n))
+	var r struct{ Opened, Answered, Open int }
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("probe -hog said %q", line)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		var r struct{ Opened, Answered, Open int }
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("probe -hog said %q", l)
-		}
-		return r.Opened, r.Answered, r.Open
-	case <-time.After(2 * time.Minute):
-		t.Fatal("probe -hog did not finish opening its connections within 2 minutes")
-	}
-	return 0, 0, 0
+	return r.Opened, r.Answered, r.Open
+}
+
+// squatAs listens on addr as u until the test ends, and reports whether it
+// could.
+func squatAs(t *testing.T, u *user.User, addr string) bool {
+	t.Helper()
+	return strings.HasPrefix(startAs(t, u, 10*time.Second, filepath.Join(binDir, "probe"), "-hold", addr), "holding")
 }
 
 // openFDs counts the file descriptors of process pid.
@@ -184,15 +155,8 @@ func TestStandaloneRefusesAHeldIPv6Port(t *testing.T) {
 	needPCSCD(t)
 	m := mallory(t)
 	port := freePort(t)
-	squat := exec.Command(filepath.Join(binDir, "probe"), "-hold", fmt.Sprintf("[::1]:%d", port))
-	squat.SysProcAttr = credential(m)
-	out, _ := squat.StdoutPipe()
-	if err := squat.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = squat.Process.Kill(); _ = squat.Wait() })
-	if l, _ := bufio.NewReader(out).ReadString('\n'); !strings.HasPrefix(l, "holding") {
-		t.Skipf("mallory cannot listen on [::1]:%d: %q", port, l)
+	if !squatAs(t, m, fmt.Sprintf("[::1]:%d", port)) {
+		t.Skipf("mallory cannot listen on [::1]:%d", port)
 	}
 	cmd := exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--listen", fmt.Sprintf("localhost:%d", port), "--log", filepath.Join(t.TempDir(), "agent.log"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -240,15 +204,8 @@ func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 	needPCSCD(t)
 	m := mallory(t)
 	ports := []int{freePort(t), freePort(t), freePort(t)}
-	squat := exec.Command(filepath.Join(binDir, "probe"), "-hold", fmt.Sprintf("127.0.0.1:%d", ports[1]))
-	squat.SysProcAttr = credential(m)
-	out, _ := squat.StdoutPipe()
-	if err := squat.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = squat.Process.Kill(); _ = squat.Wait() })
-	if l, _ := bufio.NewReader(out).ReadString('\n'); !strings.HasPrefix(l, "holding") {
-		t.Fatalf("mallory cannot hold port %d: %q", ports[1], l)
+	if !squatAs(t, m, fmt.Sprintf("127.0.0.1:%d", ports[1])) {
+		t.Fatalf("mallory cannot hold port %d", ports[1])
 	}
 	dir := sharedTempDir(t)
 	ps := &portService{dir: filepath.Join(dir, "state"), socket: filepath.Join(dir, "portservice.sock"), port: ports[0], lo: 56610, hi: 56619,
@@ -261,21 +218,7 @@ func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 	}
 	for _, p := range []int{ports[0], ports[2]} {
 		for _, host := range []string{"127.0.0.1", "[::1]"} {
-			try := exec.Command(filepath.Join(binDir, "probe"), "-hold", fmt.Sprintf("%s:%d", host, p))
-			try.SysProcAttr = credential(m)
-			done := make(chan error, 1)
-			if err := try.Start(); err != nil {
-				t.Fatal(err)
-			}
-			go func() { done <- try.Wait() }()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Errorf("mallory's listener on %s:%d exited 0", host, p)
-				}
-			case <-time.After(2 * time.Second):
-				_ = try.Process.Kill()
-				<-done
+			if squatAs(t, m, fmt.Sprintf("%s:%d", host, p)) {
 				t.Errorf("mallory could listen on %s:%d beside the port service", host, p)
 			}
 		}

@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,45 +27,8 @@ func holdPortsAs(t *testing.T, u *user.User, ports ...int) {
 	for i, p := range ports {
 		list[i] = fmt.Sprint(p)
 	}
-	cmd := exec.Command(hog, "-hold", strings.Join(list, ","))
-	cmd.SysProcAttr = credential(u)
-	cmd.Dir = "/"
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		if !strings.HasPrefix(line, "ready ") {
-			t.Fatalf("connhog -hold %v as %s: %q %s", ports, u.Username, line, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("connhog -hold %v as %s not ready within 20s: %s", ports, u.Username, stderr.String())
+	if line := startAs(t, u, 20*time.Second, hog, "-hold", strings.Join(list, ",")); !strings.HasPrefix(line, "ready ") {
+		t.Fatalf("connhog -hold %v as %s: %q", ports, u.Username, line)
 	}
 }
 

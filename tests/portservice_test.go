@@ -131,6 +131,56 @@ func namedUser(t testing.TB, name string) *user.User {
 	return u
 }
 
+// startAs runs a long-lived program as u until the test ends (it is told
+// to stop by its standard input closing, and killed a second later if it has
+// not) and returns the first line it prints, within wait.
+func startAs(t *testing.T, u *user.User, wait time.Duration, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = credential(u)
+	cmd.Dir = "/"
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		if l == "" {
+			<-done
+			return "exited: " + strings.TrimSpace(stderr.String())
+		}
+		return l
+	case <-time.After(wait):
+		t.Fatalf("%s %v as %s printed nothing within %v: %s", filepath.Base(name), args, u.Username, wait, stderr.String())
+	}
+	return ""
+}
+
 func credential(u *user.User) *syscall.SysProcAttr {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)

@@ -22,7 +22,10 @@ echo "== install"
 check "dpkg -i installs the package" dpkg -i /cb/cardbridge.deb
 check "the port service is enabled" test "$(systemctl is-enabled cardbridge-portservice)" = enabled
 check "the port service is running" wait_for 10 systemctl is-active --quiet cardbridge-portservice
-check "it answers ConnectPRService on the first well-known port" wait_for 10 bash -c 'curl -s --max-time 3 http://127.0.0.1:43487/PRS/ConnectPRService | grep -q "\"statusCode\":\"200\""'
+# Every well-known port, on ::1 too where the root has IPv6 loopback.
+loopbacks="127.0.0.1"
+grep -qi '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null && loopbacks="127.0.0.1 [::1]"
+check "it answers ConnectPRService on every well-known port ($loopbacks)" wait_for 10 bash -c 'for p in 43487 44213 45031 46478 48853; do for h in '"$loopbacks"'; do curl -s --max-time 3 "http://$h:$p/PRS/ConnectPRService" | grep -q "\"statusCode\":200" || exit 1; done; done'
 # (Once it answers: systemd calls a simple service active before its
 # process has dropped root.)
 user="$(ps -o user= -p "$(service_pid)" | tr -d ' ')"
