@@ -55,11 +55,7 @@ func stablePort(t *testing.T, ps *portService, u *user.User) int {
 func TestPortServiceHeldRangePorts(t *testing.T) {
 	needPCSCD(t)
 	dir := sharedTempDir(t)
-	logDir := filepath.Join(dir, "logs")
-	if err := os.Mkdir(logDir, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(logDir, 0o1777)
+	logDir := sharedLogDir(t, dir)
 	hog := namedUser(t, "cardbridge-hog")
 
 	t.Run("the two lowest ports", func(t *testing.T) {

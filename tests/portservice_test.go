@@ -92,6 +92,18 @@ func (ps *portService) log() string {
 	return string(b)
 }
 
+// sharedLogDir makes dir/logs, where every OS user's agent may write its
+// log (sticky, like /tmp).
+func sharedLogDir(t testing.TB, dir string) string {
+	t.Helper()
+	logDir := filepath.Join(dir, "logs")
+	if err := os.Mkdir(logDir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(logDir, 0o1777) // past the umask
+	return logDir
+}
+
 // sharedTempDir is a temporary directory other OS users can enter (a
 // testing.T's TempDir sits inside a directory only its owner can).
 func sharedTempDir(t testing.TB) string {
@@ -298,11 +310,7 @@ func probeAs(t *testing.T, u *user.User, port int, paths ...string) []struct {
 func TestPortServiceMultiUser(t *testing.T) {
 	needPCSCD(t)
 	dir := sharedTempDir(t)
-	logDir := filepath.Join(dir, "logs")
-	if err := os.Mkdir(logDir, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(logDir, 0o1777)
+	logDir := sharedLogDir(t, dir)
 	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56100, 56199)
 
 	users := make([]*testUser, 3)
@@ -450,11 +458,7 @@ func TestPortServiceTrustedURLAndCorruptState(t *testing.T) {
 		t.Errorf("PortStore.txt after start: %q", store)
 	}
 
-	logDir := filepath.Join(dir, "logs")
-	if err := os.Mkdir(logDir, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(logDir, 0o1777)
+	logDir := sharedLogDir(t, dir)
 	tu := &testUser{u: namedUser(t, "cardbridge-u1")}
 	startUserAgent(t, ps, tu, logDir)
 	port := getPortNumber(t, ps, tu.u, true)
