@@ -162,17 +162,17 @@ func (s *Server) DomainsChanged() {
 	list := s.domains().List
 	refuse := func(origin string) bool { return origin != "" && !list.Allows(origin) }
 	s.mu.Lock()
-	var closed []string
+	closing := map[*websocket.Conn]string{}
 	for c, origin := range s.ws {
 		if refuse(origin) {
-			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "origin no longer allowed"), time.Now().Add(time.Second))
-			_ = c.Close()
+			closing[c] = origin
 			delete(s.ws, c)
-			closed = append(closed, origin)
 		}
 	}
 	s.mu.Unlock()
-	for _, origin := range closed {
+	for c, origin := range closing {
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "origin no longer allowed"), time.Now().Add(time.Second))
+		_ = c.Close()
 		s.log.Warn().Str("origin", origin).Msg("closed an event stream: its origin is no longer on the DomainList")
 	}
 	if n := s.hub.CloseWhere(refuse); n > 0 {
