@@ -600,15 +600,13 @@ func (s *Service) remember(port int, why string) {
 
 // unusable says whether port cannot be given to user, whose port is now
 // current (0 for none): it is well-known, it failed lately, another user owns
-// a socket on it, or it cannot be bound (current excepted while the user's own
-// sockets hold it, as when the agent restarts in place keeping its listener).
-// Every failure is remembered.
+// a socket on it, or, unless it is current, it cannot be bound. Every
+// failure is remembered.
 func (s *Service) unusable(user peercred.User, current int) func(int) bool {
 	return func(port int) bool {
 		if s.wellKnown(port) || s.failed.has(port) {
 			return true
 		}
-		own := false
 		users, err := s.opt.portUsers(uint16(port))
 		if err != nil && !errors.Is(err, peercred.ErrUnsupported) {
 			s.log.Debug().Err(err).Int("port", port).Msg("cannot tell who holds a port; test-binding it alone")
@@ -618,12 +616,15 @@ func (s *Service) unusable(user peercred.User, current int) func(int) bool {
 				s.remember(port, "held by "+u.ID)
 				return true
 			}
-			own = true
+		}
+		if port == current {
+			// The user's own port is kept across restarts without a
+			// test-bind: a socket of no user's (TIME_WAIT) or the user's
+			// own agent restarting in place may hold it for a moment. An
+			// agent that cannot bind it says so and is moved.
+			return false
 		}
 		if err := s.opt.canBind(port); err != nil {
-			if own && port == current {
-				return false
-			}
 			s.remember(port, err.Error())
 			return true
 		}
