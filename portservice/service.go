@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,8 +53,10 @@ type Options struct {
 	// (30 days when zero), so a user who comes back within it keeps the port.
 	ExpireAfter time.Duration
 
-	// Tests replace these: who owns sockets on a port, on the ports of the
-	// range, whether a port can be bound, and a port the OS chooses.
+	// Tests replace these: who listens on a port, who owns sockets on a
+	// port, on the ports of the range, whether a port can be bound, and a
+	// port the OS chooses.
+	listeners    func(port uint16) ([]peercred.User, error)
 	portUsers    func(port uint16) ([]peercred.User, error)
 	boundSockets func(lo, hi uint16) ([]peercred.Bound, error)
 	canBind      func(port int) error
@@ -141,6 +144,9 @@ func New(opt Options) (*Service, error) {
 	}
 	if opt.ExpireAfter <= 0 {
 		opt.ExpireAfter = 30 * 24 * time.Hour
+	}
+	if opt.listeners == nil {
+		opt.listeners = listenersOn
 	}
 	if opt.portUsers == nil {
 		opt.portUsers = peercred.PortUsers
@@ -562,14 +568,16 @@ func (s *Service) checkPort(reg *registration, port int) (int, error) {
 	return 0, s.move(reg, port)
 }
 
-// squatter returns a user, other than user, owning a socket bound to port on
-// loopback (IPv4 or IPv6): a listener, or a client socket whose local port is
-// port, in any state with an owner. It returns nil when only user (or nobody
-// but the kernel, as in TIME_WAIT) does, and errNoAgent when user does not.
+// squatter returns a user, other than user, listening on port on loopback
+// (IPv4 or IPv6), where a page's connection would reach it; nil when only
+// user does, and errNoAgent when user does not. It runs on every
+// GetPortNumber, so it asks only about listeners, which the kernel finds
+// without walking every connection; client sockets on a port count when a
+// port is handed out (unusable).
 func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error) {
-	users, err := s.opt.portUsers(uint16(port))
+	users, err := s.opt.listeners(uint16(port))
 	if err != nil {
-		return nil, fmt.Errorf("check who holds port %d: %w", port, err)
+		return nil, fmt.Errorf("check who listens on port %d: %w", port, err)
 	}
 	found := false
 	for _, u := range users {
@@ -582,6 +590,23 @@ func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error)
 		return nil, errNoAgent // the agent is gone or not listening yet
 	}
 	return nil, nil
+}
+
+// listenersOn returns the owners of the sockets listening on 127.0.0.1:port
+// and [::1]:port.
+func listenersOn(port uint16) ([]peercred.User, error) {
+	var users []peercred.User
+	for _, a := range []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()} {
+		l, err := peercred.FindListener(netip.AddrPortFrom(a, port))
+		if errors.Is(err, peercred.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, l.Owner)
+	}
+	return users, nil
 }
 
 // wellKnown reports whether port is one of the well-known ports.

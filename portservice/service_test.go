@@ -130,6 +130,7 @@ func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Servic
 	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(logs)}
 	if fl != nil {
 		opt.portUsers = fl.users
+		opt.listeners = fl.users
 	}
 	s, err := New(opt)
 	if err != nil {

@@ -159,7 +159,7 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 		if err == nil {
 			status, body, err := psBenchExchange(c, req)
 			psBenchCloseReset(c)
-			if err == nil && status == 200 && bytes.Contains(body, []byte(`"200"`)) {
+			if err == nil && status == 200 && bytes.Contains(body, []byte(`"statusCode":200`)) {
 				return ps
 			}
 		}
