@@ -6,7 +6,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/version"
 	"github.com/cardbridge/cardbridge/webeid"
 )
@@ -23,26 +23,26 @@ type authenticateRequest struct {
 func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "authentication is for web pages: the request has no Origin")
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "authentication is for web pages: the request has no Origin")
 		return
 	}
 	if err := webeid.ValidateOrigin(origin); err != nil {
-		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
 	var req authenticateRequest
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "the body must be {\"challenge\": \"NONCE\"}")
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "the body must be {\"challenge\": \"NONCE\"}")
 		return
 	}
 	if err := webeid.ValidateNonce(req.Challenge); err != nil {
-		loopback.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
 	if s.opt.PINPrompt == nil {
-		loopback.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "no PIN entry program is configured (--pinentry)")
+		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "no PIN entry program is configured (--pinentry)")
 		return
 	}
 	var tok *webeid.Token
@@ -54,11 +54,11 @@ func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code := agent.CodeOf(err)
 		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("authentication failed")
-		loopback.WriteError(w, statusOf(code), code, err.Error())
+		localhttp.WriteError(w, statusOf(code), code, err.Error())
 		return
 	}
 	s.log.Info().Str("origin", origin).Str("algorithm", tok.Algorithm).Msg("authentication token made")
-	loopback.WriteJSON(w, http.StatusOK, tok)
+	localhttp.WriteJSON(w, http.StatusOK, tok)
 }
 
 // statusOf is the HTTP status for an API error code.

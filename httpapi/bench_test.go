@@ -11,7 +11,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 )
@@ -30,7 +30,7 @@ func BenchmarkGuardedCard(b *testing.B) {
 	core.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
 	s := New(Options{
 		Backend:   core,
-		Domains:   func() loopback.DomainInfo { return loopback.DomainInfo{List: list} },
+		Domains:   func() localhttp.DomainInfo { return localhttp.DomainInfo{List: list} },
 		Self:      me,
 		PeerOwner: func(net.Conn) (peercred.User, error) { return me, nil },
 		Logger:    zerolog.Nop(),

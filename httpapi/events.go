@@ -8,7 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cardbridge/cardbridge/agent"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 )
 
 // WebSocket timing: a ping every pingEvery keeps idle connections (and the
@@ -39,7 +39,7 @@ func PrepareEvent(b []byte) any {
 // writes), so no HTTP server state stays behind for a long-lived client.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
-		loopback.WriteError(w, http.StatusBadRequest, "BAD_REQUEST", "this endpoint is a WebSocket")
+		localhttp.WriteError(w, http.StatusBadRequest, "BAD_REQUEST", "this endpoint is a WebSocket")
 		return
 	}
 	// The upgrader writes its own answer; carry the Guard's headers over.

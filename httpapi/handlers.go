@@ -10,30 +10,29 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
-	"github.com/cardbridge/cardbridge/loopback"
-	"github.com/cardbridge/cardbridge/web"
+	"github.com/cardbridge/cardbridge/localhttp"
 )
 
 func (s *Server) handleVersionInfo(w http.ResponseWriter, r *http.Request) {
-	loopback.WriteJSON(w, http.StatusOK, s.versionInfo())
+	localhttp.WriteJSON(w, http.StatusOK, s.versionInfo())
 }
 
 func (s *Server) handleReaders(w http.ResponseWriter, r *http.Request) {
 	if !s.opt.Backend.Available() {
-		loopback.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
+		localhttp.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
 		return
 	}
-	loopback.WriteJSON(w, http.StatusOK, s.opt.Backend.Readers())
+	localhttp.WriteJSON(w, http.StatusOK, s.opt.Backend.Readers())
 }
 
 func (s *Server) handleCard(w http.ResponseWriter, r *http.Request) {
 	if !s.opt.Backend.Available() {
-		loopback.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
+		localhttp.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
 		return
 	}
 	b := s.opt.Backend.CardJSON(r.Context())
 	h := w.Header()
-	h["Content-Type"] = loopback.JSONContentType
+	h["Content-Type"] = localhttp.JSONContentType
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	_, _ = w.Write(b)
 }
@@ -45,9 +44,15 @@ func (s *Server) handleClientJS(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/javascript; charset=utf-8")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	h.Set("Cache-Control", "no-cache")
-	h.Set("Content-Length", strconv.Itoa(len(web.ClientJS)))
-	_, _ = w.Write(web.ClientJS)
+	h.Set("Content-Length", strconv.Itoa(len(clientJS)))
+	_, _ = w.Write(clientJS)
 }
+
+// clientJS is cardbridge.js, the JavaScript client pages include. It is
+// plain JavaScript kept beside this file; there is no build step.
+//
+//go:embed cardbridge.js
+var clientJS []byte
 
 //go:embed status.html
 var statusFS embed.FS
@@ -78,11 +83,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	if err := statusTmpl.Execute(&buf, d); err != nil {
 		s.log.Error().Err(err).Msg("render status page")
-		loopback.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
+		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
 		return
 	}
 	h := w.Header()
-	loopback.DocumentHeaders(h)
+	localhttp.DocumentHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -102,7 +107,7 @@ type Stats struct {
 // user, never for pages: any request with an Origin is refused.
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "" {
-		loopback.WriteError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "not for web pages")
+		localhttp.WriteError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "not for web pages")
 		return
 	}
 	var ms runtime.MemStats
@@ -110,5 +115,5 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	streams := len(s.ws)
 	s.mu.Unlock()
-	loopback.WriteJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
+	localhttp.WriteJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
 }

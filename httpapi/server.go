@@ -20,7 +20,7 @@ import (
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/signalr"
 	"github.com/cardbridge/cardbridge/version"
@@ -40,7 +40,7 @@ type Backend interface {
 type Options struct {
 	Backend Backend
 	// Domains returns the DomainList in force; it may change at any time.
-	Domains func() loopback.DomainInfo
+	Domains func() localhttp.DomainInfo
 	// Self is the agent's own OS user; only its processes are served.
 	Self peercred.User
 	// PeerOwner finds who is at the other end of a connection;
@@ -62,8 +62,8 @@ type Options struct {
 type Server struct {
 	opt      Options
 	log      zerolog.Logger
-	guard    *loopback.Guard
-	domains  func() loopback.DomainInfo
+	guard    *localhttp.Guard
+	domains  func() localhttp.DomainInfo
 	handler  http.Handler
 	upgrader websocket.Upgrader
 	started  time.Time
@@ -84,7 +84,7 @@ func New(opt Options) *Server {
 		ws:      map[*websocket.Conn]string{},
 	}
 	self := opt.Self
-	s.guard = loopback.NewGuard(loopback.GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
+	s.guard = localhttp.NewGuard(localhttp.GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
 	s.domains = s.guard.Domains
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
@@ -112,7 +112,7 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /{$}", s.handleStatus)
 	mux.HandleFunc("GET /debug/stats", s.handleStats)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		loopback.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		localhttp.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	s.handler = s.guard.Wrap(mux)
 	return s
@@ -142,7 +142,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.port = lns[0].Addr().(*net.TCPAddr).Port
 	s.mu.Unlock()
 	s.log.Info().Int("port", s.port).Msg("serving")
-	return loopback.Serve(ctx, s.handler, s.guard, s.opt.MaxConns, s.closeWebSockets, lns...)
+	return localhttp.Serve(ctx, s.handler, s.guard, s.opt.MaxConns, s.closeWebSockets, lns...)
 }
 
 func (s *Server) closeWebSockets() {

@@ -20,7 +20,7 @@ import (
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 )
@@ -60,8 +60,8 @@ func startServer(t *testing.T) *testServer {
 	ts.core = agent.New(agent.Options{Prepare: PrepareEvent, ReadIdentity: nil})
 	ts.Server = New(Options{
 		Backend: ts.core,
-		Domains: func() loopback.DomainInfo {
-			return loopback.DomainInfo{List: ts.list.Load(), Source: "file:/etc/DomainList.txt"}
+		Domains: func() localhttp.DomainInfo {
+			return localhttp.DomainInfo{List: ts.list.Load(), Source: "file:/etc/DomainList.txt"}
 		},
 		Self: me,
 		PeerOwner: func(net.Conn) (peercred.User, error) {
@@ -72,7 +72,7 @@ func startServer(t *testing.T) *testServer {
 		},
 		Logger: zerolog.New(syncWriter{ts.logs}),
 	})
-	lns, err := loopback.Listen("127.0.0.1:0")
+	lns, err := localhttp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestStatusPage(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	ts := startServer(t)
-	big := strings.NewReader(strings.Repeat("x", loopback.MaxBodyBytes+10))
+	big := strings.NewReader(strings.Repeat("x", localhttp.MaxBodyBytes+10))
 	req, _ := http.NewRequest("POST", ts.url("/api/nothing"), big)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/wine"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
 )
@@ -41,7 +41,7 @@ func holdClient(t *testing.T, port int) {
 // service.
 func serveAgentPort(t *testing.T, reg *Registration, port int) {
 	t.Helper()
-	lns, err := loopback.Listen(fmt.Sprintf("localhost:%d", port))
+	lns, err := localhttp.Listen(fmt.Sprintf("localhost:%d", port))
 	if err != nil {
 		t.Fatalf("the agent cannot listen on the port it was given: %v", err)
 	}

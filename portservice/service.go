@@ -23,7 +23,7 @@ import (
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
@@ -155,10 +155,10 @@ func New(opt Options) (*Service, error) {
 		opt.boundSockets = peercred.BoundSockets
 	}
 	if opt.canBind == nil {
-		opt.canBind = loopback.CanBind
+		opt.canBind = localhttp.CanBind
 	}
 	if opt.freePort == nil {
-		opt.freePort = loopback.FreePort
+		opt.freePort = localhttp.FreePort
 	}
 	if opt.now == nil {
 		opt.now = time.Now
@@ -260,9 +260,9 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = s.refresher.Run(ctx) }()
 	}
-	guard := loopback.NewGuard(loopback.GuardOptions{
-		Domains: func() loopback.DomainInfo {
-			return loopback.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
+	guard := localhttp.NewGuard(localhttp.GuardOptions{
+		Domains: func() localhttp.DomainInfo {
+			return localhttp.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
 		},
 		Logger:          s.log,
 		MaxConnsPerUser: MaxConnsPerUser,
@@ -273,7 +273,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.reclaim(ctx, handler, guard) }()
 	}
-	err = loopback.Serve(ctx, handler, guard, 0, nil, lns...)
+	err = localhttp.Serve(ctx, handler, guard, 0, nil, lns...)
 	cancel()
 	sock.Close()
 	for _, r := range s.liveRegs() {
@@ -297,7 +297,7 @@ func (s *Service) Run(ctx context.Context) error {
 // they serve, and an error for each port it could not take.
 func listenWellKnown(ports []int) (lns []net.Listener, served []int, held []error) {
 	for _, p := range ports {
-		l, err := loopback.Listen("localhost:" + strconv.Itoa(p))
+		l, err := localhttp.Listen("localhost:" + strconv.Itoa(p))
 		if err != nil {
 			held = append(held, fmt.Errorf("well-known port %d: %w", p, err))
 			continue
@@ -334,7 +334,7 @@ var reclaimEvery = time.Minute
 
 // reclaim takes, when they come free, the well-known ports another program
 // held at start, and serves them too, until ctx ends.
-func (s *Service) reclaim(ctx context.Context, h http.Handler, g *loopback.Guard) {
+func (s *Service) reclaim(ctx context.Context, h http.Handler, g *localhttp.Guard) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(reclaimEvery)
@@ -362,7 +362,7 @@ func (s *Service) reclaim(ctx context.Context, h http.Handler, g *loopback.Guard
 		s.setServed(append(served, got...))
 		s.log.Warn().Ints("ports", got).Msg("took the well-known ports that had been held by another program")
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = loopback.Serve(ctx, h, g, 0, nil, lns...) }()
+		go func() { defer wg.Done(); _ = localhttp.Serve(ctx, h, g, 0, nil, lns...) }()
 	}
 }
 
@@ -498,7 +498,7 @@ const portAnswerWait = 3 * time.Second
 // handleGetPortNumber answers the calling user's agent port, found from
 // the OS owner of the page's TCP connection.
 func (s *Service) handleGetPortNumber(w http.ResponseWriter, r *http.Request) {
-	user, err := loopback.PeerUser(r)
+	user, err := localhttp.PeerUser(r)
 	if err != nil {
 		s.log.Warn().Err(err).Str("remote", r.RemoteAddr).Msg("GetPortNumber: cannot tell who is calling")
 		writeRaw(w, fault)

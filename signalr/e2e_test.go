@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/loopback"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/signalr"
 	"github.com/cardbridge/cardbridge/tests/browser"
 )
@@ -145,16 +145,16 @@ func runE2E(t *testing.T, transport, wantTransport string, subscribe bool) {
 }
 
 // testGuard is the agent's Guard allowing the origins on list.
-func testGuard(list *domainlist.List) *loopback.Guard {
-	return loopback.NewGuard(loopback.GuardOptions{
-		Domains: func() loopback.DomainInfo { return loopback.DomainInfo{List: list, Source: "test"} },
+func testGuard(list *domainlist.List) *localhttp.Guard {
+	return localhttp.NewGuard(localhttp.GuardOptions{
+		Domains: func() localhttp.DomainInfo { return localhttp.DomainInfo{List: list, Source: "test"} },
 		Logger:  zerolog.Nop(),
 	})
 }
 
 // serveE2E serves a signingHub with requestToSign behind guard on a
 // loopback port, until the test ends.
-func serveE2E(t *testing.T, guard *loopback.Guard, invoke signalr.Invoker) (*signalr.Server, int) {
+func serveE2E(t *testing.T, guard *localhttp.Guard, invoke signalr.Invoker) (*signalr.Server, int) {
 	t.Helper()
 	srv := signalr.New(signalr.Options{
 		Hubs:        []string{"signingHub"},
@@ -166,13 +166,13 @@ func serveE2E(t *testing.T, guard *loopback.Guard, invoke signalr.Invoker) (*sig
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/signalr/", srv)
-	lns, err := loopback.Listen("localhost:0")
+	lns, err := localhttp.Listen("localhost:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- loopback.Serve(ctx, guard.Wrap(mux), guard, 0, srv.Close, lns...) }()
+	go func() { served <- localhttp.Serve(ctx, guard.Wrap(mux), guard, 0, srv.Close, lns...) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -16,9 +16,9 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
-	"github.com/cardbridge/cardbridge/vcard"
 )
 
 // readIdentity reads the card in reader through the real pcscd, bounded by d.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
-	"github.com/cardbridge/cardbridge/vcard"
+	"github.com/cardbridge/cardbridge/internal/vcard"
 )
 
 // cardbridge runs the built binary and returns stdout, stderr and the exit code.

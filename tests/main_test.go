@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/tests/testbed"
-	"github.com/cardbridge/cardbridge/vcard"
 )
 
 // bed is the package's private pcscd, or nil when the tests are skipped.
@@ -49,7 +49,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	binDir = filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/cardbridge", "./probe", "./refserver", "../tools/fakepinentry")
+	build := exec.Command("go", "build", "-o", binDir+"/", "../cmd/cardbridge", "../tools/probe", "../tools/refserver", "../tools/fakepinentry")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build cardbridge: %v\n%s", err, out)
 		return 1

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/tests/testbed"
-	"github.com/cardbridge/cardbridge/vcard"
 )
 
 // watch runs a Monitor on the real pcscd for the rest of the test and

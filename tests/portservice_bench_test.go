@@ -78,7 +78,7 @@ func psBenchBinaries(b *testing.B) string {
 	dir := b.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "../cmd/cardbridge-portservice", "./connhog").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "../cmd/cardbridge-portservice", "../tools/connhog").CombinedOutput()
 	if err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}

@@ -19,7 +19,7 @@ func holdPortsAs(t *testing.T, u *user.User, ports ...int) {
 	t.Helper()
 	hog := filepath.Join(binDir, "connhog")
 	if _, err := os.Stat(hog); err != nil {
-		if out, err := exec.Command("go", "build", "-o", binDir+"/", "./connhog").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", binDir+"/", "../tools/connhog").CombinedOutput(); err != nil {
 			t.Fatalf("build connhog: %v\n%s", err, out)
 		}
 	}

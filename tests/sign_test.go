@@ -15,9 +15,9 @@ import (
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
-	"github.com/cardbridge/cardbridge/vcard"
 	"github.com/cardbridge/cardbridge/webeid"
 )
 

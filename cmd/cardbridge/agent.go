@@ -20,8 +20,8 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/logging"
-	"github.com/cardbridge/cardbridge/loopback"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/pinentry"
@@ -105,7 +105,7 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	var reg *portservice.Registration
 	var lns []net.Listener
 	if f.listen != "" {
-		if lns, err = loopback.Listen(f.listen); err != nil {
+		if lns, err = localhttp.Listen(f.listen); err != nil {
 			return err
 		}
 	} else {
@@ -210,7 +210,7 @@ func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
 // another while someone else holds it.
 func bindRegistered(ctx context.Context, reg *portservice.Registration, port int, log zerolog.Logger) ([]net.Listener, error) {
 	for attempt := 0; ; attempt++ {
-		lns, err := loopback.Listen("localhost:" + strconv.Itoa(port))
+		lns, err := localhttp.Listen("localhost:" + strconv.Itoa(port))
 		if err == nil {
 			if err := reg.Listening(port); err != nil {
 				closeAll(lns)
@@ -320,7 +320,7 @@ const maxDomainsFile = 1 << 20
 type domainSource struct {
 	path     string
 	log      zerolog.Logger
-	cur      atomic.Pointer[loopback.DomainInfo]
+	cur      atomic.Pointer[localhttp.DomainInfo]
 	onChange atomic.Pointer[func()] // told after a new list is in force
 	mod      time.Time              // the file's time and size when last loaded or tried
 	size     int64
@@ -330,7 +330,7 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	d := &domainSource{path: path, log: log}
 	if path == "" {
 		list, _ := domainlist.Parse([]byte(builtinDomains))
-		d.cur.Store(&loopback.DomainInfo{List: list, Source: "builtin"})
+		d.cur.Store(&localhttp.DomainInfo{List: list, Source: "builtin"})
 		return d, nil
 	}
 	if st, err := os.Lstat(path); err == nil {
@@ -342,10 +342,10 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	return d, nil
 }
 
-func (d *domainSource) get() loopback.DomainInfo { return *d.cur.Load() }
+func (d *domainSource) get() localhttp.DomainInfo { return *d.cur.Load() }
 
 // set puts info in force and tells onChange.
-func (d *domainSource) set(info *loopback.DomainInfo) {
+func (d *domainSource) set(info *localhttp.DomainInfo) {
 	d.cur.Store(info)
 	if f := d.onChange.Load(); f != nil {
 		(*f)()
@@ -362,7 +362,7 @@ func (d *domainSource) fromService(text string) {
 	for _, e := range bad {
 		d.log.Warn().Int("line", e.Line).Str("reason", e.Reason()).Msg("skipping a bad line of the port service's DomainList")
 	}
-	d.set(&loopback.DomainInfo{List: list, Source: "portservice"})
+	d.set(&localhttp.DomainInfo{List: list, Source: "portservice"})
 	d.log.Info().Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList from the port service")
 }
 
@@ -378,7 +378,7 @@ func (d *domainSource) load() error {
 	for _, e := range bad {
 		d.log.Warn().Str("file", d.path).Int("line", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList line")
 	}
-	d.set(&loopback.DomainInfo{List: list, Source: "file:" + d.path})
+	d.set(&localhttp.DomainInfo{List: list, Source: "file:" + d.path})
 	d.log.Info().Str("file", d.path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList loaded")
 	return nil
 }

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cardbridge/cardbridge/vcard"
+	"github.com/cardbridge/cardbridge/internal/vcard"
 )
 
 // options are the command-line settings.

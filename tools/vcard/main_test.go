@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardbridge/cardbridge/vcard"
+	"github.com/cardbridge/cardbridge/internal/vcard"
 )
 
 // chanWriter hands every write to the test goroutine.

@@ -1,18 +1,17 @@
-//go:build !windows
-
-package loopback
+package localhttp
 
 import (
 	"errors"
-	"syscall"
+
+	"golang.org/x/sys/windows"
 )
 
 // addrInUse reports whether a listen failed because another socket holds
 // the address.
-func addrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+func addrInUse(err error) bool { return errors.Is(err, windows.WSAEADDRINUSE) }
 
 // noSuchFamily reports whether a listen failed because the host has no
 // such address or address family (no IPv6 loopback, for one).
 func noSuchFamily(err error) bool {
-	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EPROTONOSUPPORT)
+	return errors.Is(err, windows.WSAEADDRNOTAVAIL) || errors.Is(err, windows.WSAEAFNOSUPPORT) || errors.Is(err, windows.WSAEPROTONOSUPPORT)
 }
