@@ -7,7 +7,6 @@ import (
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
-	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // Thresholds for the DomainList and the trusted URL.
@@ -43,12 +42,7 @@ func domainEntries(f netFacts) []string {
 	if ai := agentInfo(f); ai != nil {
 		return ai.DomainList.Entries
 	}
-	list, _ := domainlist.Parse([]byte(portservice.BuiltinDomains))
-	var out []string
-	for _, p := range list.Patterns() {
-		out = append(out, p.String())
-	}
-	return out
+	return domainlist.Builtin().Entries()
 }
 
 func checkDomainList(f netFacts, p Probes, now time.Time, goos string) Check {

@@ -239,6 +239,18 @@ func (l *List) Patterns() []Pattern {
 	return append([]Pattern(nil), l.patterns...)
 }
 
+// Entries returns the patterns as strings, in file order, never nil: the
+// form /api/versioninfo and doctor show.
+func (l *List) Entries() []string {
+	out := make([]string, 0, l.Len())
+	if l != nil {
+		for _, p := range l.patterns {
+			out = append(out, p.String())
+		}
+	}
+	return out
+}
+
 // Len returns the number of distinct patterns.
 func (l *List) Len() int {
 	if l == nil {

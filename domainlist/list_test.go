@@ -494,3 +494,20 @@ func TestAllowsDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestBuiltinAndEntries(t *testing.T) {
+	b := Builtin()
+	if got, want := b.Entries(), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}; !slices.Equal(got, want) {
+		t.Fatalf("Builtin().Entries() = %q, want %q", got, want)
+	}
+	if b.Version() != "builtin-1" || !b.Allows("https://my.esr.nhs.uk") || b.Allows("https://evil.example") {
+		t.Fatalf("the built-in list is not the NHS one: version %q", b.Version())
+	}
+	var nilList *List
+	if e := nilList.Entries(); e == nil || len(e) != 0 {
+		t.Fatalf("nil list Entries() = %#v, want an empty non-nil slice", e)
+	}
+	if e := Empty().Entries(); e == nil || len(e) != 0 {
+		t.Fatalf("Empty().Entries() = %#v, want an empty non-nil slice", e)
+	}
+}

@@ -187,10 +187,6 @@ func (s *Server) versionInfo() api.VersionInfo {
 	if d.List == nil {
 		d.List = domainlist.Empty()
 	}
-	entries := []string{}
-	for _, p := range d.List.Patterns() {
-		entries = append(entries, p.String())
-	}
 	connected := false
 	if s.opt.PortService != nil {
 		connected = s.opt.PortService()
@@ -199,6 +195,6 @@ func (s *Server) versionInfo() api.VersionInfo {
 		Product: v.Product, Version: v.Version, Commit: v.Commit, API: api.APIVersion,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, Port: s.Port(),
 		PortService: api.PortServiceInfo{Connected: connected},
-		DomainList:  api.DomainListInfo{Version: d.List.Version(), Source: d.Source, Entries: entries},
+		DomainList:  api.DomainListInfo{Version: d.List.Version(), Source: d.Source, Entries: d.List.Entries()},
 	}
 }

@@ -13,13 +13,6 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 )
 
-// BuiltinDomains is the DomainList a host starts with, before an admin or
-// the trusted URL gives another.
-const BuiltinDomains = `# version: builtin-1
-https://my.esr.nhs.uk
-https://*.spineservices.nhs.uk
-`
-
 // maxDomainFile bounds how much of DomainList.txt is read.
 const maxDomainFile = 1 << 20
 
@@ -31,7 +24,7 @@ const maxDomainFile = 1 << 20
 // than 1 MiB, is first moved aside to DomainList.txt.bad-TIME. Nothing the file
 // holds is logged: bad lines by number and reason only.
 func loadDomains(path string, log zerolog.Logger) *domainlist.List {
-	builtin, _ := domainlist.Parse([]byte(BuiltinDomains))
+	builtin := domainlist.Builtin()
 	data, err := atomicfile.ReadRegular(path, maxDomainFile)
 	moved := false
 	switch {

@@ -442,16 +442,12 @@ func (s *Service) routes() http.Handler {
 func (s *Service) VersionInfo() api.VersionInfo {
 	v := version.Get()
 	list := s.domains.Load()
-	entries := []string{}
-	for _, p := range list.Patterns() {
-		entries = append(entries, p.String())
-	}
 	updated := time.Unix(0, s.updated.Load()).UTC()
 	vi := api.VersionInfo{
 		Product: "cardbridge-portservice", Version: v.Version, Commit: v.Commit, API: api.APIVersion,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, Port: s.Port(),
 		PortService: api.PortServiceInfo{Connected: true},
-		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: entries, Updated: &updated},
+		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: list.Entries(), Updated: &updated},
 		TrustedURL:  api.TrustedURLInfo{URL: s.opt.TrustedURL},
 		PortRange:   s.portRangeInfo(),
 	}

@@ -32,13 +32,6 @@ import (
 // StandalonePort is the agent's port when it runs without the port service.
 const StandalonePort = 43485
 
-// builtinDomains is the DomainList used when neither --domains nor the port
-// service gives one.
-const builtinDomains = `# version: builtin-1
-https://my.esr.nhs.uk
-https://*.spineservices.nhs.uk
-`
-
 // agentFlags are the flags of `cardbridge agent`.
 type agentFlags struct {
 	listen, portService, domains, pinentry, logFile, logLevel string
@@ -329,8 +322,7 @@ type domainSource struct {
 func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	d := &domainSource{path: path, log: log}
 	if path == "" {
-		list, _ := domainlist.Parse([]byte(builtinDomains))
-		d.cur.Store(&localhttp.DomainInfo{List: list, Source: "builtin"})
+		d.cur.Store(&localhttp.DomainInfo{List: domainlist.Builtin(), Source: "builtin"})
 		return d, nil
 	}
 	if st, err := os.Lstat(path); err == nil {
