@@ -6,12 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/wine"
 	"github.com/cardbridge/cardbridge/localhttp"
@@ -193,5 +195,54 @@ func TestExhaustedRangeGivesPortOutside(t *testing.T) {
 	if e, ok := store.Lookup(me.ID); !ok || e.Port != reg.Port {
 		data, _ := os.ReadFile(filepath.Join(s.opt.StateDir, "PortStore.txt"))
 		t.Errorf("reopened store has %+v, %v for %s, want port %d; file:\n%s", e, ok, me.ID, reg.Port, data)
+	}
+}
+
+// TestRangeHolders holds ports of the range with client sockets: more than
+// holderLimit of them, besides the user's own port, names the user in the log
+// and in versioninfo; holderLimit or fewer does not.
+func TestRangeHolders(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		held     int
+		register bool
+		want     []api.PortHolder
+	}{
+		{name: "four ports", held: 4},
+		{name: "five ports", held: 5, want: []api.PortHolder{{User: me.ID, Ports: 5}}},
+		{name: "five ports and a registered agent", held: 5, register: true, want: []api.PortHolder{{User: me.ID, Ports: 5}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for p := 57000; p < 57000+c.held; p++ {
+				holdClient(t, p)
+			}
+			var logs testutil.Buffer
+			s, sock := runService(t, nil, &logs)
+			if c.register {
+				reg, err := Register(context.Background(), sock, me)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer reg.Close()
+				serveAgentPort(t, reg, reg.Port)
+			}
+			s.checkHolders()
+			vi := s.VersionInfo()
+			if vi.PortRange == nil || vi.PortRange.Lo != 57000 || vi.PortRange.Hi != 57009 {
+				t.Fatalf("versioninfo portRange = %+v", vi.PortRange)
+			}
+			if !slices.Equal(vi.PortRange.Holders, c.want) {
+				t.Errorf("holders = %+v, want %+v", vi.PortRange.Holders, c.want)
+			}
+			logged := strings.Contains(logs.String(), `"event":"range-ports-held","holder":"`+me.ID+`"`)
+			if logged != (len(c.want) > 0) {
+				t.Errorf("holder logged = %v, want %v:\n%s", logged, len(c.want) > 0, logs.String())
+			}
+		})
 	}
 }

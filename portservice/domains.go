@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -94,4 +96,20 @@ func writeDomains(path string, list *domainlist.List, log zerolog.Logger) {
 		return
 	}
 	log.Info().Str("file", path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList written")
+}
+
+func (s *Service) domainsPath() string { return filepath.Join(s.opt.StateDir, "DomainList.txt") }
+
+// setDomains puts a new DomainList in force, saves it and sends it to every
+// agent.
+func (s *Service) setDomains(list *domainlist.List, raw []byte) {
+	s.domains.Store(list)
+	s.updated.Store(time.Now().UnixNano())
+	writeDomains(s.domainsPath(), list, s.log)
+	msg := Message{Type: MsgDomainList, DomainList: string(list.Format()), DomainListVersion: list.Version()}
+	for _, r := range s.liveRegs() {
+		if err := r.send(msg); err != nil {
+			s.log.Warn().Err(err).Str("user", r.user.ID).Msg("cannot send the DomainList to an agent")
+		}
+	}
 }

@@ -1,15 +1,8 @@
 package portservice
 
 import (
-	"context"
-	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/cardbridge/cardbridge/api"
-	"github.com/cardbridge/cardbridge/internal/testutil"
-	"github.com/cardbridge/cardbridge/peercred"
 )
 
 // TestFailedPorts checks that failed ports are remembered for the time set,
@@ -54,54 +47,5 @@ func TestFailedPorts(t *testing.T) {
 		if n := f.len(); n > 3 {
 			t.Errorf("%s: %d ports remembered, more than the bound of 3", st.name, n)
 		}
-	}
-}
-
-// TestRangeHolders holds ports of the range with client sockets: more than
-// holderLimit of them, besides the user's own port, names the user in the log
-// and in versioninfo; holderLimit or fewer does not.
-func TestRangeHolders(t *testing.T) {
-	me, err := peercred.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name     string
-		held     int
-		register bool
-		want     []api.PortHolder
-	}{
-		{name: "four ports", held: 4},
-		{name: "five ports", held: 5, want: []api.PortHolder{{User: me.ID, Ports: 5}}},
-		{name: "five ports and a registered agent", held: 5, register: true, want: []api.PortHolder{{User: me.ID, Ports: 5}}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for p := 57000; p < 57000+c.held; p++ {
-				holdClient(t, p)
-			}
-			var logs testutil.Buffer
-			s, sock := runService(t, nil, &logs)
-			if c.register {
-				reg, err := Register(context.Background(), sock, me)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer reg.Close()
-				serveAgentPort(t, reg, reg.Port)
-			}
-			s.checkHolders()
-			vi := s.VersionInfo()
-			if vi.PortRange == nil || vi.PortRange.Lo != 57000 || vi.PortRange.Hi != 57009 {
-				t.Fatalf("versioninfo portRange = %+v", vi.PortRange)
-			}
-			if !slices.Equal(vi.PortRange.Holders, c.want) {
-				t.Errorf("holders = %+v, want %+v", vi.PortRange.Holders, c.want)
-			}
-			logged := strings.Contains(logs.String(), `"event":"range-ports-held","holder":"`+me.ID+`"`)
-			if logged != (len(c.want) > 0) {
-				t.Errorf("holder logged = %v, want %v:\n%s", logged, len(c.want) > 0, logs.String())
-			}
-		})
 	}
 }

@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// DefaultPorts are the well-known ports pages try, in order; the service
+// listens on the first free one. They are NHS Port Service's.
+var DefaultPorts = []int{43487, 44213, 45031, 46478, 48853}
+
 // ParsePorts reads a comma-separated list of ports, as --ports takes it.
 func ParsePorts(s string) ([]int, error) {
 	var out []int
