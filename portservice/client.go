@@ -12,9 +12,6 @@ import (
 	"github.com/cardbridge/cardbridge/version"
 )
 
-// messageTimeout bounds one message exchange on the local socket.
-const messageTimeout = 10 * time.Second
-
 // Registration is an agent's live registration with the port service. The
 // service holds the user's port for the agent while it lasts; closing it
 // (or the agent's exit) ends it.
@@ -39,12 +36,12 @@ func Register(ctx context.Context, path string, self peercred.User) (*Registrati
 		return nil, fmt.Errorf("reach the port service at %s: %w", path, err)
 	}
 	c := localsock.NewConn(nc)
-	if err := c.Send(Message{Type: MsgRegister, User: self.ID, PID: os.Getpid(), Version: version.Version}, messageTimeout); err != nil {
+	if err := c.Send(Message{Type: MsgRegister, User: self.ID, PID: os.Getpid(), Version: version.Version}, MessageTimeout); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("register with the port service: %w", err)
 	}
 	var m Message
-	if err := c.Recv(&m, messageTimeout); err != nil {
+	if err := c.Recv(&m, MessageTimeout); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("register with the port service: %w", err)
 	}
@@ -81,14 +78,14 @@ func (r *Registration) read() {
 
 // Listening tells the service the agent now serves on port.
 func (r *Registration) Listening(port int) error {
-	return r.conn.Send(Message{Type: MsgListening, Port: port}, messageTimeout)
+	return r.conn.Send(Message{Type: MsgListening, Port: port}, MessageTimeout)
 }
 
 // BindFailed tells the service the agent could not bind port (someone else
 // holds it) and returns the new port the service gives instead.
 func (r *Registration) BindFailed(ctx context.Context, port int) (int, error) {
 	r.waiting.Store(true)
-	if err := r.conn.Send(Message{Type: MsgBindFailed, Port: port}, messageTimeout); err != nil {
+	if err := r.conn.Send(Message{Type: MsgBindFailed, Port: port}, MessageTimeout); err != nil {
 		return 0, fmt.Errorf("ask the port service for another port: %w", err)
 	}
 	select {
@@ -99,8 +96,8 @@ func (r *Registration) BindFailed(ctx context.Context, port int) (int, error) {
 		return m.Port, nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
-	case <-time.After(messageTimeout):
-		return 0, fmt.Errorf("ask the port service for another port: no answer within %v", messageTimeout)
+	case <-time.After(MessageTimeout):
+		return 0, fmt.Errorf("ask the port service for another port: no answer within %v", MessageTimeout)
 	}
 }
 

@@ -1,19 +1,21 @@
-// Package portservice is cardbridge's port broker for multi-session hosts
-// (Citrix, RDS, fast user switching), the equivalent of the NHS Port
-// Service. It gives every user's agent a port of its own from a range,
-// remembers it across restarts (PortStore.txt), tells web pages which port
-// is theirs (GET /PRS/GetPortNumber, answered from the OS owner of the
-// page's TCP connection), checks that nobody else squats a user's port, and
-// keeps the host's DomainList (DomainList.txt, refreshed from a trusted
-// URL) for every agent.
+// Package portservice is the agent's side of cardbridge's port broker for
+// multi-session hosts (Citrix, RDS, fast user switching), the equivalent of
+// the NHS Port Service, and the protocol both sides speak. An agent
+// registers (Register) over a local socket whose peer the OS vouches for
+// (package localsock), is given a port of its own and the host's DomainList,
+// says when it listens, and is told when to move or when the list changes;
+// this file defines the messages on that socket. The package also holds the
+// well-known ports pages try (DefaultPorts), which the service and doctor
+// share.
 //
-// Agents register over a local socket whose peer the OS vouches for
-// (package localsock); this file defines the messages on it.
+// The service itself is package portservice/server; this package imports
+// neither it nor its state, so the agent does not link them.
 package portservice
 
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Message is one newline-delimited JSON message between an agent and the
@@ -38,6 +40,9 @@ type Message struct {
 	Code              string `json:"code,omitempty"`
 	Message           string `json:"message,omitempty"`
 }
+
+// MessageTimeout bounds one message exchange on the local socket.
+const MessageTimeout = 10 * time.Second
 
 // Message types.
 const (

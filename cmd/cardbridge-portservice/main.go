@@ -18,6 +18,7 @@ import (
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
+	"github.com/cardbridge/cardbridge/portservice/server"
 	"github.com/cardbridge/cardbridge/version"
 )
 
@@ -97,8 +98,8 @@ func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
 }
 
 // options checks the flags and turns them into the service's options.
-func (f *runFlags) options() (portservice.Options, error) {
-	opt := portservice.Options{StateDir: f.stateDir, Socket: f.socket, TrustedURL: f.trustedURL}
+func (f *runFlags) options() (server.Options, error) {
+	opt := server.Options{StateDir: f.stateDir, Socket: f.socket, TrustedURL: f.trustedURL}
 	var err error
 	if opt.Ports, err = portservice.ParsePorts(f.ports); err != nil {
 		return opt, fmt.Errorf("--ports: %w", err)
@@ -139,7 +140,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
-	svc, err := portservice.New(opt)
+	svc, err := server.New(opt)
 	if err == nil {
 		var handled bool
 		handled, err = underServiceManager(svc.Run, svc.SessionChanged, log)

@@ -7,11 +7,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/server"
 )
 
 // underServiceManager reports false: on Linux and macOS systemd and launchd
 // run the service in the foreground (`run`), so nothing more is needed.
-func underServiceManager(func(ctx context.Context) error, func(portservice.SessionEvent), zerolog.Logger) (bool, error) {
+func underServiceManager(func(ctx context.Context) error, func(server.SessionEvent), zerolog.Logger) (bool, error) {
 	return false, nil
 }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/windows/svc"
 
 	"github.com/cardbridge/cardbridge/installer"
-	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/server"
 )
 
 // underServiceManager runs run under the Windows service control manager
@@ -17,7 +17,7 @@ import (
 // events, and reports false when the process runs from a console.
 // An install by MSI or by hand leaves no recovery actions; the service sets
 // them itself so that the SCM restarts it after a failure.
-func underServiceManager(run func(ctx context.Context) error, onSession func(portservice.SessionEvent), log zerolog.Logger) (bool, error) {
+func underServiceManager(run func(ctx context.Context) error, onSession func(server.SessionEvent), log zerolog.Logger) (bool, error) {
 	isService, err := svc.IsWindowsService()
 	if err != nil || !isService {
 		return false, err
@@ -35,7 +35,7 @@ func underServiceManager(run func(ctx context.Context) error, onSession func(por
 // handler is the port service's svc.Handler.
 type handler struct {
 	run       func(ctx context.Context) error
-	onSession func(portservice.SessionEvent)
+	onSession func(server.SessionEvent)
 	err       error
 }
 
@@ -85,7 +85,7 @@ func (h *handler) Execute(_ []string, req <-chan svc.ChangeRequest, status chan<
 				}
 				// EventData points at a WTSSESSION_NOTIFICATION owned by the SCM.
 				n := *(**wtsSessionNotification)(unsafe.Pointer(&c.EventData))
-				h.onSession(portservice.SessionEvent{Session: n.SessionID, LoggedOn: c.EventType == wtsSessionLogon})
+				h.onSession(server.SessionEvent{Session: n.SessionID, LoggedOn: c.EventType == wtsSessionLogon})
 			}
 		}
 	}

@@ -8,15 +8,15 @@ import (
 
 	"golang.org/x/sys/windows/svc"
 
-	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/server"
 )
 
 func TestServiceHandler(t *testing.T) {
 	ran := make(chan context.Context, 1)
-	var got []portservice.SessionEvent
+	var got []server.SessionEvent
 	h := &handler{
 		run:       func(ctx context.Context) error { ran <- ctx; <-ctx.Done(); return nil },
-		onSession: func(ev portservice.SessionEvent) { got = append(got, ev) },
+		onSession: func(ev server.SessionEvent) { got = append(got, ev) },
 	}
 	req := make(chan svc.ChangeRequest)
 	status := make(chan svc.Status, 16)

@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // maxDomainFile bounds how much of DomainList.txt is read.
@@ -106,7 +107,7 @@ func (s *Service) setDomains(list *domainlist.List, raw []byte) {
 	s.domains.Store(list)
 	s.updated.Store(time.Now().UnixNano())
 	writeDomains(s.domainsPath(), list, s.log)
-	msg := Message{Type: MsgDomainList, DomainList: string(list.Format()), DomainListVersion: list.Version()}
+	msg := portservice.Message{Type: portservice.MsgDomainList, DomainList: string(list.Format()), DomainListVersion: list.Version()}
 	for _, r := range s.liveRegs() {
 		if err := r.send(msg); err != nil {
 			s.log.Warn().Err(err).Str("user", r.user.ID).Msg("cannot send the DomainList to an agent")

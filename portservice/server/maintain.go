@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // secret stands for a file the port service must never show, such as
@@ -187,9 +188,9 @@ func TestServiceWithBadStateFiles(t *testing.T) {
 				go func() { done <- s.Run(ctx) }()
 				rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
 				defer rcancel()
-				var reg *Registration
+				var reg *portservice.Registration
 				for reg == nil {
-					if reg, err = Register(rctx, opt.Socket, me); err != nil {
+					if reg, err = portservice.Register(rctx, opt.Socket, me); err != nil {
 						if rctx.Err() != nil {
 							t.Fatalf("Register: %v", err)
 						}

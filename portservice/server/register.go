@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
@@ -27,10 +28,10 @@ type registration struct {
 }
 
 // send sends m to the agent.
-func (r *registration) send(m Message) error {
+func (r *registration) send(m portservice.Message) error {
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
-	return r.conn.Send(m, messageTimeout)
+	return r.conn.Send(m, portservice.MessageTimeout)
 }
 
 func (r *registration) state() (port int, listening bool, changed <-chan struct{}) {
@@ -103,15 +104,15 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	}
 	pid, _ := localsock.PeerPID(nc)
 	log := s.log.With().Str("user", user.ID).Int("pid", pid).Logger()
-	var m Message
-	if err := c.Recv(&m, messageTimeout); err != nil || m.Type != MsgRegister {
+	var m portservice.Message
+	if err := c.Recv(&m, portservice.MessageTimeout); err != nil || m.Type != portservice.MsgRegister {
 		log.Warn().Err(err).Str("type", m.Type).Msg("refusing an agent that did not register")
-		_ = c.Send(Message{Type: MsgError, Code: CodeBadRequest, Message: "expected a register message"}, messageTimeout)
+		_ = c.Send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeBadRequest, Message: "expected a register message"}, portservice.MessageTimeout)
 		return nil
 	}
 	if m.User != "" && m.User != user.ID {
 		log.Warn().Str("event", "wrong-user-registration").Str("claimed", m.User).Msg("security: a process tried to register for another user")
-		_ = c.Send(Message{Type: MsgError, Code: CodeWrongUser, Message: "you may only register for yourself (" + user.ID + ")"}, messageTimeout)
+		_ = c.Send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeWrongUser, Message: "you may only register for yourself (" + user.ID + ")"}, portservice.MessageTimeout)
 		return nil
 	}
 	reg := &registration{user: user, pid: pid, conn: c, changed: make(chan struct{})}
@@ -120,7 +121,7 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	if other != nil && (pid == 0 || other.pid != pid) {
 		s.mu.Unlock()
 		log.Info().Int("runningPID", other.pid).Msg("refusing a second agent for this user")
-		_ = c.Send(Message{Type: MsgError, Code: CodeAlreadyRunning, Message: fmt.Sprintf("an agent for %s is running already (pid %d)", user.ID, other.pid)}, messageTimeout)
+		_ = c.Send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeAlreadyRunning, Message: fmt.Sprintf("an agent for %s is running already (pid %d)", user.ID, other.pid)}, portservice.MessageTimeout)
 		return nil
 	}
 	s.regs[user.ID] = reg
@@ -148,12 +149,12 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	e, err := s.allocate(user)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot give the agent a port")
-		_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
+		_ = reg.send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeNoPort, Message: err.Error()})
 		return nil
 	}
 	reg.set(e.Port, false)
 	list := s.domains.Load()
-	if err := reg.send(Message{Type: MsgRegistered, Port: e.Port, DomainList: string(list.Format()), DomainListVersion: list.Version()}); err != nil {
+	if err := reg.send(portservice.Message{Type: portservice.MsgRegistered, Port: e.Port, DomainList: string(list.Format()), DomainListVersion: list.Version()}); err != nil {
 		log.Warn().Err(err).Msg("agent went before its registration was answered")
 		return nil
 	}
@@ -189,7 +190,7 @@ func (s *Service) followAgent(reg *registration) {
 		}
 		ok := make(chan bool, 1)
 		go func() {
-			var m Message
+			var m portservice.Message
 			if err := reg.conn.Recv(&m, 0); err != nil {
 				ok <- false
 				return
@@ -204,10 +205,10 @@ func (s *Service) followAgent(reg *registration) {
 }
 
 // agentMessage acts on one message from a registered agent.
-func (s *Service) agentMessage(reg *registration, m Message) {
+func (s *Service) agentMessage(reg *registration, m portservice.Message) {
 	log := s.log.With().Str("user", reg.user.ID).Int("pid", reg.pid).Logger()
 	switch m.Type {
-	case MsgListening:
+	case portservice.MsgListening:
 		port, _, _ := reg.state()
 		if m.Port != port {
 			log.Warn().Int("port", m.Port).Int("assigned", port).Msg("agent listens on a port it was not given")
@@ -215,7 +216,7 @@ func (s *Service) agentMessage(reg *registration, m Message) {
 		}
 		reg.set(port, true)
 		log.Debug().Int("port", port).Msg("agent listening")
-	case MsgBindFailed:
+	case portservice.MsgBindFailed:
 		log.Warn().Int("port", m.Port).Msg("agent could not bind its port")
 		if port, _, _ := reg.state(); m.Port == port {
 			s.remember(m.Port, "the agent of "+reg.user.ID+" could not bind it")
@@ -225,7 +226,7 @@ func (s *Service) agentMessage(reg *registration, m Message) {
 		reg.moveMu.Unlock()
 		if err != nil {
 			log.Error().Err(err).Msg("cannot move the agent")
-			_ = reg.send(Message{Type: MsgError, Code: CodeNoPort, Message: err.Error()})
+			_ = reg.send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeNoPort, Message: err.Error()})
 		}
 	default:
 		log.Debug().Str("type", m.Type).Msg("ignoring an agent message")

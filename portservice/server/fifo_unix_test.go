@@ -1,6 +1,6 @@
 //go:build unix
 
-package portservice
+package server
 
 import (
 	"syscall"

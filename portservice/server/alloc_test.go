@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/cardbridge/cardbridge/internal/wine"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
 )
 
@@ -41,7 +42,7 @@ func holdClient(t *testing.T, port int) {
 
 // serveAgentPort listens on port on loopback as an agent does and tells the
 // service.
-func serveAgentPort(t *testing.T, reg *Registration, port int) {
+func serveAgentPort(t *testing.T, reg *portservice.Registration, port int) {
 	t.Helper()
 	lns, err := localhttp.Listen(fmt.Sprintf("localhost:%d", port))
 	if err != nil {
@@ -70,7 +71,7 @@ func TestAllocationSkipsPortsThatCannotBeBound(t *testing.T) {
 	holdClient(t, 57001)
 	var logs testutil.Buffer
 	s, sock := runService(t, nil, &logs)
-	reg, err := Register(context.Background(), sock, me)
+	reg, err := portservice.Register(context.Background(), sock, me)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestAllocationSkipsPortsThatCannotBeBound(t *testing.T) {
 	}
 	// The agent restarting in place keeps its listener and registers again:
 	// its own port fails the test-bind, yet it keeps the port.
-	again, err := Register(context.Background(), sock, me)
+	again, err := portservice.Register(context.Background(), sock, me)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestMovesSkipEveryFailedPort(t *testing.T) {
 	fl := &fakeListeners{owners: map[uint16]peercred.User{}}
 	var logs testutil.Buffer
 	s, sock := runService(t, fl, &logs)
-	reg, err := Register(context.Background(), sock, me)
+	reg, err := portservice.Register(context.Background(), sock, me)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestMovesSkipEveryFailedPort(t *testing.T) {
 		go func() { p, _, _ := getPort(t, s, ""); answered <- p }()
 		select {
 		case m := <-reg.Updates:
-			if m.Type != MsgMove {
+			if m.Type != portservice.MsgMove {
 				t.Fatalf("got %+v, want a move", m)
 			}
 			port = m.Port
@@ -172,7 +173,7 @@ func TestExhaustedRangeGivesPortOutside(t *testing.T) {
 	}
 	var logs testutil.Buffer
 	s, sock := runService(t, nil, &logs)
-	reg, err := Register(context.Background(), sock, me)
+	reg, err := portservice.Register(context.Background(), sock, me)
 	if err != nil {
 		t.Fatalf("register with the whole range held: %v", err)
 	}
@@ -224,7 +225,7 @@ func TestRangeHolders(t *testing.T) {
 			var logs testutil.Buffer
 			s, sock := runService(t, nil, &logs)
 			if c.register {
-				reg, err := Register(context.Background(), sock, me)
+				reg, err := portservice.Register(context.Background(), sock, me)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,19 @@
-package portservice
+// Package server is cardbridge-portservice, the port broker system service
+// for multi-session hosts (Citrix, RDS, fast user switching), the equivalent
+// of the NHS Port Service. It gives every user's agent a port of its own from
+// a range, remembers it across restarts (PortStore.txt, package portstore),
+// tells web pages which port is theirs (GET /PRS/GetPortNumber, answered from
+// the OS owner of the page's TCP connection), checks that nobody else squats
+// a user's port, and keeps the host's DomainList (DomainList.txt, refreshed
+// from a trusted URL by package trusted) for every agent.
+//
+// Agents register over a local socket (package localsock) with the messages
+// of package portservice. The files follow the service's concerns:
+// service.go its lifecycle and listeners, http.go the pages' endpoints,
+// register.go the agents' registrations, alloc.go squatting checks and port
+// allocation, maintain.go periodic upkeep and session events, domains.go the
+// DomainList file.
+package server
 
 import (
 	"context"
@@ -21,6 +36,7 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
 	"github.com/cardbridge/cardbridge/portservice/trusted"
@@ -35,7 +51,7 @@ const (
 // Options configures the port service.
 type Options struct {
 	StateDir   string // PortStore.txt and DomainList.txt
-	Ports      []int  // well-known ports (DefaultPorts)
+	Ports      []int  // well-known ports (portservice.DefaultPorts)
 	Lo, Hi     int    // per-user range (DefaultLo-DefaultHi)
 	Socket     string // the agents' local socket (localsock.DefaultPath)
 	TrustedURL string // where to refresh the DomainList from; "" for none
@@ -81,7 +97,7 @@ type Service struct {
 // cannot be used at all; bad file contents are repaired and logged.
 func New(opt Options) (*Service, error) {
 	if len(opt.Ports) == 0 {
-		opt.Ports = DefaultPorts
+		opt.Ports = portservice.DefaultPorts
 	}
 	if opt.Lo == 0 && opt.Hi == 0 {
 		opt.Lo, opt.Hi = DefaultLo, DefaultHi

@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 func TestGetPortNumberAndSquatting(t *testing.T) {
@@ -34,7 +35,7 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 	if _, body, _ := getPort(t, s, ""); strings.TrimSpace(body) != noAgent {
 		t.Fatalf("no agent yet: %s, want %s", body, noAgent)
 	}
-	reg, err := Register(context.Background(), sock, me)
+	reg, err := portservice.Register(context.Background(), sock, me)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +61,13 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 	fl.set(reg.Port, intruder)
 	answered := make(chan int, 1)
 	go func() { p, _, _ := getPort(t, s, ""); answered <- p }()
-	var moved Message
+	var moved portservice.Message
 	select {
 	case moved = <-reg.Updates:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the agent was not told to move")
 	}
-	if moved.Type != MsgMove || moved.Port == reg.Port {
+	if moved.Type != portservice.MsgMove || moved.Port == reg.Port {
 		t.Fatalf("move message %+v", moved)
 	}
 	fl.set(moved.Port, me)
@@ -89,7 +90,7 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 	// onto an upgraded binary) replaces its old registration and keeps the
 	// port. A second agent process for the user is refused: that takes two
 	// processes, so tests/portservice_test.go covers it.
-	again, err := Register(context.Background(), sock, me)
+	again, err := portservice.Register(context.Background(), sock, me)
 	if err != nil {
 		t.Fatalf("the same process registering again: %v", err)
 	}
@@ -111,7 +112,7 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 	again.Close()
 	reg.Close()
 	time.Sleep(100 * time.Millisecond)
-	if _, err := Register(context.Background(), sock, peercred.User{ID: "uid:4242"}); err == nil || !strings.Contains(err.Error(), CodeWrongUser) {
+	if _, err := portservice.Register(context.Background(), sock, peercred.User{ID: "uid:4242"}); err == nil || !strings.Contains(err.Error(), portservice.CodeWrongUser) {
 		t.Errorf("registration for another user: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package portservice
+package server
 
 import (
 	"cmp"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
 )
 
@@ -176,7 +177,7 @@ func (s *Service) move(reg *registration, old int) error {
 	}
 	reg.set(e.Port, false)
 	s.log.Info().Str("user", reg.user.ID).Int("from", old).Int("to", e.Port).Msg("moving an agent to a new port")
-	return reg.send(Message{Type: MsgMove, Port: e.Port})
+	return reg.send(portservice.Message{Type: portservice.MsgMove, Port: e.Port})
 }
 
 // holderLimit is how many ports of the range, besides their own, one user may
