@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html"
 	"strings"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // File is one file an install writes: where, what, and with which mode.
@@ -194,12 +196,6 @@ const DefaultsFile = `# Settings of the cardbridge port service, read when it st
 #CARDBRIDGE_LOG_LEVEL=info
 `
 
-// The default per-user range, as the port service has it.
-const (
-	defaultLo = 55000
-	defaultHi = 55999
-)
-
 // SysctlPath is where the Debian package puts SysctlFile.
 const SysctlPath = "/etc/sysctl.d/60-cardbridge.conf"
 
@@ -227,6 +223,6 @@ func LinuxFiles(binDir, serviceUnitDir, userUnitDir string) []File {
 		{Path: userUnitDir + "/" + AgentName + ".service", Data: SystemdAgentUnit(agent), Mode: 0o644},
 		{Path: "/etc/xdg/autostart/" + AgentName + ".desktop", Data: XDGAutostartEntry(agent), Mode: 0o644},
 		{Path: "/etc/default/" + ServiceName, Data: DefaultsFile, Mode: 0o644},
-		{Path: SysctlPath, Data: SysctlFile(defaultLo, defaultHi), Mode: 0o644},
+		{Path: SysctlPath, Data: SysctlFile(portservice.DefaultRange.Lo, portservice.DefaultRange.Hi), Mode: 0o644},
 	}
 }

@@ -5,8 +5,9 @@
 // (package localsock), is given a port of its own and the host's DomainList,
 // says when it listens, and is told when to move or when the list changes;
 // this file defines the messages on that socket. The package also holds the
-// well-known ports pages try (DefaultPorts), which the service and doctor
-// share.
+// well-known ports pages try (DefaultPorts) and the per-user port range
+// (Range), which the service, its port store, its command, the installer and
+// doctor share.
 //
 // The service itself is package portservice/server; this package imports
 // neither it nor its state, so the agent does not link them.

@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/cardbridge/cardbridge/internal/flagenv"
@@ -89,7 +87,7 @@ func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
 	f := &runFlags{}
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "state directory")
 	fs.StringVar(&f.ports, "ports", portservice.FormatPorts(portservice.DefaultPorts), "well-known ports")
-	fs.StringVar(&f.prange, "range", "55000-55999", "per-user port range")
+	fs.StringVar(&f.prange, "range", portservice.DefaultRange.String(), "per-user port range")
 	fs.StringVar(&f.socket, "socket", localsock.DefaultPath, "agents' socket")
 	fs.StringVar(&f.trustedURL, "trusted-url", "", "DomainList refresh URL")
 	fs.StringVar(&f.logFile, "log", "", "log file")
@@ -104,7 +102,7 @@ func (f *runFlags) options() (server.Options, error) {
 	if opt.Ports, err = portservice.ParsePorts(f.ports); err != nil {
 		return opt, fmt.Errorf("--ports: %w", err)
 	}
-	if opt.Lo, opt.Hi, err = parseRange(f.prange); err != nil {
+	if opt.Range, err = portservice.ParseRange(f.prange); err != nil {
 		return opt, fmt.Errorf("--range: %w", err)
 	}
 	switch f.logLevel {
@@ -154,14 +152,4 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func parseRange(s string) (int, int, error) {
-	a, b, ok := strings.Cut(s, "-")
-	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
-	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
-		return 0, 0, fmt.Errorf("%q: want LO-HI within 1024-65535", s)
-	}
-	return lo, hi, nil
 }

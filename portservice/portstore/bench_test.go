@@ -27,7 +27,7 @@ func benchStore(b *testing.B, lo, hi, users int) *Store {
 func BenchmarkAllocate(b *testing.B) {
 	const users = 1000
 	b.Run("known", func(b *testing.B) {
-		s := benchStore(b, DefaultLo, DefaultHi, users)
+		s := benchStore(b, defaultLo, defaultHi, users)
 		i := 0
 		for b.Loop() {
 			if _, err := s.Allocate(fmt.Sprintf("uid:%d", i%users), nil); err != nil {
@@ -74,11 +74,11 @@ func BenchmarkAllocate(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "allocs/s")
 	})
 	b.Run("lookup", func(b *testing.B) {
-		s := benchStore(b, DefaultLo, DefaultHi, users)
+		s := benchStore(b, defaultLo, defaultHi, users)
 		i := 0
 		for b.Loop() {
 			s.Lookup("uid:500")
-			s.UserOf(DefaultLo + i%users)
+			s.UserOf(defaultLo + i%users)
 			i++
 		}
 	})

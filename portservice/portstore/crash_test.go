@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // crashEnv, when set to a file path, makes TestCrash the child: it allocates
@@ -95,7 +97,7 @@ func TestCrash(t *testing.T) {
 		}
 
 		var log logSink
-		s, err := Open(Options{Path: path, Lo: crashLo, Hi: crashHi, Logger: log.logger()})
+		s, err := Open(Options{Path: path, Range: portservice.Range{Lo: crashLo, Hi: crashHi}, Logger: log.logger()})
 		if err != nil {
 			t.Fatalf("kill %d: Open: %v", kills, err)
 		}
@@ -159,7 +161,7 @@ func mustAtoi(t *testing.T, s string) int {
 // goroutines, printing "ACK user port" after each Allocate returns, until it
 // is killed (or, should the parent be gone, for a minute).
 func crashChild(path string) {
-	s, err := Open(Options{Path: path, Lo: crashLo, Hi: crashHi, Logger: zerolog.New(os.Stderr)})
+	s, err := Open(Options{Path: path, Range: portservice.Range{Lo: crashLo, Hi: crashHi}, Logger: zerolog.New(os.Stderr)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)

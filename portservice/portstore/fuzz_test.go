@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // fuzzSeeds are PortStore.txt files used to seed FuzzOpen.
@@ -47,7 +49,7 @@ func FuzzOpen(f *testing.F) {
 			}
 			seen[e.Port], users[e.User] = true, true
 		}
-		checkFile(t, path, DefaultLo, DefaultHi, got)
+		checkFile(t, path, defaultLo, defaultHi, got)
 
 		var again logSink
 		s2 := open(t, path, 0, 0, &again)
@@ -65,14 +67,15 @@ func FuzzOpen(f *testing.F) {
 // same entries with no problems.
 func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds {
-		f.Add([]byte(s), uint16(DefaultLo), uint16(DefaultHi))
+		f.Add([]byte(s), uint16(defaultLo), uint16(defaultHi))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, lo16, hi16 uint16) {
 		lo, hi := int(lo16), int(hi16)
 		if lo < 1 || lo > hi {
 			return
 		}
-		got, probs := parse(data, false, lo, hi, testNow)
+		rng := portservice.Range{Lo: lo, Hi: hi}
+		got, probs := parse(data, false, rng, testNow)
 		for _, p := range probs {
 			if p.reason == "" || p.line < 1 {
 				t.Fatalf("bad problem %+v", p)
@@ -80,7 +83,7 @@ func FuzzParse(f *testing.F) {
 		}
 		var text []byte
 		for i, e := range got {
-			out := outside(e.Port, lo, hi)
+			out := !rng.Contains(e.Port)
 			if (out && (e.Port < MinOutside || e.Port > 65535)) || !validUser(e.User) || e.LastSeen.After(testNow) || (i > 0 && got[i-1].Port >= e.Port) {
 				t.Fatalf("bad entry %v in %v", e, got)
 			}
@@ -89,7 +92,7 @@ func FuzzParse(f *testing.F) {
 		if len(probs) == 0 && string(text) != string(data) {
 			t.Fatalf("no problems reported, yet the file is not canonical:\n%q\nwant %q", data, text)
 		}
-		again, probs := parse(text, false, lo, hi, testNow)
+		again, probs := parse(text, false, rng, testNow)
 		if len(probs) != 0 || !entriesEqual(again, got) {
 			t.Fatalf("reparse: %v, %+v; want %v", again, probs, got)
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // testNow is the fixed clock of most tests.
@@ -90,10 +92,13 @@ func (l *logSink) String() string {
 	return b.String()
 }
 
+// defaultLo and defaultHi bound the range a store opened without one uses.
+var defaultLo, defaultHi = portservice.DefaultRange.Lo, portservice.DefaultRange.Hi
+
 // open opens a store at path with the fixed clock, failing the test on error.
 func open(t testing.TB, path string, lo, hi int, log *logSink) *Store {
 	t.Helper()
-	s, err := Open(Options{Path: path, Lo: lo, Hi: hi, Logger: log.logger(), Now: func() time.Time { return testNow }})
+	s, err := Open(Options{Path: path, Range: portservice.Range{Lo: lo, Hi: hi}, Logger: log.logger(), Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -108,7 +113,7 @@ func checkFile(t testing.TB, path string, lo, hi int, want []Entry) {
 	if err != nil {
 		t.Fatalf("read back: %v", err)
 	}
-	got, probs := parse(data, false, lo, hi, testNow)
+	got, probs := parse(data, false, portservice.Range{Lo: lo, Hi: hi}, testNow)
 	if len(probs) != 0 {
 		t.Errorf("file on disk has problems %+v:\n%s", probs, data)
 	}

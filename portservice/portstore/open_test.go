@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // ts formats t as the file does.
@@ -239,7 +241,7 @@ func TestOpenCorruptFiles(t *testing.T) {
 			s := open(t, path, tt.lo, tt.hi, &log)
 			lo, hi := tt.lo, tt.hi
 			if lo == 0 {
-				lo, hi = DefaultLo, DefaultHi
+				lo, hi = defaultLo, defaultHi
 			}
 			if got := s.Entries(); !entriesEqual(got, tt.want) {
 				t.Errorf("Entries() = %v\nwant %v", got, tt.want)
@@ -337,7 +339,7 @@ func TestOpenLogFloodBounded(t *testing.T) {
 	if n := len(log.level("warn")); n > maxLogged+5 {
 		t.Errorf("%d warnings for one file, want at most about %d", n, maxLogged)
 	}
-	checkFile(t, path, DefaultLo, DefaultHi, nil)
+	checkFile(t, path, defaultLo, defaultHi, nil)
 }
 
 func TestOpenRemovesStaleTemps(t *testing.T) {
@@ -370,7 +372,7 @@ func TestOpenCreatesDirectory(t *testing.T) {
 	if !isWindows && fi.Mode().Perm()&^0o022 != 0o755&^0o022 {
 		t.Errorf("directory mode = %v, want 0755 less the umask", fi.Mode().Perm())
 	}
-	checkFile(t, path, DefaultLo, DefaultHi, nil)
+	checkFile(t, path, defaultLo, defaultHi, nil)
 	if len(log.level("info")) == 0 {
 		t.Errorf("creating the file was not logged")
 	}
@@ -388,9 +390,10 @@ func TestOpenFails(t *testing.T) {
 	}{
 		{"directory is a file", Options{Path: filepath.Join(file, storeName)}},
 		{"no path", Options{}},
-		{"range reversed", Options{Path: filepath.Join(dir, storeName), Lo: 2, Hi: 1}},
-		{"range too high", Options{Path: filepath.Join(dir, storeName), Lo: 1, Hi: 65536}},
-		{"range from zero", Options{Path: filepath.Join(dir, storeName), Lo: 0, Hi: 10}},
+		{"range reversed", Options{Path: filepath.Join(dir, storeName), Range: portservice.Range{Lo: 2000, Hi: 1999}}},
+		{"range too high", Options{Path: filepath.Join(dir, storeName), Range: portservice.Range{Lo: 1024, Hi: 65536}}},
+		{"range from zero", Options{Path: filepath.Join(dir, storeName), Range: portservice.Range{Lo: 0, Hi: 10}}},
+		{"range below 1024", Options{Path: filepath.Join(dir, storeName), Range: portservice.Range{Lo: 100, Hi: 2000}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

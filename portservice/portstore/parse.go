@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // Limits on what Open reads: a longer file is read only up to maxFileSize, and
@@ -55,10 +57,10 @@ func newer(a, b *candidate) bool {
 }
 
 // parse reads the contents of a PortStore.txt, of which cut says the end was
-// not read, keeping every entry it can for ports lo to hi. It returns the
+// not read, keeping every entry it can for the ports of rng. It returns the
 // entries sorted by port and what it found wrong; no problems means data is
 // exactly what format writes for those entries.
-func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem) {
+func parse(data []byte, cut bool, rng portservice.Range, now time.Time) ([]Entry, []problem) {
 	var probs []problem
 	note := func(line int, kind problemKind, reason string) {
 		probs = append(probs, problem{line: line, kind: kind, reason: reason})
@@ -86,7 +88,7 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 			note(n, reformed, "blank line")
 			continue
 		}
-		c, reason := parseLine(line, lo, hi)
+		c, reason := parseLine(line, rng)
 		if c == nil {
 			note(n, dropped, reason)
 			continue
@@ -105,7 +107,7 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 			fix(fixed, "the last-seen time is in the future; set to now")
 		default:
 			c.e.LastSeen = t
-			if string(appendEntry(nil, c.e, outside(c.e.Port, lo, hi))) != line+"\n" {
+			if string(appendEntry(nil, c.e, !rng.Contains(c.e.Port))) != line+"\n" {
 				fix(reformed, "spacing or number format")
 			}
 		}
@@ -170,7 +172,7 @@ func parse(data []byte, cut bool, lo, hi int, now time.Time) ([]Entry, []problem
 // parseLine parses one line without its newline. It returns nil and why when
 // the line cannot be kept, or the candidate and, when its last-seen time does
 // not parse, why.
-func parseLine(line string, lo, hi int) (*candidate, string) {
+func parseLine(line string, rng portservice.Range) (*candidate, string) {
 	f := strings.FieldsFunc(line, func(r rune) bool { return r == '\t' || r == ' ' })
 	marked := len(f) == 4 && f[3] == outsideMark
 	if len(f) != 3 && !marked {
@@ -186,8 +188,8 @@ func parseLine(line string, lo, hi int) (*candidate, string) {
 	switch {
 	case marked && (port < MinOutside || port > 65535):
 		return nil, "the port is not one the OS hands out (" + strconv.Itoa(MinOutside) + "-65535)"
-	case !marked && (port < lo || port > hi):
-		return nil, "the port is outside the range " + strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+	case !marked && !rng.Contains(port):
+		return nil, "the port is outside the range " + rng.String()
 	}
 	c := &candidate{e: Entry{User: f[0], Port: port}}
 	t, err := time.Parse(time.RFC3339, f[2])
@@ -205,9 +207,6 @@ const outsideMark = "outside"
 
 // MinOutside is the lowest port a line marked outside may hold.
 const MinOutside = 1024
-
-// outside reports whether port lies outside the range lo-hi.
-func outside(port, lo, hi int) bool { return port < lo || port > hi }
 
 // appendLine appends e as a line of PortStore.txt for a port inside the range.
 func appendLine(b []byte, e Entry) []byte { return appendEntry(b, e, false) }

@@ -34,12 +34,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/atomicfile"
-)
-
-// The default per-user port range.
-const (
-	DefaultLo = 55000
-	DefaultHi = 55999
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // fileMode is PortStore.txt's mode, and dirMode its directory's when Open
@@ -68,10 +63,10 @@ type Entry struct {
 
 // Options configures Open.
 type Options struct {
-	Path   string           // PortStore.txt
-	Lo, Hi int              // the per-user port range, inclusive; both zero means DefaultLo-DefaultHi
-	Logger zerolog.Logger   // receives a warning for every line dropped or fixed and every rewrite
-	Now    func() time.Time // the clock; nil means time.Now
+	Path   string            // PortStore.txt
+	Range  portservice.Range // the per-user port range; zero means portservice.DefaultRange
+	Logger zerolog.Logger    // receives a warning for every line dropped or fixed and every rewrite
+	Now    func() time.Time  // the clock; nil means time.Now
 }
 
 // record is a user's entry in memory.
@@ -84,10 +79,9 @@ type record struct {
 // Store is the user-to-port table backed by PortStore.txt. It is safe for
 // concurrent use.
 type Store struct {
-	path   string
-	lo, hi int
-	log    zerolog.Logger
-	now    func() time.Time
+	path string
+	log  zerolog.Logger
+	now  func() time.Time
 
 	wmu sync.Mutex // held while writing the file; taken before mu, never after
 
@@ -107,21 +101,16 @@ func Open(opt Options) (*Store, error) {
 	if opt.Path == "" {
 		return nil, errors.New("open port store: no path")
 	}
-	lo, hi := opt.Lo, opt.Hi
-	if lo == 0 && hi == 0 {
-		lo, hi = DefaultLo, DefaultHi
-	}
-	if lo < 1 || hi > 65535 || lo > hi {
-		return nil, fmt.Errorf("open port store %s: bad port range %d-%d", opt.Path, lo, hi)
+	rng := cmp.Or(opt.Range, portservice.DefaultRange)
+	if err := rng.Validate(); err != nil {
+		return nil, fmt.Errorf("open port store %s: %w", opt.Path, err)
 	}
 	s := &Store{
 		path:    opt.Path,
-		lo:      lo,
-		hi:      hi,
 		log:     opt.Logger,
 		now:     opt.Now,
 		users:   make(map[string]*record),
-		ports:   newPortSet(lo, hi),
+		ports:   newPortSet(rng.Lo, rng.Hi),
 		outside: make(map[int]string),
 	}
 	if s.now == nil {
@@ -147,7 +136,7 @@ func Open(opt Options) (*Store, error) {
 		}
 	}
 	// After a read error the last line read may be incomplete, as after the cut.
-	entries, probs := parse(data, cut || (readErr != nil && !missing), lo, hi, s.nowUTC())
+	entries, probs := parse(data, cut || (readErr != nil && !missing), rng, s.nowUTC())
 	for _, e := range entries {
 		s.users[e.User] = &record{port: e.Port, lastSeen: e.LastSeen}
 		s.holdLocked(e.Port, e.User)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // clock is a settable clock for tests.
@@ -34,7 +36,7 @@ func (c *clock) advance(d time.Duration) {
 // openClock opens a store at path with clock c.
 func openClock(t testing.TB, path string, lo, hi int, c *clock, log *logSink) *Store {
 	t.Helper()
-	s, err := Open(Options{Path: path, Lo: lo, Hi: hi, Logger: log.logger(), Now: c.now})
+	s, err := Open(Options{Path: path, Range: portservice.Range{Lo: lo, Hi: hi}, Logger: log.logger(), Now: c.now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -58,7 +60,7 @@ func onDisk(t testing.TB, path string) []Entry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, probs := parse(data, false, 1, 65535, time.Now().Add(1000*time.Hour))
+	got, probs := parse(data, false, portservice.Range{Lo: 1, Hi: 65535}, time.Now().Add(1000*time.Hour))
 	if len(probs) != 0 {
 		t.Fatalf("file has problems %+v", probs)
 	}
@@ -81,16 +83,16 @@ func TestAllocate(t *testing.T) {
 	s := openClock(t, path, 0, 0, c, &log)
 
 	a := mustAllocate(t, s, "uid:1000", nil)
-	if a.Port != DefaultLo || a.User != "uid:1000" || !a.LastSeen.Equal(testNow) {
-		t.Errorf("first Allocate = %v, want uid:1000 on %d at %v", a, DefaultLo, testNow)
+	if a.Port != defaultLo || a.User != "uid:1000" || !a.LastSeen.Equal(testNow) {
+		t.Errorf("first Allocate = %v, want uid:1000 on %d at %v", a, defaultLo, testNow)
 	}
 	// On disk before Allocate returned.
-	if got := portsOf(onDisk(t, path)); got["uid:1000"] != DefaultLo {
+	if got := portsOf(onDisk(t, path)); got["uid:1000"] != defaultLo {
 		t.Errorf("file after Allocate holds %v", got)
 	}
 	b := mustAllocate(t, s, sid, nil)
-	if b.Port != DefaultLo+1 {
-		t.Errorf("second user got %d, want %d", b.Port, DefaultLo+1)
+	if b.Port != defaultLo+1 {
+		t.Errorf("second user got %d, want %d", b.Port, defaultLo+1)
 	}
 	c.advance(90 * time.Minute)
 	again := mustAllocate(t, s, "uid:1000", nil)
@@ -106,7 +108,7 @@ func TestAllocate(t *testing.T) {
 	if u, ok := s.UserOf(b.Port); !ok || u != sid {
 		t.Errorf("UserOf(%d) = %q, %v", b.Port, u, ok)
 	}
-	if _, ok := s.UserOf(DefaultLo + 2); ok {
+	if _, ok := s.UserOf(defaultLo + 2); ok {
 		t.Errorf("UserOf a free port found a user")
 	}
 	if _, ok := s.UserOf(1); ok {
@@ -126,39 +128,39 @@ func TestAllocate(t *testing.T) {
 func TestAllocateUnusable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), storeName)
 	var log logSink
-	s := open(t, path, 100, 199, &log)
+	s := open(t, path, 1100, 1199, &log)
 
-	busy := map[int]bool{100: true, 101: true, 103: true}
+	busy := map[int]bool{1100: true, 1101: true, 1103: true}
 	unusable := func(p int) bool { return busy[p] }
 	a := mustAllocate(t, s, "uid:1", unusable)
-	if a.Port != 102 {
-		t.Errorf("got %d, want 102 (100, 101 unusable)", a.Port)
+	if a.Port != 1102 {
+		t.Errorf("got %d, want 1102 (1100, 1101 unusable)", a.Port)
 	}
 	b := mustAllocate(t, s, "uid:2", unusable)
-	if b.Port != 104 {
-		t.Errorf("got %d, want 104", b.Port)
+	if b.Port != 1104 {
+		t.Errorf("got %d, want 1104", b.Port)
 	}
 	c := mustAllocate(t, s, "uid:3", nil)
-	if c.Port != 100 {
-		t.Errorf("got %d, want 100 (no unusable ports)", c.Port)
+	if c.Port != 1100 {
+		t.Errorf("got %d, want 1100 (no unusable ports)", c.Port)
 	}
 	// uid:1's own port becomes unusable: it moves to the lowest usable free port.
-	busy[102] = true
+	busy[1102] = true
 	moved := mustAllocate(t, s, "uid:1", unusable)
-	if moved.Port != 105 {
-		t.Errorf("uid:1 moved to %d, want 105", moved.Port)
+	if moved.Port != 1105 {
+		t.Errorf("uid:1 moved to %d, want 1105", moved.Port)
 	}
-	if _, ok := s.UserOf(102); ok {
-		t.Errorf("old port 102 still held")
+	if _, ok := s.UserOf(1102); ok {
+		t.Errorf("old port 1102 still held")
 	}
-	if got := portsOf(onDisk(t, path)); got["uid:1"] != 105 || len(got) != 3 {
+	if got := portsOf(onDisk(t, path)); got["uid:1"] != 1105 || len(got) != 3 {
 		t.Errorf("file holds %v", got)
 	}
 	// A port freed below the others is found again.
 	busy = nil
 	d := mustAllocate(t, s, "uid:4", unusable)
-	if d.Port != 101 {
-		t.Errorf("got %d, want 101", d.Port)
+	if d.Port != 1101 {
+		t.Errorf("got %d, want 1101", d.Port)
 	}
 }
 
@@ -171,12 +173,12 @@ func TestReallocate(t *testing.T) {
 	mustAllocate(t, s, "uid:2", nil)
 	c.advance(time.Hour)
 
-	r, err := s.Reallocate("uid:1", func(p int) bool { return p == DefaultLo+2 })
+	r, err := s.Reallocate("uid:1", func(p int) bool { return p == defaultLo+2 })
 	if err != nil {
 		t.Fatalf("Reallocate: %v", err)
 	}
-	if r.Port == a.Port || r.Port != DefaultLo+3 {
-		t.Errorf("Reallocate gave %d, want %d", r.Port, DefaultLo+3)
+	if r.Port == a.Port || r.Port != defaultLo+3 {
+		t.Errorf("Reallocate gave %d, want %d", r.Port, defaultLo+3)
 	}
 	if !r.LastSeen.Equal(c.now()) {
 		t.Errorf("LastSeen = %v, want %v", r.LastSeen, c.now())
@@ -194,8 +196,8 @@ func TestReallocate(t *testing.T) {
 	}
 	// A user without a port gets one.
 	n, err := s.Reallocate(sid, nil)
-	if err != nil || n.Port != DefaultLo+2 {
-		t.Errorf("Reallocate of a new user = %v, %v; want port %d", n, err, DefaultLo+2)
+	if err != nil || n.Port != defaultLo+2 {
+		t.Errorf("Reallocate of a new user = %v, %v; want port %d", n, err, defaultLo+2)
 	}
 	if _, err := s.Reallocate("nobody", nil); !errors.Is(err, ErrBadUser) {
 		t.Errorf("Reallocate(nobody) error = %v, want ErrBadUser", err)
@@ -246,7 +248,7 @@ func TestErrFull(t *testing.T) {
 func TestErrFullFileSize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), storeName)
 	var log logSink
-	s := open(t, path, 1, 65535, &log)
+	s := open(t, path, 1024, 65535, &log)
 	s.size = maxFileSize - 50 // as if the file were nearly 1 MiB
 	if _, err := s.Allocate(sid, nil); !errors.Is(err, ErrFull) {
 		t.Errorf("Allocate that would take the file over 1 MiB: %v, want ErrFull", err)
@@ -401,8 +403,8 @@ func TestPersistence(t *testing.T) {
 			t.Errorf("%s moved from %d to %d", e.User, e.Port, got.Port)
 		}
 	}
-	if e := mustAllocate(t, s2, "uid:9999", nil); e.Port != DefaultLo+3 {
-		t.Errorf("new user after reopening got %d, want %d", e.Port, DefaultLo+3)
+	if e := mustAllocate(t, s2, "uid:9999", nil); e.Port != defaultLo+3 {
+		t.Errorf("new user after reopening got %d, want %d", e.Port, defaultLo+3)
 	}
 	if w := log.level("warn"); len(w) != 0 {
 		t.Errorf("warnings: %s", &log)

@@ -146,7 +146,7 @@ func (s *Service) allocateOutside(user peercred.User, old int, full error) (port
 		if err != nil {
 			return portstore.Entry{}, fmt.Errorf("allocate a port outside the range for %s: %w (after: %w)", user.ID, err, full)
 		}
-		if port == old || (port >= s.opt.Lo && port <= s.opt.Hi) || port < portstore.MinOutside || s.wellKnown(port) || s.failed.has(port) {
+		if port == old || s.opt.Range.Contains(port) || port < portstore.MinOutside || s.wellKnown(port) || s.failed.has(port) {
 			continue
 		}
 		e, err := s.store.AllocateOutside(user.ID, port)
@@ -156,7 +156,7 @@ func (s *Service) allocateOutside(user peercred.User, old int, full error) (port
 		if err != nil {
 			return portstore.Entry{}, err
 		}
-		s.log.Warn().Str("event", "range-exhausted").Str("user", user.ID).Int("port", port).Int("lo", s.opt.Lo).Int("hi", s.opt.Hi).
+		s.log.Warn().Str("event", "range-exhausted").Str("user", user.ID).Int("port", port).Int("lo", s.opt.Range.Lo).Int("hi", s.opt.Range.Hi).
 			Int("unusable", s.failed.len()).Msg("every port of the range is unusable; the user gets a port outside it")
 		go s.checkHolders()
 		return e, nil
@@ -188,7 +188,7 @@ const holderLimit = 4
 // range besides their own, keeps them for versioninfo and doctor, and logs
 // each when first found or when their count grows.
 func (s *Service) checkHolders() {
-	bs, err := s.opt.boundSockets(uint16(s.opt.Lo), uint16(s.opt.Hi))
+	bs, err := s.opt.boundSockets(uint16(s.opt.Range.Lo), uint16(s.opt.Range.Hi))
 	if err != nil {
 		if !errors.Is(err, peercred.ErrUnsupported) {
 			s.log.Debug().Err(err).Msg("cannot list the sockets on the range")
@@ -222,7 +222,7 @@ func (s *Service) checkHolders() {
 	for _, h := range holders {
 		now[h.User] = h.Ports
 		if h.Ports > s.warned[h.User] {
-			s.log.Warn().Str("event", "range-ports-held").Str("holder", h.User).Int("ports", h.Ports).Int("lo", s.opt.Lo).Int("hi", s.opt.Hi).
+			s.log.Warn().Str("event", "range-ports-held").Str("holder", h.User).Int("ports", h.Ports).Int("lo", s.opt.Range.Lo).Int("hi", s.opt.Range.Hi).
 				Msg("security: one user holds many ports of the per-user range, which leaves fewer for everyone else")
 		} else {
 			now[h.User] = s.warned[h.User]

@@ -189,7 +189,7 @@ func TestExhaustedRangeGivesPortOutside(t *testing.T) {
 		t.Errorf("the exhausted range was not logged:\n%s", l)
 	}
 	// A restart reads the port back.
-	store, err := portstore.Open(portstore.Options{Path: filepath.Join(s.opt.StateDir, "PortStore.txt"), Lo: 57000, Hi: 57009, Logger: zerolog.Nop()})
+	store, err := portstore.Open(portstore.Options{Path: filepath.Join(s.opt.StateDir, "PortStore.txt"), Range: portservice.Range{Lo: 57000, Hi: 57009}, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,12 +68,12 @@ func (s *Service) VersionInfo() api.VersionInfo {
 
 // portRangeInfo describes the range for versioninfo.
 func (s *Service) portRangeInfo() *api.PortRangeInfo {
-	info := &api.PortRangeInfo{Lo: s.opt.Lo, Hi: s.opt.Hi, Unusable: s.failed.len()}
+	info := &api.PortRangeInfo{Lo: s.opt.Range.Lo, Hi: s.opt.Range.Hi, Unusable: s.failed.len()}
 	if h := s.holders.Load(); h != nil {
 		info.Holders = *h
 	}
 	for _, e := range s.store.Entries() {
-		if e.Port < s.opt.Lo || e.Port > s.opt.Hi {
+		if !s.opt.Range.Contains(e.Port) {
 			info.Outside++
 		}
 	}

@@ -16,6 +16,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,19 +43,13 @@ import (
 	"github.com/cardbridge/cardbridge/portservice/trusted"
 )
 
-// Default per-user port range.
-const (
-	DefaultLo = 55000
-	DefaultHi = 55999
-)
-
 // Options configures the port service.
 type Options struct {
-	StateDir   string // PortStore.txt and DomainList.txt
-	Ports      []int  // well-known ports (portservice.DefaultPorts)
-	Lo, Hi     int    // per-user range (DefaultLo-DefaultHi)
-	Socket     string // the agents' local socket (localsock.DefaultPath)
-	TrustedURL string // where to refresh the DomainList from; "" for none
+	StateDir   string            // PortStore.txt and DomainList.txt
+	Ports      []int             // well-known ports (portservice.DefaultPorts)
+	Range      portservice.Range // per-user range (portservice.DefaultRange when zero)
+	Socket     string            // the agents' local socket (localsock.DefaultPath)
+	TrustedURL string            // where to refresh the DomainList from; "" for none
 	Logger     zerolog.Logger
 	// ExpireAfter frees the port of a user not seen for this long
 	// (30 days when zero), so a user who comes back within it keeps the port.
@@ -99,15 +94,13 @@ func New(opt Options) (*Service, error) {
 	if len(opt.Ports) == 0 {
 		opt.Ports = portservice.DefaultPorts
 	}
-	if opt.Lo == 0 && opt.Hi == 0 {
-		opt.Lo, opt.Hi = DefaultLo, DefaultHi
-	}
-	if opt.Lo < 1024 || opt.Hi > 65535 || opt.Lo > opt.Hi {
-		return nil, fmt.Errorf("port range %d-%d: want 1024 <= LO <= HI <= 65535", opt.Lo, opt.Hi)
+	opt.Range = cmp.Or(opt.Range, portservice.DefaultRange)
+	if err := opt.Range.Validate(); err != nil {
+		return nil, err
 	}
 	for _, p := range opt.Ports {
-		if p >= opt.Lo && p <= opt.Hi {
-			return nil, fmt.Errorf("well-known port %d lies inside the per-user range %d-%d", p, opt.Lo, opt.Hi)
+		if opt.Range.Contains(p) {
+			return nil, fmt.Errorf("well-known port %d lies inside the per-user range %s", p, opt.Range)
 		}
 	}
 	if opt.Socket == "" {
@@ -146,7 +139,7 @@ func New(opt Options) (*Service, error) {
 	}
 	atomicfile.Cleanup(opt.StateDir, "PortStore.txt")
 	atomicfile.Cleanup(opt.StateDir, "DomainList.txt")
-	store, err := portstore.Open(portstore.Options{Path: filepath.Join(opt.StateDir, "PortStore.txt"), Lo: opt.Lo, Hi: opt.Hi, Logger: s.log})
+	store, err := portstore.Open(portstore.Options{Path: filepath.Join(opt.StateDir, "PortStore.txt"), Range: opt.Range, Logger: s.log})
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 // fakeListeners answers who listens where, for squatting tests.
@@ -70,7 +71,7 @@ func testSocket(dir string) string {
 func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Service, string) {
 	t.Helper()
 	dir := t.TempDir()
-	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(logs)}
+	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.New(logs)}
 	if fl != nil {
 		opt.portUsers = fl.users
 		opt.listeners = fl.users
@@ -123,9 +124,9 @@ func getPort(t *testing.T, s *Service, origin string) (int, string, http.Header)
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	for _, opt := range []Options{
-		{StateDir: t.TempDir(), Lo: 60000, Hi: 50000},
-		{StateDir: t.TempDir(), Lo: 100, Hi: 200},
-		{StateDir: t.TempDir(), Ports: []int{55500}, Lo: 55000, Hi: 55999},
+		{StateDir: t.TempDir(), Range: portservice.Range{Lo: 60000, Hi: 50000}},
+		{StateDir: t.TempDir(), Range: portservice.Range{Lo: 100, Hi: 200}},
+		{StateDir: t.TempDir(), Ports: []int{55500}, Range: portservice.Range{Lo: 55000, Hi: 55999}},
 	} {
 		if _, err := New(opt); err == nil {
 			t.Errorf("New(%+v) succeeded", opt)
@@ -149,7 +150,7 @@ func TestHoldsEveryWellKnownPort(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var logs testutil.Buffer
-	s, err := New(Options{StateDir: dir, Ports: ports, Lo: 57000, Hi: 57009, Socket: testSocket(dir), Logger: zerolog.New(&logs)})
+	s, err := New(Options{StateDir: dir, Ports: ports, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}

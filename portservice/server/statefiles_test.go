@@ -165,7 +165,7 @@ func TestServiceWithBadStateFiles(t *testing.T) {
 				path := filepath.Join(dir, file)
 				b.make(t, path)
 				var logs testutil.Buffer
-				opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Lo: 57100, Hi: 57109, Socket: testSocket(dir), Logger: zerolog.New(&logs)}
+				opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Range: portservice.Range{Lo: 57100, Hi: 57109}, Socket: testSocket(dir), Logger: zerolog.New(&logs)}
 				type result struct {
 					s   *Service
 					err error
@@ -197,8 +197,8 @@ func TestServiceWithBadStateFiles(t *testing.T) {
 						time.Sleep(20 * time.Millisecond)
 					}
 				}
-				if reg.Port < opt.Lo || reg.Port > opt.Hi {
-					t.Errorf("registered on port %d, want one of %d-%d", reg.Port, opt.Lo, opt.Hi)
+				if !opt.Range.Contains(reg.Port) {
+					t.Errorf("registered on port %d, want one of %s", reg.Port, opt.Range)
 				}
 				reg.Close()
 				cancel()
