@@ -318,11 +318,17 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode the answer"}}`)
 	}
+	WriteJSONBytes(w, status, append(b, '\n'))
+}
+
+// WriteJSONBytes writes b, an answer encoded as JSON already (with the final
+// newline WriteJSON writes), with status.
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = JSONContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 // DomainInfo is the DomainList in force and where it came from.

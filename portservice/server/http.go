@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
@@ -20,15 +19,13 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /PRS/GetPortNumber", s.handleGetPortNumber)
 	mux.HandleFunc("GET /PRS/ConnectPRService", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, api.ConnectAnswer{StatusCode: http.StatusOK})
+		localhttp.WriteJSON(w, http.StatusOK, api.ConnectAnswer{StatusCode: http.StatusOK})
 	})
 	mux.HandleFunc("GET /api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, s.VersionInfo())
+		localhttp.WriteJSON(w, http.StatusOK, s.VersionInfo())
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.Error{Code: api.CodeBadRequest, Message: "no such endpoint: " + r.Method + " " + r.URL.Path}})
+		localhttp.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
 }
@@ -106,16 +103,16 @@ func (s *Service) handleGetPortNumber(w http.ResponseWriter, r *http.Request) {
 	user, err := localhttp.PeerUser(r)
 	if err != nil {
 		s.log.Warn().Err(err).Str("remote", r.RemoteAddr).Msg("GetPortNumber: cannot tell who is calling")
-		writeRaw(w, fault)
+		localhttp.WriteJSONBytes(w, http.StatusOK, fault)
 		return
 	}
 	port, err := s.portFor(r.Context(), user)
 	if err != nil {
 		s.log.Info().Str("user", user.ID).Err(err).Msg("GetPortNumber: no agent for this user")
-		writeRaw(w, fault)
+		localhttp.WriteJSONBytes(w, http.StatusOK, fault)
 		return
 	}
-	writeJSON(w, api.NewPortNumber(port))
+	localhttp.WriteJSON(w, http.StatusOK, api.NewPortNumber(port))
 }
 
 // errNoAgent means the user has no live agent serving its port.
@@ -151,16 +148,4 @@ func (s *Service) portFor(ctx context.Context, user peercred.User) (int, error) 
 			return 0, ctx.Err()
 		}
 	}
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	b, _ := json.Marshal(v)
-	writeRaw(w, append(b, '\n'))
-}
-
-func writeRaw(w http.ResponseWriter, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	_, _ = w.Write(b)
 }

@@ -120,19 +120,27 @@ func TestGetPortNumberAndSquatting(t *testing.T) {
 func TestConnectAndVersionInfo(t *testing.T) {
 	var logs testutil.Buffer
 	s, _ := runService(t, nil, &logs)
-	for path, want := range map[string]string{
-		"/PRS/ConnectPRService": `{"statusCode":200}`, // a number: NHS's library tests statusCode === 200
-		"/api/versioninfo":      `"product":"cardbridge-portservice"`,
-		"/nothing":              `"BAD_REQUEST"`,
+	for _, tt := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/PRS/ConnectPRService", http.StatusOK, `{"statusCode":200}` + "\n"}, // a number: NHS's library tests statusCode === 200
+		{"/PRS/GetPortNumber", http.StatusOK, `{"faultException":{"code":"PR30007"`},
+		{"/api/versioninfo", http.StatusOK, `"product":"cardbridge-portservice"`},
+		{"/nothing", http.StatusNotFound, `{"error":{"code":"BAD_REQUEST","message":"no such endpoint: GET /nothing"}}` + "\n"},
 	} {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", s.Port(), path))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", s.Port(), tt.path))
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !strings.Contains(string(b), want) {
-			t.Errorf("%s = %s, want %s", path, b, want)
+		if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.want) {
+			t.Errorf("%s = %d %s, want %d with %s", tt.path, resp.StatusCode, b, tt.status, tt.want)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" || resp.ContentLength != int64(len(b)) {
+			t.Errorf("%s: Content-Type %q, Content-Length %d for %d bytes", tt.path, ct, resp.ContentLength, len(b))
 		}
 	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/PRS/ConnectPRService", s.Port()))
