@@ -83,14 +83,14 @@ func TestOptionsAsteriskIsGuarded(t *testing.T) {
 				Logger:    zerolog.New(&logs),
 			})
 			reached := false
-			h := g.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+			h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })
 			lns, err := Listen("127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- Serve(ctx, h, g, 0, nil, lns...) }()
+			go func() { done <- g.Serve(ctx, h, ServeOptions{}, lns...) }()
 			defer func() { cancel(); <-done }()
 
 			addr := lns[0].Addr().String()
