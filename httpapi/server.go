@@ -112,9 +112,7 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /cardbridge.js", s.handleClientJS)
 	mux.HandleFunc("GET /{$}", s.handleStatus)
 	mux.HandleFunc("GET /debug/stats", s.handleStats)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		localhttp.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", localhttp.NotFound)
 	s.routes = mux
 	s.handler = s.guard.Wrap(mux)
 	return s

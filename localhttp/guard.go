@@ -7,7 +7,6 @@ package localhttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -227,13 +226,12 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 
 // Header values shared by every answer; net/http only reads them.
 var (
-	noStore         = []string{"no-store"}
-	noSniff         = []string{"nosniff"}
-	frameDeny       = []string{"DENY"}
-	noReferrer      = []string{"no-referrer"}
-	apiCSP          = []string{"default-src 'none'; frame-ancestors 'none'"}
-	sameOrigin      = []string{"same-origin"}
-	JSONContentType = []string{"application/json; charset=utf-8"}
+	noStore    = []string{"no-store"}
+	noSniff    = []string{"nosniff"}
+	frameDeny  = []string{"DENY"}
+	noReferrer = []string{"no-referrer"}
+	apiCSP     = []string{"default-src 'none'; frame-ancestors 'none'"}
+	sameOrigin = []string{"same-origin"}
 )
 
 // SecurityHeaders sets the headers every answer carries: pages read the
@@ -304,25 +302,6 @@ func (g *Guard) callerID(r *http.Request) string {
 		return "unidentified"
 	}
 	return u.ID
-}
-
-// WriteError writes {"error":{"code","message"}} with status.
-func WriteError(w http.ResponseWriter, status int, code api.Code, message string) {
-	WriteJSON(w, status, api.ErrorBody{Error: api.Error{Code: code, Message: message}})
-}
-
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode the answer"}}`)
-	}
-	h := w.Header()
-	h["Content-Type"] = JSONContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }
 
 // DomainInfo is the DomainList in force and where it came from.
