@@ -1,8 +1,3 @@
-// Package localhttp is the local HTTP gate: it serves cardbridge's HTTP
-// endpoints on loopback addresses behind one Guard: the same-OS-user
-// check, the Host check against DNS rebinding, the Origin allow-list with CORS and Private
-// Network Access preflights, security headers and request limits. The
-// agent's API (package httpapi) and the port service both use it.
 package localhttp
 
 import (
