@@ -23,8 +23,9 @@ import (
 // carries the connection info ConnContext gives it, from a connection that
 // has addresses and nothing else, so no socket is opened.
 
-const testDomains = `# version: 7
-https://my.esr.nhs.uk
+// testDomains is the DomainList in force: an exact origin, a wildcard and
+// one with a port.
+const testDomains = `https://my.esr.nhs.uk
 https://*.spineservices.nhs.uk
 http://localhost:8080
 `
