@@ -30,11 +30,7 @@ func (s *Server) handleCard(w http.ResponseWriter, r *http.Request) {
 		localhttp.WriteError(w, http.StatusServiceUnavailable, api.CodePCSCUnavailable, "the smart card service (PC/SC) is not running")
 		return
 	}
-	b := s.opt.Backend.CardJSON(r.Context())
-	h := w.Header()
-	h["Content-Type"] = localhttp.JSONContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	_, _ = w.Write(b)
+	localhttp.WriteJSONBytes(w, http.StatusOK, s.opt.Backend.CardJSON(r.Context()))
 }
 
 // handleClientJS serves the JavaScript client. Pages load it with a plain

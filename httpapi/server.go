@@ -64,7 +64,8 @@ type Server struct {
 	log      zerolog.Logger
 	guard    *localhttp.Guard
 	domains  func() localhttp.DomainInfo
-	handler  http.Handler
+	routes   http.Handler // the endpoints, which Serve puts behind the Guard
+	handler  http.Handler // routes behind the Guard, for Handler
 	upgrader websocket.Upgrader
 	started  time.Time
 
@@ -111,9 +112,8 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /cardbridge.js", s.handleClientJS)
 	mux.HandleFunc("GET /{$}", s.handleStatus)
 	mux.HandleFunc("GET /debug/stats", s.handleStats)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		localhttp.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", localhttp.NotFound)
+	s.routes = mux
 	s.handler = s.guard.Wrap(mux)
 	return s
 }
@@ -142,7 +142,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.port = lns[0].Addr().(*net.TCPAddr).Port
 	s.mu.Unlock()
 	s.log.Info().Int("port", s.port).Msg("serving")
-	return localhttp.Serve(ctx, s.handler, s.guard, s.opt.MaxConns, s.closeWebSockets, lns...)
+	return s.guard.Serve(ctx, s.routes, localhttp.ServeOptions{MaxConns: s.opt.MaxConns, BeforeShutdown: s.closeWebSockets}, lns...)
 }
 
 func (s *Server) closeWebSockets() {

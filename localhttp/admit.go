@@ -3,11 +3,10 @@ package localhttp
 import (
 	"bytes"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/peercred"
@@ -71,11 +70,13 @@ func (l *admitListener) Accept() (net.Conn, error) {
 			// closes it.
 			return oc, nil
 		case l.g.self != nil && u != *l.g.self:
-			l.turnAway(c, u, api.CodeWrongUser, 403, "Forbidden", "caller is "+u.String()+", not "+l.g.self.String()+" (turned away on connect)", "this agent serves another user")
+			no := ownerRefusal(*l.g.self, u, nil)
+			no.reason += " (turned away on connect)"
+			l.turnAway(c, u, no)
 			continue
 		case l.g.conns.max > 0:
 			if !l.g.conns.acquire(u.ID) {
-				l.turnAway(c, u, api.CodeBusy, 503, "Service Unavailable", "more than "+strconv.Itoa(l.g.conns.max)+" connections from "+u.String(), "too many connections from your user")
+				l.turnAway(c, u, refused(http.StatusServiceUnavailable, api.CodeBusy, "more than "+strconv.Itoa(l.g.conns.max)+" connections from "+u.String(), "too many connections from your user"))
 				continue
 			}
 			oc.release = func() { l.g.conns.release(u.ID) }
@@ -109,11 +110,11 @@ const turnAwayWait = time.Second
 
 // turnAway answers a connection that is not admitted with an API error and
 // closes it, off the accept loop; the refusal is logged as the Guard's are.
-func (l *admitListener) turnAway(c net.Conn, u peercred.User, code api.Code, status int, statusText, reason, message string) {
-	if l.g.refusals.allow(refusalKey{caller: u.ID, code: code}) {
-		l.g.log.WithLevel(zerolog.WarnLevel).
-			Str("code", string(code)).
-			Str("reason", reason).
+func (l *admitListener) turnAway(c net.Conn, u peercred.User, no *refusal) {
+	if l.g.refusals.allow(refusalKey{caller: u.ID, code: no.code}) {
+		l.g.log.WithLevel(no.level).
+			Str("code", string(no.code)).
+			Str("reason", no.reason).
 			Str("remote", c.RemoteAddr().String()).
 			Msg("refused connection")
 	}
@@ -123,9 +124,9 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, code api.Code, sta
 		// confuses HTTP clients that reuse connections.
 		_ = c.SetReadDeadline(time.Now().Add(turnAwayWait))
 		readHead(c)
-		body := `{"error":{"code":"` + string(code) + `","message":"` + message + `"}}` + "\n"
+		body := `{"error":{"code":"` + string(no.code) + `","message":"` + no.message + `"}}` + "\n"
 		_ = c.SetWriteDeadline(time.Now().Add(turnAwayWait))
-		_, _ = c.Write([]byte("HTTP/1.1 " + strconv.Itoa(status) + " " + statusText + "\r\n" +
+		_, _ = c.Write([]byte("HTTP/1.1 " + strconv.Itoa(no.status) + " " + http.StatusText(no.status) + "\r\n" +
 			"Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nConnection: close\r\n" +
 			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
 		if tc, ok := c.(interface{ CloseWrite() error }); ok {

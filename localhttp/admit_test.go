@@ -27,7 +27,7 @@ func serveAdmit(t *testing.T, g *Guard) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })), g, 0, nil, lns...)
+		done <- g.Serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }), ServeOptions{}, lns...)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return lns[0].Addr().String()

@@ -1,13 +1,7 @@
-// Package localhttp is the local HTTP gate: it serves cardbridge's HTTP
-// endpoints on loopback addresses behind one Guard: the same-OS-user
-// check, the Host check against DNS rebinding, the Origin allow-list with CORS and Private
-// Network Access preflights, security headers and request limits. The
-// agent's API (package httpapi) and the port service both use it.
 package localhttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -106,11 +100,21 @@ func (g *Guard) ConnContext(ctx context.Context, c net.Conn) context.Context {
 		// The owner was found when the connection was admitted.
 		ci.once.Do(func() { ci.user, ci.err = oc.user, oc.err })
 	}
-	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
-		p := ":" + strconv.Itoa(int(ap.Port()))
-		ci.hosts = [3]string{"localhost" + p, "127.0.0.1" + p, "[::1]" + p}
-	}
+	ci.hosts = hostsOf(c.LocalAddr())
 	return context.WithValue(ctx, connKey{}, ci)
+}
+
+// hostsOf returns the Host values that name this agent on a connection to
+// local: localhost, 127.0.0.1 and [::1] with local's port, whichever
+// loopback address the connection came to (browsers send Host as the page
+// wrote the URL). A local address without a port names nothing.
+func hostsOf(local net.Addr) [3]string {
+	ap, err := netip.ParseAddrPort(local.String())
+	if err != nil {
+		return [3]string{}
+	}
+	p := ":" + strconv.Itoa(int(ap.Port()))
+	return [3]string{"localhost" + p, "127.0.0.1" + p, "[::1]" + p}
 }
 
 // PeerUser is the OS user at the other end of the request's connection.
@@ -143,58 +147,14 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		SecurityHeaders(h)
-
-		ci, _ := r.Context().Value(connKey{}).(*connInfo)
-		if ci == nil {
-			g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
+		origin, no := g.check(r)
+		if no != nil {
+			g.refuse(w, r, no)
 			return
 		}
-		if g.self != nil {
-			u, err := ci.owner()
-			if errors.Is(err, peercred.ErrNotFound) {
-				// The kernel holds no open socket for this connection: almost
-				// always the client sent its request and closed before the
-				// lookup ran. Refused as any unknown caller is, but logged as
-				// what it is rather than as a stranger.
-				g.refuseAt(zerolog.InfoLevel, w, r, http.StatusForbidden, api.CodeWrongUser, "the caller's socket was gone before its owner could be checked (the client closed the connection)", "the caller's user could not be determined")
-				return
-			}
-			if err != nil {
-				g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "connection owner lookup failed: "+err.Error(), "the caller's user could not be determined")
-				return
-			}
-			if u != *g.self {
-				g.refuse(w, r, http.StatusForbidden, api.CodeWrongUser, "caller is "+u.String()+", not "+g.self.String(), "this agent serves another user")
-				return
-			}
-		}
-
-		if !ci.validHost(r.Host) {
-			g.refuse(w, r, http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
-			return
-		}
-		if r.RequestURI == "*" {
-			// "OPTIONS *" asks about the server, not a resource; nothing
-			// here answers it.
-			g.refuse(w, r, http.StatusBadRequest, api.CodeBadRequest, "request target * (server-wide OPTIONS)", "no such endpoint")
-			return
-		}
-
-		origins := r.Header.Values("Origin")
-		if len(origins) > 1 {
-			g.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
-			return
-		}
-		if len(origins) == 1 {
-			origin := origins[0]
-			if !g.domains().List.Allows(origin) {
-				g.refuse(w, r, http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origin)+" not on the DomainList", "origin not allowed")
-				return
-			}
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Add("Vary", "Origin")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if origin != "" {
+			allowOrigin(h, origin)
+			if isPreflight(r) {
 				preflight(w, r)
 				return
 			}
@@ -204,6 +164,99 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refusal is a request or connection the Guard turns away: the answer's
+// status and code, the message the caller reads, and the reason logged,
+// at level.
+type refusal struct {
+	status  int
+	code    api.Code
+	reason  string
+	message string
+	level   zerolog.Level
+}
+
+// refused is a refusal logged as a warning.
+func refused(status int, code api.Code, reason, message string) *refusal {
+	return &refusal{status: status, code: code, reason: reason, message: message, level: zerolog.WarnLevel}
+}
+
+// check makes Wrap's decisions, in the order its doc lists, on a request
+// whose context carries its connection's connInfo: it returns why the
+// request is refused, or the cross-origin caller it lets through ("" for a
+// request without Origin).
+func (g *Guard) check(r *http.Request) (origin string, no *refusal) {
+	ci, _ := r.Context().Value(connKey{}).(*connInfo)
+	if ci == nil {
+		return "", refused(http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
+	}
+	if g.self != nil {
+		u, err := ci.owner()
+		if no := ownerRefusal(*g.self, u, err); no != nil {
+			return "", no
+		}
+	}
+	if !ci.validHost(r.Host) {
+		return "", refused(http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
+	}
+	if r.RequestURI == "*" {
+		// "OPTIONS *" asks about the server, not a resource; nothing
+		// here answers it.
+		return "", refused(http.StatusBadRequest, api.CodeBadRequest, "request target * (server-wide OPTIONS)", "no such endpoint")
+	}
+	return g.checkOrigin(r.Header.Values("Origin"))
+}
+
+// ownerRefusal decides whether the OS user u (or the error finding it) at
+// the other end of a connection may use an agent serving self.
+func ownerRefusal(self, u peercred.User, err error) *refusal {
+	switch {
+	case errors.Is(err, peercred.ErrNotFound):
+		// The kernel holds no open socket for this connection: almost
+		// always the client sent its request and closed before the
+		// lookup ran. Refused as any unknown caller is, but logged as
+		// what it is rather than as a stranger.
+		no := refused(http.StatusForbidden, api.CodeWrongUser, "the caller's socket was gone before its owner could be checked (the client closed the connection)", "the caller's user could not be determined")
+		no.level = zerolog.InfoLevel
+		return no
+	case err != nil:
+		return refused(http.StatusForbidden, api.CodeWrongUser, "connection owner lookup failed: "+err.Error(), "the caller's user could not be determined")
+	case u != self:
+		return refused(http.StatusForbidden, api.CodeWrongUser, "caller is "+u.String()+", not "+self.String(), "this agent serves another user")
+	}
+	return nil
+}
+
+// checkOrigin decides on a request's Origin headers: none is a request
+// from no page, let through without CORS; one must be on the DomainList
+// in force ("null" and "" never are); several are refused.
+func (g *Guard) checkOrigin(origins []string) (origin string, no *refusal) {
+	switch len(origins) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", refused(http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
+	}
+	if !g.domains().List.Allows(origins[0]) {
+		return "", refused(http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origins[0])+" not on the DomainList", "origin not allowed")
+	}
+	return origins[0], nil
+}
+
+// allowOrigin sets the CORS headers that let an allowed page read the
+// answer, with credentials.
+func allowOrigin(h http.Header, origin string) {
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+}
+
+// isPreflight reports whether r is a CORS preflight: OPTIONS asking about
+// a method.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
 // allowedMethods and allowedHeaders are what preflights grant.
@@ -227,13 +280,12 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 
 // Header values shared by every answer; net/http only reads them.
 var (
-	noStore         = []string{"no-store"}
-	noSniff         = []string{"nosniff"}
-	frameDeny       = []string{"DENY"}
-	noReferrer      = []string{"no-referrer"}
-	apiCSP          = []string{"default-src 'none'; frame-ancestors 'none'"}
-	sameOrigin      = []string{"same-origin"}
-	JSONContentType = []string{"application/json; charset=utf-8"}
+	noStore    = []string{"no-store"}
+	noSniff    = []string{"nosniff"}
+	frameDeny  = []string{"DENY"}
+	noReferrer = []string{"no-referrer"}
+	apiCSP     = []string{"default-src 'none'; frame-ancestors 'none'"}
+	sameOrigin = []string{"same-origin"}
 )
 
 // SecurityHeaders sets the headers every answer carries: pages read the
@@ -265,25 +317,20 @@ func (ci *connInfo) validHost(host string) bool {
 	return strings.EqualFold(host, ci.hosts[0]) || host == ci.hosts[1] || host == ci.hosts[2]
 }
 
-// refuse answers with an API error and logs why, without the query string,
-// cookies or body.
-func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
-	g.refuseAt(zerolog.WarnLevel, w, r, status, code, reason, message)
-}
-
-// refuseAt is refuse with the log entry at level.
-func (g *Guard) refuseAt(level zerolog.Level, w http.ResponseWriter, r *http.Request, status int, code api.Code, reason, message string) {
-	if code == api.CodeWrongUser {
+// refuse answers with the refusal's API error and logs why, without the
+// query string, cookies or body.
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, no *refusal) {
+	if no.code == api.CodeWrongUser {
 		// A caller that is not the agent's user keeps no connection.
 		w.Header().Set("Connection", "close")
 	}
-	WriteError(w, status, code, message)
-	if !g.refusals.allow(refusalKey{caller: g.callerID(r), code: code}) {
+	WriteError(w, no.status, no.code, no.message)
+	if !g.refusals.allow(refusalKey{caller: g.callerID(r), code: no.code}) {
 		return
 	}
-	g.log.WithLevel(level).
-		Str("code", string(code)).
-		Str("reason", reason).
+	g.log.WithLevel(no.level).
+		Str("code", string(no.code)).
+		Str("reason", no.reason).
 		Str("remote", r.RemoteAddr).
 		Str("method", r.Method).
 		Str("path", r.URL.Path).
@@ -304,31 +351,6 @@ func (g *Guard) callerID(r *http.Request) string {
 		return "unidentified"
 	}
 	return u.ID
-}
-
-// WriteError writes {"error":{"code","message"}} with status.
-func WriteError(w http.ResponseWriter, status int, code api.Code, message string) {
-	WriteJSON(w, status, api.ErrorBody{Error: api.Error{Code: code, Message: message}})
-}
-
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode the answer"}}`)
-	}
-	WriteJSONBytes(w, status, append(b, '\n'))
-}
-
-// WriteJSONBytes writes b, an answer encoded as JSON already (with the final
-// newline WriteJSON writes), with status.
-func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
-	h := w.Header()
-	h["Content-Type"] = JSONContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
 }
 
 // DomainInfo is the DomainList in force and where it came from.

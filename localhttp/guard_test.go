@@ -1,150 +1,395 @@
 package localhttp
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
 )
 
-func TestListenRefusesNonLoopback(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.0.2.1:0", "example.com:80"} {
-		if lns, err := Listen(addr); err == nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			t.Errorf("Listen(%q) succeeded", addr)
-		}
+// The Guard's decisions as tables: each request is built with httptest and
+// carries the connection info ConnContext gives it, from a connection that
+// has addresses and nothing else, so no socket is opened.
+
+// testDomains is the DomainList in force: an exact origin, a wildcard and
+// one with a port.
+const testDomains = `https://my.esr.nhs.uk
+https://*.spineservices.nhs.uk
+http://localhost:8080
+`
+
+var (
+	self  = peercred.User{ID: "uid:1000"}
+	other = peercred.User{ID: "uid:1001"}
+)
+
+// addrConn is a connection that only says where it is.
+type addrConn struct {
+	net.Conn
+	local net.Addr
+}
+
+func (c addrConn) LocalAddr() net.Addr  { return c.local }
+func (c addrConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+
+// tcpAddr parses "127.0.0.1:43485" or "[::1]:43485".
+func tcpAddr(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+
+// pipeAddr is a local address without a port.
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// testGuard is a Guard for the agent of self (or, without self, one that
+// serves every user, as the port service's does) on the test DomainList,
+// whose callers are owner (or the error finding it); it logs to logs.
+func testGuard(t *testing.T, withSelf bool, owner peercred.User, ownerErr error, logs io.Writer) *Guard {
+	t.Helper()
+	list, bad := domainlist.Parse([]byte(testDomains))
+	if len(bad) > 0 {
+		t.Fatal(bad)
 	}
-	lns, err := Listen("localhost:0")
-	if err != nil {
-		t.Fatal(err)
+	opt := GuardOptions{
+		PeerOwner: func(net.Conn) (peercred.User, error) { return owner, ownerErr },
+		Domains:   func() DomainInfo { return DomainInfo{List: list, Source: "test"} },
+		Logger:    zerolog.New(logs),
 	}
-	for _, l := range lns {
-		if !l.Addr().(*net.TCPAddr).IP.IsLoopback() {
-			t.Errorf("listening on %v", l.Addr())
-		}
-		l.Close()
+	if withSelf {
+		opt.Self = &self
 	}
+	return NewGuard(opt)
+}
+
+// guardRequest is a request that came through the Guard's server on a
+// connection to local.
+func guardRequest(g *Guard, local net.Addr, method, target string, body io.Reader) *http.Request {
+	return httptest.NewRequestWithContext(g.ConnContext(context.Background(), addrConn{local: local}), method, target, body)
 }
 
 func TestValidHost(t *testing.T) {
-	ci := &connInfo{hosts: [3]string{"localhost:43485", "127.0.0.1:43485", "[::1]:43485"}}
-	cases := map[string]bool{
-		"localhost:43485": true, "127.0.0.1:43485": true, "[::1]:43485": true, "LocalHost:43485": true,
-		"localhost": false, "localhost:43486": false, "127.0.0.2:43485": false, "example.com:43485": false,
-		"localhost.:43485": false, "[::ffff:127.0.0.1]:43485": false, "": false, "localhost:43485:1": false,
-		"localhost:043485": false, "[::1]:43485 ": false,
-	}
-	for host, want := range cases {
-		if got := ci.validHost(host); got != want {
-			t.Errorf("validHost(%q) = %v, want %v", host, got, want)
+	g := testGuard(t, true, self, nil, io.Discard)
+	for _, tc := range []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1:43485", true},
+		{"[::1]:43485", true},
+		{"localhost:43485", true},
+		{"LOCALHOST:43485", true},
+		{"LocalHost:43485", true},
+		// Another port: another program, or this agent moved.
+		{"localhost:43486", false},
+		{"127.0.0.1:80", false},
+		{"localhost:043485", false},
+		{"localhost:43485:1", false},
+		// No port: what a page on http://localhost/ would send.
+		{"localhost", false},
+		{"127.0.0.1", false},
+		{"[::1]", false},
+		// DNS rebinding: names that resolve to 127.0.0.1 still say
+		// themselves in Host.
+		{"evil.com:43485", false},
+		{"127.0.0.1.nip.io:43485", false},
+		{"localhost.nip.io:43485", false},
+		{"sub.localhost:43485", false},
+		// Missing Host (HTTP/1.0).
+		{"", false},
+		// Userinfo and a trailing dot are other names than the three.
+		{"user@localhost:43485", false},
+		{"user:pw@127.0.0.1:43485", false},
+		{"localhost.:43485", false},
+		{"127.0.0.1.:43485", false},
+		// Other spellings of loopback.
+		{"127.0.0.2:43485", false},
+		{"127.1:43485", false},
+		{"2130706433:43485", false},
+		{"0x7f.0.0.1:43485", false},
+		{"[::ffff:127.0.0.1]:43485", false},
+		{"[0:0:0:0:0:0:0:1]:43485", false},
+		{"::1:43485", false},
+		{"[::1]:43485 ", false},
+	} {
+		// The three names are good on either loopback address: a page
+		// writes localhost and the browser picks the address.
+		for _, local := range []string{"127.0.0.1:43485", "[::1]:43485"} {
+			r := guardRequest(g, tcpAddr(local), "GET", "/api/card", nil)
+			ci := r.Context().Value(connKey{}).(*connInfo)
+			if got := ci.validHost(tc.host); got != tc.want {
+				t.Errorf("on %s, Host %q: valid %v, want %v", local, tc.host, got, tc.want)
+			}
 		}
 	}
-	if (&connInfo{}).validHost("localhost:0") {
+	// A connection whose local port is not known names no Host.
+	r := guardRequest(g, pipeAddr{}, "GET", "/api/card", nil)
+	if ci := r.Context().Value(connKey{}).(*connInfo); ci.validHost("localhost:0") || ci.validHost("") || ci.validHost(":0") {
 		t.Error("a connection without a known port accepted a Host")
 	}
 }
 
-// TestOptionsAsteriskIsGuarded sends "OPTIONS *", which net/http would
-// answer itself before any handler: it must reach the Guard, be refused to
-// another user as everything is, refused to the agent's own user too, and
-// logged.
-func TestOptionsAsteriskIsGuarded(t *testing.T) {
-	self := peercred.User{ID: "uid:1000"}
+func TestCheckOrigin(t *testing.T) {
+	g := testGuard(t, true, self, nil, io.Discard)
+	empty := NewGuard(GuardOptions{Logger: zerolog.Nop()}) // no DomainList: the empty one
 	for _, tc := range []struct {
-		name   string
-		caller peercred.User
-		status string
-		code   api.Code
+		name    string
+		g       *Guard
+		origins []string
+		allowed string // the origin let through with CORS
+		refused bool
 	}{
-		{"another user", peercred.User{ID: "uid:1001"}, "403", api.CodeWrongUser},
-		{"the agent's user", self, "400", api.CodeBadRequest},
+		{"no Origin: not a page", g, nil, "", false},
+		{"on the list", g, []string{"https://my.esr.nhs.uk"}, "https://my.esr.nhs.uk", false},
+		{"a wildcard's subdomain", g, []string{"https://a.spineservices.nhs.uk"}, "https://a.spineservices.nhs.uk", false},
+		{"a wildcard's deeper subdomain", g, []string{"https://a.b.spineservices.nhs.uk"}, "https://a.b.spineservices.nhs.uk", false},
+		{"a wildcard's own domain", g, []string{"https://spineservices.nhs.uk"}, "", true},
+		{"not on the list", g, []string{"https://evil.example"}, "", true},
+		{"a look-alike", g, []string{"https://my.esr.nhs.uk.evil.example"}, "", true},
+		{"http for an https entry", g, []string{"http://my.esr.nhs.uk"}, "", true},
+		{"https for an http entry", g, []string{"https://localhost:8080"}, "", true},
+		{"the entry's port", g, []string{"http://localhost:8080"}, "http://localhost:8080", false},
+		{"another port", g, []string{"http://localhost:8081"}, "", true},
+		{"no port for an entry with one", g, []string{"http://localhost"}, "", true},
+		{"the default port written out", g, []string{"https://my.esr.nhs.uk:443"}, "https://my.esr.nhs.uk:443", false},
+		{"a port beside the default", g, []string{"https://my.esr.nhs.uk:8443"}, "", true},
+		{"upper case", g, []string{"HTTPS://MY.ESR.NHS.UK"}, "HTTPS://MY.ESR.NHS.UK", false},
+		{"with a path", g, []string{"https://my.esr.nhs.uk/"}, "", true},
+		{"with userinfo", g, []string{"https://user@my.esr.nhs.uk"}, "", true},
+		{"another scheme", g, []string{"ws://my.esr.nhs.uk"}, "", true},
+		{"null: a sandboxed or file page", g, []string{"null"}, "", true},
+		{"empty", g, []string{""}, "", true},
+		{"several, each allowed", g, []string{"https://my.esr.nhs.uk", "https://my.esr.nhs.uk"}, "", true},
+		{"several, one allowed", g, []string{"https://evil.example", "https://my.esr.nhs.uk"}, "", true},
+		{"no DomainList in force", empty, []string{"https://my.esr.nhs.uk"}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs testutil.Buffer
-			g := NewGuard(GuardOptions{
-				Self:      &self,
-				PeerOwner: func(net.Conn) (peercred.User, error) { return tc.caller, nil },
-				Logger:    zerolog.New(&logs),
-			})
-			reached := false
-			h := g.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
-			lns, err := Listen("127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+			origin, no := tc.g.checkOrigin(tc.origins)
+			if origin != tc.allowed || (no != nil) != tc.refused {
+				t.Fatalf("checkOrigin(%q) = %q, %+v; want %q, refused %v", tc.origins, origin, no, tc.allowed, tc.refused)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- Serve(ctx, h, g, 0, nil, lns...) }()
-			defer func() { cancel(); <-done }()
-
-			addr := lns[0].Addr().String()
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "OPTIONS * HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if got := strconv.Itoa(resp.StatusCode); got != tc.status || !strings.Contains(string(body), string(tc.code)) || reached {
-				t.Errorf("OPTIONS *: %s %s (handler reached: %v), want %s %s", got, body, reached, tc.status, tc.code)
-			}
-			if !strings.Contains(logs.String(), `"message":"refused`) {
-				t.Errorf("the refusal was not logged: %s", logs.String())
+			if no != nil && (no.status != http.StatusForbidden || no.code != api.CodeOriginNotAllowed) {
+				t.Errorf("refused with %d %s, want 403 %s", no.status, no.code, api.CodeOriginNotAllowed)
 			}
 		})
 	}
 }
 
-// TestListenNamesTheHolder: "localhost:P" with either family's loopback
-// address held by another socket is an error naming the holder, not a
-// quiet IPv4-only (or IPv6-only) listener.
-func TestListenNamesTheHolder(t *testing.T) {
-	me, err := peercred.Current()
-	if err != nil {
-		t.Skip("no socket owners on this platform:", err)
+func TestOwnerRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		owner  peercred.User
+		err    error
+		refuse bool
+		level  zerolog.Level
+		reason string
+	}{
+		{"the agent's user", self, nil, false, 0, ""},
+		{"another user", other, nil, true, zerolog.WarnLevel, "caller is uid:1001, not uid:1000"},
+		{"a user with no ID", peercred.User{}, nil, true, zerolog.WarnLevel, "caller is"},
+		{"socket gone before the lookup", peercred.User{}, peercred.ErrNotFound, true, zerolog.InfoLevel, "the client closed the connection"},
+		{"socket gone, wrapped", peercred.User{}, errors.Join(errors.New("no entry"), peercred.ErrNotFound), true, zerolog.InfoLevel, "the client closed the connection"},
+		{"lookup failed", peercred.User{}, errors.New("netlink: permission denied"), true, zerolog.WarnLevel, "lookup failed: netlink: permission denied"},
+		{"lookup failed, a user returned anyway", self, errors.New("partial answer"), true, zerolog.WarnLevel, "lookup failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			no := ownerRefusal(self, tc.owner, tc.err)
+			if (no != nil) != tc.refuse {
+				t.Fatalf("refusal %+v, want refused %v", no, tc.refuse)
+			}
+			if no == nil {
+				return
+			}
+			if no.status != http.StatusForbidden || no.code != api.CodeWrongUser || no.level != tc.level || !strings.Contains(no.reason, tc.reason) {
+				t.Errorf("refusal %+v, want 403 %s at %v, reason with %q", no, api.CodeWrongUser, tc.level, tc.reason)
+			}
+		})
 	}
-	for _, family := range []string{"[::1]", "127.0.0.1"} {
-		t.Run(family, func(t *testing.T) {
-			held, err := net.Listen("tcp", family+":0")
-			if err != nil {
-				t.Skip("no", family, "here:", err)
+}
+
+// TestGuardDecisions runs whole requests through Wrap: which are refused,
+// with what status and code, which reach the handler, and the headers of
+// each answer.
+func TestGuardDecisions(t *testing.T) {
+	const page = "https://my.esr.nhs.uk"
+	local := tcpAddr("127.0.0.1:43485")
+	type req struct {
+		method, target, host string
+		hdr                  http.Header
+		body                 string
+	}
+	get := func(hdr http.Header) req { return req{"GET", "/api/card", "localhost:43485", hdr, ""} }
+	origin := func(o string) http.Header { return http.Header{"Origin": {o}} }
+	for _, tc := range []struct {
+		name     string
+		withSelf bool
+		owner    peercred.User
+		ownerErr error
+		noConn   bool // the request did not come through the Guard's server
+		req      req
+		status   int
+		code     api.Code // "" for an answer of the handler
+		cors     bool
+		logged   string // the level of the refusal's log entry
+	}{
+		{name: "the agent's user", withSelf: true, owner: self, req: get(nil), status: 200},
+		{name: "another user", withSelf: true, owner: other, req: get(nil), status: 403, code: api.CodeWrongUser, logged: "warn"},
+		{name: "another user, from an allowed page", withSelf: true, owner: other, req: get(origin(page)), status: 403, code: api.CodeWrongUser, logged: "warn"},
+		{name: "another user at a bad Host: the user first", withSelf: true, owner: other, req: req{"GET", "/", "evil.com:43485", nil, ""}, status: 403, code: api.CodeWrongUser, logged: "warn"},
+		{name: "owner unknown, socket gone", withSelf: true, ownerErr: peercred.ErrNotFound, req: get(nil), status: 403, code: api.CodeWrongUser, logged: "info"},
+		{name: "owner lookup failed", withSelf: true, ownerErr: errors.New("no table"), req: get(nil), status: 403, code: api.CodeWrongUser, logged: "warn"},
+		{name: "no connection info", withSelf: true, owner: self, noConn: true, req: get(nil), status: 403, code: api.CodeWrongUser, logged: "warn"},
+		{name: "no Self: any user", owner: other, req: get(nil), status: 200},
+		{name: "no Self: the owner is not asked for", ownerErr: errors.New("no table"), req: get(nil), status: 200},
+		{name: "no Self: no connection info", noConn: true, req: get(nil), status: 403, code: api.CodeWrongUser, logged: "warn"},
+		{name: "127.0.0.1", withSelf: true, owner: self, req: req{"GET", "/api/card", "127.0.0.1:43485", nil, ""}, status: 200},
+		{name: "rebinding Host", withSelf: true, owner: self, req: req{"GET", "/api/card", "evil.com:43485", origin(page), ""}, status: 421, code: api.CodeHostNotAllowed, logged: "warn"},
+		{name: "Host on another port", withSelf: true, owner: self, req: req{"GET", "/api/card", "localhost:1", nil, ""}, status: 421, code: api.CodeHostNotAllowed, logged: "warn"},
+		{name: "no Host", withSelf: true, owner: self, req: req{"GET", "/api/card", "", nil, ""}, status: 421, code: api.CodeHostNotAllowed, logged: "warn"},
+		{name: "OPTIONS *", withSelf: true, owner: self, req: req{"OPTIONS", "*", "localhost:43485", nil, ""}, status: 400, code: api.CodeBadRequest, logged: "warn"},
+		{name: "allowed page", withSelf: true, owner: self, req: get(origin(page)), status: 200, cors: true},
+		{name: "page not on the list", withSelf: true, owner: self, req: get(origin("https://evil.example")), status: 403, code: api.CodeOriginNotAllowed, logged: "warn"},
+		{name: "null Origin", withSelf: true, owner: self, req: get(origin("null")), status: 403, code: api.CodeOriginNotAllowed, logged: "warn"},
+		{name: "two Origins", withSelf: true, owner: self, req: get(http.Header{"Origin": {page, page}}), status: 403, code: api.CodeOriginNotAllowed, logged: "warn"},
+		{name: "a body at the limit", withSelf: true, owner: self, req: req{"POST", "/api/authenticate", "localhost:43485", nil, strings.Repeat("x", MaxBodyBytes)}, status: 200},
+		{name: "a body over the limit", withSelf: true, owner: self, req: req{"POST", "/api/authenticate", "localhost:43485", nil, strings.Repeat("x", MaxBodyBytes+1)}, status: 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testutil.Buffer
+			g := testGuard(t, tc.withSelf, tc.owner, tc.ownerErr, &logs)
+			reached := false
+			h := g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reached = true
+				if _, err := io.Copy(io.Discard, r.Body); err != nil {
+					w.WriteHeader(http.StatusRequestEntityTooLarge)
+				}
+			}))
+			var body io.Reader
+			if tc.req.body != "" {
+				body = strings.NewReader(tc.req.body)
 			}
-			defer held.Close()
-			port := held.Addr().(*net.TCPAddr).Port
-			lns, err := Listen("localhost:" + strconv.Itoa(port))
-			for _, l := range lns {
-				l.Close()
+			r := guardRequest(g, local, tc.req.method, tc.req.target, body)
+			if tc.noConn {
+				r = r.WithContext(context.Background())
 			}
-			if !errors.Is(err, ErrPortHeld) {
-				t.Fatalf("Listen with %s:%d held: %v, want ErrPortHeld", family, port, err)
+			r.Host = tc.req.host
+			for k, v := range tc.req.hdr {
+				r.Header[k] = v
 			}
-			// The holder is named where the OS tells who listens.
-			if _, ferr := peercred.FindListener(netip.MustParseAddrPort(held.Addr().String())); ferr == nil && !strings.Contains(err.Error(), me.ID) {
-				t.Fatalf("Listen with %s:%d held: %v, want it to name %s", family, port, err, me.ID)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+
+			if w.Code != tc.status {
+				t.Fatalf("answered %d %s, want %d", w.Code, w.Body, tc.status)
 			}
-			t.Log(err)
+			if reached != (tc.code == "") {
+				t.Errorf("handler reached: %v, want %v", reached, tc.code == "")
+			}
+			if tc.code != "" && !strings.Contains(w.Body.String(), `"code":"`+string(tc.code)+`"`) {
+				t.Errorf("answer %s, want code %s", w.Body, tc.code)
+			}
+			hdr := w.Result().Header
+			for k, v := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"} {
+				if hdr.Get(k) != v {
+					t.Errorf("%s: %q, want %q", k, hdr.Get(k), v)
+				}
+			}
+			if got := hdr.Get("Access-Control-Allow-Origin"); (got != "") != tc.cors || (tc.cors && got != tc.req.hdr.Get("Origin")) {
+				t.Errorf("Access-Control-Allow-Origin %q, want CORS %v", got, tc.cors)
+			}
+			if tc.cors && (hdr.Get("Access-Control-Allow-Credentials") != "true" || hdr.Get("Vary") != "Origin") {
+				t.Errorf("CORS headers %v", hdr)
+			}
+			if close := hdr.Get("Connection") == "close"; close != (tc.code == api.CodeWrongUser) {
+				t.Errorf("Connection: close %v, want it for %s only", close, api.CodeWrongUser)
+			}
+			got := logs.String()
+			if tc.logged == "" && got != "" {
+				t.Errorf("logged %q for a request let through", got)
+			}
+			if tc.logged != "" && (!strings.Contains(got, `"level":"`+tc.logged+`"`) || !strings.Contains(got, `"code":"`+string(tc.code)+`"`) || !strings.Contains(got, "refused request")) {
+				t.Errorf("logged %q, want the refusal at level %s", got, tc.logged)
+			}
+		})
+	}
+}
+
+func TestPreflights(t *testing.T) {
+	const page = "https://my.esr.nhs.uk"
+	g := testGuard(t, true, self, nil, io.Discard)
+	for _, tc := range []struct {
+		name    string
+		hdr     http.Header
+		status  int  // 0: not a preflight, the handler answers
+		pna     bool // Private Network Access granted
+		refused bool
+	}{
+		{"GET", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"GET"}}, 204, false, false},
+		{"POST with a Content-Type", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"content-type"}}, 204, false, false},
+		// The answer lists what is granted; the browser refuses the rest.
+		{"a method not granted", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"DELETE"}}, 204, false, false},
+		{"Private Network Access", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Private-Network": {"true"}}, 204, true, false},
+		{"Private Network Access in upper case", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Private-Network": {"TRUE"}}, 204, true, false},
+		{"Private Network Access not asked", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Private-Network": {"false"}}, 204, false, false},
+		// Local Network Access (Chrome 142 and later) asks the user, not
+		// the server: its request header grants nothing here.
+		{"Local Network Access header", http.Header{"Origin": {page}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Local-Network": {"true"}}, 204, false, false},
+		{"not on the DomainList", http.Header{"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Private-Network": {"true"}}, 403, false, true},
+		{"no method asked: a plain OPTIONS", http.Header{"Origin": {page}}, 0, false, false},
+		{"no Origin: not a page's", http.Header{"Access-Control-Request-Method": {"GET"}}, 0, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reached := false
+			h := g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reached = true
+				w.WriteHeader(http.StatusMethodNotAllowed)
+			}))
+			r := guardRequest(g, tcpAddr("[::1]:43485"), "OPTIONS", "/api/card", nil)
+			r.Host = "localhost:43485"
+			r.Header = tc.hdr
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			hdr := w.Result().Header
+
+			if want := tc.status; want == 0 {
+				if !reached || w.Code != http.StatusMethodNotAllowed {
+					t.Fatalf("answered %d, handler reached %v: want the handler's answer", w.Code, reached)
+				}
+			} else if w.Code != want || reached {
+				t.Fatalf("answered %d, handler reached %v: want %d from the Guard", w.Code, reached, want)
+			}
+			answered := tc.status == http.StatusNoContent
+			for k, want := range map[string]string{
+				"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+				"Access-Control-Allow-Headers": "Content-Type, X-Requested-With, X-SignalR-User-Agent",
+				"Access-Control-Max-Age":       "600",
+			} {
+				if got := hdr.Get(k); (answered && got != want) || (!answered && got != "") {
+					t.Errorf("%s: %q (preflight answered: %v)", k, got, answered)
+				}
+			}
+			if answered && !strings.Contains(strings.Join(hdr.Values("Vary"), ", "), "Access-Control-Request-Private-Network") {
+				t.Errorf("Vary: %q", hdr.Values("Vary"))
+			}
+			if got := hdr.Get("Access-Control-Allow-Private-Network"); (got == "true") != tc.pna || (got != "" && got != "true") {
+				t.Errorf("Access-Control-Allow-Private-Network: %q, want granted %v", got, tc.pna)
+			}
+			if got := hdr.Get("Access-Control-Allow-Local-Network"); got != "" {
+				t.Errorf("Access-Control-Allow-Local-Network: %q", got)
+			}
+			if got, want := hdr.Get("Access-Control-Allow-Origin"), !tc.refused && tc.hdr.Get("Origin") != ""; (got != "") != want {
+				t.Errorf("Access-Control-Allow-Origin: %q, want CORS %v", got, want)
+			}
 		})
 	}
 }

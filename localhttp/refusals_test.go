@@ -16,12 +16,6 @@ import (
 	"github.com/cardbridge/cardbridge/peercred"
 )
 
-// addrConn is a connection that only says where it is.
-type addrConn struct{ net.Conn }
-
-func (addrConn) LocalAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 43485} }
-func (addrConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
-
 // flood sends n requests from caller with a bad Origin through a Guard
 // whose refusal log allows burst lines an interval, and returns the log.
 func flood(t *testing.T, caller peercred.User, n, burst int, every time.Duration) (*Guard, *testutil.Buffer) {
@@ -37,7 +31,7 @@ func flood(t *testing.T, caller peercred.User, n, burst int, every time.Duration
 	h := g.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("a refused request reached the handler") }))
 	for i := 0; i < n; i++ {
 		// A connection per request, as a flood of new connections is.
-		ctx := g.ConnContext(context.Background(), addrConn{})
+		ctx := g.ConnContext(context.Background(), addrConn{local: tcpAddr("127.0.0.1:43485")})
 		r := httptest.NewRequestWithContext(ctx, "GET", "http://localhost:43485/api/card", nil)
 		r.Host = "localhost:43485"
 		r.Header.Set("Origin", "https://evil.example")

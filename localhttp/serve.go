@@ -101,15 +101,24 @@ func listen(addr string) ([]net.Listener, error) {
 	return lns, nil
 }
 
-// Serve serves h on lns with the Guard's connection tracking and
-// cardbridge's limits (header size and time, idle time, at most maxConns
-// connections per listener, 4096 when zero) until ctx ends or a listener
-// fails. Each connection's OS user is checked as it is accepted (see
-// admitListener), so connections the Guard would refuse never hold a slot. beforeShutdown, if set, runs first at the end (to close hijacked
-// connections, which Shutdown does not track).
-func Serve(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeShutdown func(), lns ...net.Listener) error {
+// ServeOptions are the limits and hooks of Guard.Serve.
+type ServeOptions struct {
+	// MaxConns bounds each listener's open connections (4096 when zero
+	// or less).
+	MaxConns int
+	// BeforeShutdown, if set, runs first when serving ends, to close
+	// hijacked connections (WebSockets), which Shutdown does not track.
+	BeforeShutdown func()
+}
+
+// Serve serves h behind the Guard (see Wrap) on lns, with cardbridge's
+// limits (header size and time, idle time, opt.MaxConns connections per
+// listener), until ctx ends or a listener fails. Each connection's OS user
+// is checked as it is accepted (see admitListener), so connections the
+// Guard would refuse never hold a slot.
+func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns ...net.Listener) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           g.Wrap(h),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second, // hijacked WebSockets clear it
 		IdleTimeout:       cmp.Or(g.idle, 2*time.Minute),
@@ -120,9 +129,11 @@ func Serve(ctx context.Context, h http.Handler, g *Guard, maxConns int, beforeSh
 		// Guard, for anyone and unlogged.
 		DisableGeneralOptionsHandler: true,
 	}
+	maxConns := opt.MaxConns
 	if maxConns <= 0 {
 		maxConns = 4096
 	}
+	beforeShutdown := opt.BeforeShutdown
 	if beforeShutdown == nil {
 		beforeShutdown = func() {}
 	}

@@ -172,7 +172,7 @@ func serveE2E(t *testing.T, guard *localhttp.Guard, invoke signalr.Invoker) (*si
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- localhttp.Serve(ctx, guard.Wrap(mux), guard, 0, srv.Close, lns...) }()
+	go func() { served <- guard.Serve(ctx, mux, localhttp.ServeOptions{BeforeShutdown: srv.Close}, lns...) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -24,9 +24,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
 		localhttp.WriteJSON(w, http.StatusOK, s.VersionInfo())
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		localhttp.WriteError(w, http.StatusNotFound, api.CodeBadRequest, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", localhttp.NotFound)
 	return mux
 }
 

@@ -206,12 +206,12 @@ func (s *Service) Run(ctx context.Context) error {
 		MaxConnsPerUser: MaxConnsPerUser,
 		IdleTimeout:     IdleTimeout,
 	})
-	handler := guard.Wrap(s.routes())
+	routes := s.routes()
 	if len(held) > 0 {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.reclaim(ctx, handler, guard) }()
+		go func() { defer wg.Done(); s.reclaim(ctx, routes, guard) }()
 	}
-	err = localhttp.Serve(ctx, handler, guard, 0, nil, lns...)
+	err = guard.Serve(ctx, routes, localhttp.ServeOptions{}, lns...)
 	cancel()
 	sock.Close()
 	for _, r := range s.liveRegs() {
@@ -300,6 +300,6 @@ func (s *Service) reclaim(ctx context.Context, h http.Handler, g *localhttp.Guar
 		s.setServed(append(served, got...))
 		s.log.Warn().Ints("ports", got).Msg("took the well-known ports that had been held by another program")
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = localhttp.Serve(ctx, h, g, 0, nil, lns...) }()
+		go func() { defer wg.Done(); _ = g.Serve(ctx, h, localhttp.ServeOptions{}, lns...) }()
 	}
 }

@@ -1,0 +1,132 @@
+package localhttp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/peercred"
+)
+
+func TestListenRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.0.2.1:0", "example.com:80"} {
+		if lns, err := Listen(addr); err == nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			t.Errorf("Listen(%q) succeeded", addr)
+		}
+	}
+	lns, err := Listen("localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lns {
+		if !l.Addr().(*net.TCPAddr).IP.IsLoopback() {
+			t.Errorf("listening on %v", l.Addr())
+		}
+		l.Close()
+	}
+}
+
+// TestOptionsAsteriskIsGuarded sends "OPTIONS *", which net/http would
+// answer itself before any handler: it must reach the Guard, be refused to
+// another user as everything is, refused to the agent's own user too, and
+// logged.
+func TestOptionsAsteriskIsGuarded(t *testing.T) {
+	self := peercred.User{ID: "uid:1000"}
+	for _, tc := range []struct {
+		name   string
+		caller peercred.User
+		status string
+		code   api.Code
+	}{
+		{"another user", peercred.User{ID: "uid:1001"}, "403", api.CodeWrongUser},
+		{"the agent's user", self, "400", api.CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testutil.Buffer
+			g := NewGuard(GuardOptions{
+				Self:      &self,
+				PeerOwner: func(net.Conn) (peercred.User, error) { return tc.caller, nil },
+				Logger:    zerolog.New(&logs),
+			})
+			reached := false
+			h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })
+			lns, err := Listen("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- g.Serve(ctx, h, ServeOptions{}, lns...) }()
+			defer func() { cancel(); <-done }()
+
+			addr := lns[0].Addr().String()
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "OPTIONS * HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := strconv.Itoa(resp.StatusCode); got != tc.status || !strings.Contains(string(body), string(tc.code)) || reached {
+				t.Errorf("OPTIONS *: %s %s (handler reached: %v), want %s %s", got, body, reached, tc.status, tc.code)
+			}
+			if !strings.Contains(logs.String(), `"message":"refused`) {
+				t.Errorf("the refusal was not logged: %s", logs.String())
+			}
+		})
+	}
+}
+
+// TestListenNamesTheHolder: "localhost:P" with either family's loopback
+// address held by another socket is an error naming the holder, not a
+// quiet IPv4-only (or IPv6-only) listener.
+func TestListenNamesTheHolder(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Skip("no socket owners on this platform:", err)
+	}
+	for _, family := range []string{"[::1]", "127.0.0.1"} {
+		t.Run(family, func(t *testing.T) {
+			held, err := net.Listen("tcp", family+":0")
+			if err != nil {
+				t.Skip("no", family, "here:", err)
+			}
+			defer held.Close()
+			port := held.Addr().(*net.TCPAddr).Port
+			lns, err := Listen("localhost:" + strconv.Itoa(port))
+			for _, l := range lns {
+				l.Close()
+			}
+			if !errors.Is(err, ErrPortHeld) {
+				t.Fatalf("Listen with %s:%d held: %v, want ErrPortHeld", family, port, err)
+			}
+			// The holder is named where the OS tells who listens.
+			if _, ferr := peercred.FindListener(netip.MustParseAddrPort(held.Addr().String())); ferr == nil && !strings.Contains(err.Error(), me.ID) {
+				t.Fatalf("Listen with %s:%d held: %v, want it to name %s", family, port, err, me.ID)
+			}
+			t.Log(err)
+		})
+	}
+}
