@@ -639,11 +639,6 @@ func (p *Page) exitError() error {
 	return errors.New(msg)
 }
 
-// Next returns the earliest line not yet returned, waiting up to timeout.
-func (p *Page) Next(timeout time.Duration) (Line, error) {
-	return p.Wait(timeout, func(Line) bool { return true })
-}
-
 // WaitConsole returns the first console line not yet returned whose text
 // satisfies match, waiting up to timeout.
 func (p *Page) WaitConsole(timeout time.Duration, match func(text string) bool) (Line, error) {
@@ -656,9 +651,6 @@ func (p *Page) Lines() []Line {
 	defer p.mu.Unlock()
 	return append([]Line(nil), p.lines...)
 }
-
-// Stderr returns what the driver has written to stderr so far.
-func (p *Page) Stderr() string { return p.stderr.String() }
 
 // Close closes the browser: it closes the driver's stdin, waits up to 5 s
 // for it to exit, then kills it. It is also called when the test ends.
