@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // childEnv switches the test binary into a helper process, run as another user or
@@ -103,33 +104,6 @@ func runChild(mode string) int {
 }
 
 const nobody = 65534
-
-// childBinary returns a copy of the test binary that user nobody may run: go test
-// builds it in a directory only root can enter.
-func childBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "peercred-child-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "peercred.test")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
 
 // startNobody runs bin as uid and gid 65534 in mode (see childEnv) and returns the
 // address it reports. The child is killed when the test ends.
@@ -535,7 +509,7 @@ func TestOtherUser(t *testing.T) {
 	}
 	self := me(t)
 	them := uidUser(nobody)
-	bin := childBinary(t)
+	bin := testutil.CopyTestBinary(t, testutil.SharedTempDir(t), "peercred.test")
 
 	type conn struct {
 		name   string
