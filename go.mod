@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
 	github.com/gorilla/websocket v1.5.3
+	github.com/kardianos/service v1.3.0
 	github.com/mattn/go-isatty v0.0.20
 	github.com/rs/zerolog v1.35.1
 	golang.org/x/net v0.62.0
@@ -12,7 +13,6 @@ require (
 )
 
 require (
-	github.com/kardianos/service v1.3.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )

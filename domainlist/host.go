@@ -14,7 +14,7 @@ const (
 	maxLabelLen = 63
 )
 
-// Errors shared by ParsePattern and ParseOrigin. They are package-level values so
+// Errors shared by ParsePattern and parseOrigin. They are package-level values so
 // that Allows can reject a bad Origin header without allocating.
 var (
 	errMissingHost     = errors.New("missing host")

@@ -101,10 +101,10 @@ http://127.0.0.1:9000
 				t.Errorf("Allows(%q) = %v, want %v", tt.origin, got, tt.want)
 			}
 			// AllowsOrigin and Pattern.Matches must agree with Allows.
-			o, err := ParseOrigin(tt.origin)
+			o, err := parseOrigin(tt.origin, true)
 			if err != nil {
 				if tt.want {
-					t.Fatalf("ParseOrigin(%q): %v", tt.origin, err)
+					t.Fatalf("parseOrigin(%q): %v", tt.origin, err)
 				}
 				return
 			}

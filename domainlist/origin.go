@@ -29,17 +29,12 @@ func (o Origin) String() string {
 	return s
 }
 
-// ParseOrigin parses an Origin header value as browsers send it: scheme://host[:port]
+// parseOrigin parses an Origin header value as browsers send it: scheme://host[:port]
 // with an http or https scheme, an ASCII host or a bracketed IPv6 address, and no
 // path, trailing "/", user name, query or fragment; "null" is an error. The host is
-// lower-cased. The error says what is wrong; callers add the value.
-func ParseOrigin(s string) (Origin, error) {
-	return parseOrigin(s, true)
-}
-
-// parseOrigin is ParseOrigin with errors that are package-level values. It
-// allocates only to lower-case a host, and leaves the host's case alone when
-// lower is false.
+// lower-cased when lower is set and left alone otherwise. The errors are
+// package-level values that say what is wrong; callers add the value. It
+// allocates only to lower-case a host.
 func parseOrigin(s string, lower bool) (Origin, error) {
 	var https bool
 	var rest string
@@ -116,7 +111,7 @@ func checkOriginHost(h string, lower bool) (string, error) {
 	return h, nil
 }
 
-// normalizeOrigin brings an Origin that may not come from ParseOrigin into the
+// normalizeOrigin brings an Origin that may not come from parseOrigin into the
 // form matching uses: ASCII case folded and a missing port defaulted.
 func normalizeOrigin(o Origin) (https bool, port int, host string, ok bool) {
 	switch {

@@ -29,12 +29,12 @@ func TestParseOriginGood(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseOrigin(tt.in)
+			got, err := parseOrigin(tt.in, true)
 			if err != nil {
-				t.Fatalf("ParseOrigin(%q): %v", tt.in, err)
+				t.Fatalf("parseOrigin(%q): %v", tt.in, err)
 			}
 			if got != tt.want {
-				t.Errorf("ParseOrigin(%q) = %+v, want %+v", tt.in, got, tt.want)
+				t.Errorf("parseOrigin(%q) = %+v, want %+v", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -86,12 +86,12 @@ func TestParseOriginBad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			o, err := ParseOrigin(tt.in)
+			o, err := parseOrigin(tt.in, true)
 			if err == nil {
-				t.Fatalf("ParseOrigin(%q) = %+v, want error mentioning %q", tt.in, o, tt.mention)
+				t.Fatalf("parseOrigin(%q) = %+v, want error mentioning %q", tt.in, o, tt.mention)
 			}
 			if !strings.Contains(err.Error(), tt.mention) {
-				t.Errorf("ParseOrigin(%q) error %q does not mention %q", tt.in, err, tt.mention)
+				t.Errorf("parseOrigin(%q) error %q does not mention %q", tt.in, err, tt.mention)
 			}
 		})
 	}

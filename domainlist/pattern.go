@@ -219,9 +219,9 @@ func domainToASCII(h string) (string, error) {
 }
 
 // Matches reports whether origin is allowed by p: same scheme and port, and the
-// same host, or for a wildcard one or more labels in front of p.Host. An origin
-// not from ParseOrigin is compared after ASCII lower-casing, with Port 0 meaning
-// the scheme's default.
+// same host, or for a wildcard one or more labels in front of p.Host. The
+// origin's scheme and host are compared after ASCII lower-casing, with Port 0
+// meaning the scheme's default.
 func (p Pattern) Matches(origin Origin) bool {
 	https, port, host, ok := normalizeOrigin(origin)
 	if !ok {

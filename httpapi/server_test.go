@@ -20,6 +20,7 @@ import (
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
@@ -44,7 +45,7 @@ type testServer struct {
 	port   int
 	caller atomic.Pointer[peercred.User]
 	fail   atomic.Bool // the owner lookup fails
-	logs   *strings.Builder
+	logs   testutil.Buffer
 	list   atomic.Pointer[domainlist.List] // the DomainList in force
 }
 
@@ -54,7 +55,7 @@ func startServer(t *testing.T) *testServer {
 	if len(bad) > 0 {
 		t.Fatal(bad)
 	}
-	ts := &testServer{logs: &strings.Builder{}}
+	ts := &testServer{}
 	ts.caller.Store(&me)
 	ts.list.Store(list)
 	ts.core = agent.New(agent.Options{Prepare: PrepareEvent, ReadIdentity: nil})
@@ -70,7 +71,7 @@ func startServer(t *testing.T) *testServer {
 			}
 			return *ts.caller.Load(), nil
 		},
-		Logger: zerolog.New(syncWriter{ts.logs}),
+		Logger: zerolog.New(&ts.logs),
 	})
 	lns, err := localhttp.Listen("127.0.0.1:0")
 	if err != nil {
@@ -91,22 +92,8 @@ func startServer(t *testing.T) *testServer {
 	return ts
 }
 
-// syncWriter lets the test read logs written from server goroutines.
-type syncWriter struct{ b *strings.Builder }
-
-var logMu = make(chan struct{}, 1)
-
-func (w syncWriter) Write(p []byte) (int, error) {
-	logMu <- struct{}{}
-	defer func() { <-logMu }()
-	return w.b.Write(p)
-}
-
-func (ts *testServer) logText() string {
-	logMu <- struct{}{}
-	defer func() { <-logMu }()
-	return ts.logs.String()
-}
+// logText returns what the server has logged so far.
+func (ts *testServer) logText() string { return ts.logs.String() }
 
 func (ts *testServer) url(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", ts.port, path)

@@ -35,9 +35,9 @@ func BenchmarkPeerOf(b *testing.B) {
 						// Spread lookups over the table, since /proc stops at a match.
 						c := servers[i%len(servers)]
 						i += 7919
-						u, err := PeerOfConn(c)
+						u, err := peerOfConn(b, c)
 						if err != nil || u != self {
-							b.Fatalf("PeerOfConn = %v, %v", u, err)
+							b.Fatalf("PeerOf = %v, %v", u, err)
 						}
 					}
 				})

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // freeLoopbackPort returns a port free on 127.0.0.1 and [::1] a moment ago.
@@ -66,7 +68,7 @@ func TestPortUsers(t *testing.T) {
 		{"client socket on 127.0.0.2 only", elsewhere, nil},
 	}
 	if os.Geteuid() == 0 {
-		bin := childBinary(t)
+		bin := testutil.CopyTestBinary(t, testutil.SharedTempDir(t), "peercred.test")
 		them := uidUser(nobody)
 		theirs4, theirs6 := freeLoopbackPort(t), freeLoopbackPort(t)
 		startNobody(t, bin, fmt.Sprintf("dialfrom 127.0.0.1:%d %s", theirs4, ln4.Addr()))

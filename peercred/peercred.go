@@ -13,7 +13,6 @@ package peercred
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os/user"
 	"slices"
@@ -53,24 +52,6 @@ func Current() (User, error) {
 		return User{}, fmt.Errorf("peercred: current user: %w", err)
 	}
 	return u, nil
-}
-
-// PeerOfConn returns the owner of the other end of c, a loopback *net.TCPConn or a
-// net.Conn wrapping one through a NetConn method (such as *tls.Conn).
-func PeerOfConn(c net.Conn) (User, error) {
-	tc, err := tcpConnOf(c)
-	if err != nil {
-		return User{}, fmt.Errorf("peercred: peer of connection: %w", err)
-	}
-	local, err := tcpAddrPort(tc.LocalAddr())
-	if err != nil {
-		return User{}, fmt.Errorf("peercred: peer of connection: local address: %w", err)
-	}
-	remote, err := tcpAddrPort(tc.RemoteAddr())
-	if err != nil {
-		return User{}, fmt.Errorf("peercred: peer of connection: remote address: %w", err)
-	}
-	return PeerOf(local, remote)
 }
 
 // PeerOf returns the owner of the socket at remote connected to local, given the
@@ -126,45 +107,9 @@ func FindListener(addr netip.AddrPort) (Listener, error) {
 	return l, nil
 }
 
-// ListenerOwner returns the owner of the socket listening on addr, as FindListener
-// finds it.
-func ListenerOwner(addr netip.AddrPort) (User, error) {
-	l, err := FindListener(addr)
-	return l.Owner, err
-}
-
 // uidUser returns the User for a Unix uid.
 func uidUser(uid uint32) User {
 	return User{ID: "uid:" + strconv.FormatUint(uint64(uid), 10)}
-}
-
-// tcpConnOf unwraps c, through NetConn methods, down to a *net.TCPConn.
-func tcpConnOf(c net.Conn) (*net.TCPConn, error) {
-	for range 16 {
-		switch x := c.(type) {
-		case nil:
-			return nil, errors.New("nil connection")
-		case *net.TCPConn:
-			if x == nil {
-				return nil, errors.New("nil connection")
-			}
-			return x, nil
-		case interface{ NetConn() net.Conn }:
-			c = x.NetConn()
-		default:
-			return nil, fmt.Errorf("%T is not a tcp connection", c)
-		}
-	}
-	return nil, errors.New("too many connection wrappers")
-}
-
-// tcpAddrPort returns a as an AddrPort; a must be a *net.TCPAddr.
-func tcpAddrPort(a net.Addr) (netip.AddrPort, error) {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok || ta == nil {
-		return netip.AddrPort{}, fmt.Errorf("%T is not a tcp address", a)
-	}
-	return ta.AddrPort(), nil
 }
 
 // normalise returns ap with an IPv4-mapped IPv6 address turned into IPv4 and any

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // childEnv switches the test binary into a helper process, run as another user or
@@ -104,33 +104,6 @@ func runChild(mode string) int {
 }
 
 const nobody = 65534
-
-// childBinary returns a copy of the test binary that user nobody may run: go test
-// builds it in a directory only root can enter.
-func childBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "peercred-child-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "peercred.test")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
 
 // startNobody runs bin as uid and gid 65534 in mode (see childEnv) and returns the
 // address it reports. The child is killed when the test ends.
@@ -253,15 +226,6 @@ func connect(t testing.TB, ln net.Listener, addr string) (client, server *net.TC
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
-func addrPort(t testing.TB, a net.Addr) netip.AddrPort {
-	t.Helper()
-	ap, err := tcpAddrPort(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ap
-}
-
 func wantUser(t *testing.T, what string, got User, err error, want User) {
 	t.Helper()
 	if err != nil {
@@ -324,10 +288,10 @@ func TestPeerSameUser(t *testing.T) {
 				t.Fatalf("accepted end sees %v, want an IPv4-mapped address", sl)
 			}
 			forEachPath(t, func(t *testing.T) {
-				u, err := PeerOfConn(server)
-				wantUser(t, "PeerOfConn(server)", u, err, self)
-				u, err = PeerOfConn(client)
-				wantUser(t, "PeerOfConn(client)", u, err, self)
+				u, err := peerOfConn(t, server)
+				wantUser(t, "PeerOf(server end)", u, err, self)
+				u, err = peerOfConn(t, client)
+				wantUser(t, "PeerOf(client end)", u, err, self)
 				u, err = PeerOf(sl, sr)
 				wantUser(t, "PeerOf(server local, remote)", u, err, self)
 				u, err = PeerOf(sr, sl)
@@ -335,10 +299,9 @@ func TestPeerSameUser(t *testing.T) {
 				u, err = PeerOf(normalise(sl), normalise(sr))
 				wantUser(t, "PeerOf(unmapped)", u, err, self)
 
-				lnAddr := addrPort(t, ln.Addr())
-				u, err = ListenerOwner(lnAddr)
-				wantUser(t, "ListenerOwner", u, err, self)
-				l, err := FindListener(netip.AddrPortFrom(netip.MustParseAddr(tc.dialHost), port))
+				l, err := FindListener(addrPort(t, ln.Addr()))
+				wantUser(t, "FindListener(listener address)", l.Owner, err, self)
+				l, err = FindListener(netip.AddrPortFrom(netip.MustParseAddr(tc.dialHost), port))
 				if err != nil {
 					t.Fatalf("FindListener: %v", err)
 				}
@@ -361,8 +324,8 @@ func TestPeerGone(t *testing.T) {
 				sl, sr := addrPort(t, server.LocalAddr()), addrPort(t, server.RemoteAddr())
 
 				client.Close() // the client's socket is orphaned, in FIN_WAIT2
-				u, err := PeerOfConn(server)
-				wantNotFound(t, "PeerOfConn(server) after client close", u, err)
+				u, err := peerOfConn(t, server)
+				wantNotFound(t, "PeerOf(server end) after client close", u, err)
 
 				server.Close() // the client's socket moves to TIME_WAIT
 				waitProcState(t, sockID{local: normalise(sr), remote: normalise(sl)}, tcpTimeWait)
@@ -388,10 +351,10 @@ func TestPeerResetListenerOpen(t *testing.T) {
 		if _, err := client.Read(make([]byte, 1)); err == nil {
 			t.Fatal("read after reset succeeded")
 		}
-		u, err := PeerOfConn(client)
-		wantNotFound(t, "PeerOfConn(client) after reset", u, err)
-		u, err = ListenerOwner(addrPort(t, ln.Addr()))
-		wantUser(t, "ListenerOwner", u, err, me(t))
+		u, err := peerOfConn(t, client)
+		wantNotFound(t, "PeerOf(client end) after reset", u, err)
+		l, err := FindListener(addrPort(t, ln.Addr()))
+		wantUser(t, "FindListener", l.Owner, err, me(t))
 	})
 }
 
@@ -443,41 +406,13 @@ func TestNotLoopback(t *testing.T) {
 		}
 	}
 	for _, a := range []netip.AddrPort{ap("192.0.2.1:80"), ap("[2001:db8::1]:80"), ap("127.0.0.1:0"), {}} {
-		if u, err := ListenerOwner(a); !errors.Is(err, ErrNotFound) {
-			t.Errorf("ListenerOwner(%v) = %v, %v; want ErrNotFound", a, u, err)
+		if l, err := FindListener(a); !errors.Is(err, ErrNotFound) {
+			t.Errorf("FindListener(%v) = %+v, %v; want ErrNotFound", a, l, err)
 		}
 	}
 	_, err := PeerOf(ap("192.0.2.1:80"), ap("192.0.2.2:5000"))
 	if !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("error %q does not say why", err)
-	}
-}
-
-// wrapped is a net.Conn wrapper that exposes the connection it wraps.
-type wrapped struct{ net.Conn }
-
-func (w wrapped) NetConn() net.Conn { return w.Conn }
-
-func TestPeerOfConnWrappers(t *testing.T) {
-	ln := listen(t, "tcp4", "127.0.0.1:0")
-	_, server := connect(t, ln, ln.Addr().String())
-	self := me(t)
-	u, err := PeerOfConn(wrapped{server})
-	wantUser(t, "PeerOfConn(wrapper)", u, err, self)
-	u, err = PeerOfConn(tls.Server(wrapped{server}, &tls.Config{}))
-	wantUser(t, "PeerOfConn(tls.Conn)", u, err, self)
-
-	p1, p2 := net.Pipe()
-	defer p1.Close()
-	defer p2.Close()
-	if _, err := PeerOfConn(p1); err == nil || errors.Is(err, ErrNotFound) {
-		t.Errorf("PeerOfConn(pipe) = %v, want a not-tcp error", err)
-	}
-	if _, err := PeerOfConn(nil); err == nil {
-		t.Error("PeerOfConn(nil) succeeded")
-	}
-	if _, err := PeerOfConn((*net.TCPConn)(nil)); err == nil {
-		t.Error("PeerOfConn(nil *TCPConn) succeeded")
 	}
 }
 
@@ -514,8 +449,8 @@ func TestListener(t *testing.T) {
 
 	forEachPath(t, func(t *testing.T) {
 		for _, a := range []string{"127.0.0.1", "::1", "0.0.0.0", "::"} {
-			u, err := ListenerOwner(netip.AddrPortFrom(netip.MustParseAddr(a), freePort))
-			wantNotFound(t, "ListenerOwner(free port on "+a+")", u, err)
+			l, err := FindListener(netip.AddrPortFrom(netip.MustParseAddr(a), freePort))
+			wantNotFound(t, "FindListener(free port on "+a+")", l.Owner, err)
 		}
 
 		for in, want := range map[string]string{
@@ -528,10 +463,10 @@ func TestListener(t *testing.T) {
 				t.Errorf("FindListener(%s) with listeners on 127.0.0.1 and 0.0.0.0 = %+v, %v; want %s", in, l, err, want)
 			}
 		}
-		u, err := ListenerOwner(netip.AddrPortFrom(netip.IPv6Loopback(), sharedPort))
-		wantNotFound(t, "ListenerOwner([::1]) with IPv4 listeners only", u, err)
+		l, err := FindListener(netip.AddrPortFrom(netip.IPv6Loopback(), sharedPort))
+		wantNotFound(t, "FindListener([::1]) with IPv4 listeners only", l.Owner, err)
 
-		l, err := FindListener(netip.AddrPortFrom(netip.IPv6Loopback(), v6Port))
+		l, err = FindListener(netip.AddrPortFrom(netip.IPv6Loopback(), v6Port))
 		if err != nil || l.Addr != netip.AddrPortFrom(netip.IPv6Unspecified(), v6Port) || l.Owner != self {
 			t.Errorf("FindListener([::1]) on an IPv6-only wildcard = %+v, %v", l, err)
 		}
@@ -574,7 +509,7 @@ func TestOtherUser(t *testing.T) {
 	}
 	self := me(t)
 	them := uidUser(nobody)
-	bin := childBinary(t)
+	bin := testutil.CopyTestBinary(t, testutil.SharedTempDir(t), "peercred.test")
 
 	type conn struct {
 		name   string
@@ -609,18 +544,18 @@ func TestOtherUser(t *testing.T) {
 
 	forEachPath(t, func(t *testing.T) {
 		for _, c := range conns {
-			u, err := PeerOfConn(c.server)
-			wantUser(t, c.name+": PeerOfConn", u, err, them)
+			u, err := peerOfConn(t, c.server)
+			wantUser(t, c.name+": PeerOf(server end)", u, err, them)
 			l, r := addrPort(t, c.server.LocalAddr()), addrPort(t, c.server.RemoteAddr())
 			u, err = PeerOf(r, l)
 			wantUser(t, c.name+": PeerOf(swapped)", u, err, self)
 		}
-		u, err := ListenerOwner(lv4)
-		wantUser(t, "ListenerOwner(their 127.0.0.1)", u, err, them)
-		u, err = ListenerOwner(lv6)
-		wantUser(t, "ListenerOwner(their [::1])", u, err, them)
-		u, err = ListenerOwner(addrPort(t, ours.Addr()))
-		wantUser(t, "ListenerOwner(our [::1] on their port)", u, err, self)
+		l, err := FindListener(lv4)
+		wantUser(t, "FindListener(their 127.0.0.1)", l.Owner, err, them)
+		l, err = FindListener(lv6)
+		wantUser(t, "FindListener(their [::1])", l.Owner, err, them)
+		l, err = FindListener(addrPort(t, ours.Addr()))
+		wantUser(t, "FindListener(our [::1] on their port)", l.Owner, err, self)
 	})
 }
 
@@ -630,18 +565,19 @@ func TestConcurrent(t *testing.T) {
 	self := me(t)
 	ln := listen(t, "tcp4", "127.0.0.1:0")
 	_, server := connect(t, ln, ln.Addr().String())
+	sl, sr := addrPort(t, server.LocalAddr()), addrPort(t, server.RemoteAddr())
 	lnAddr := addrPort(t, ln.Addr())
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for range 8 {
 		wg.Go(func() {
 			for range 200 {
-				if u, err := PeerOfConn(server); err != nil || u != self {
-					errs <- fmt.Errorf("PeerOfConn = %v, %v", u, err)
+				if u, err := PeerOf(sl, sr); err != nil || u != self {
+					errs <- fmt.Errorf("PeerOf = %v, %v", u, err)
 					return
 				}
-				if u, err := ListenerOwner(lnAddr); err != nil || u != self {
-					errs <- fmt.Errorf("ListenerOwner = %v, %v", u, err)
+				if l, err := FindListener(lnAddr); err != nil || l.Owner != self {
+					errs <- fmt.Errorf("FindListener = %+v, %v", l, err)
 					return
 				}
 			}
@@ -663,10 +599,10 @@ func TestFallback(t *testing.T) {
 	saved := diag.state.Load()
 	diag.state.Store(diagUnavailable)
 	t.Cleanup(func() { diag.state.Store(saved) })
-	u, err := PeerOfConn(server)
-	wantUser(t, "PeerOfConn", u, err, self)
-	u, err = ListenerOwner(addrPort(t, ln.Addr()))
-	wantUser(t, "ListenerOwner", u, err, self)
+	u, err := peerOfConn(t, server)
+	wantUser(t, "PeerOf", u, err, self)
+	l, err := FindListener(addrPort(t, ln.Addr()))
+	wantUser(t, "FindListener", l.Owner, err, self)
 }
 
 // TestDiagReadBounded checks that a netlink read with no answer coming gives up.

@@ -75,26 +75,25 @@ func TestPeerWindows(t *testing.T) {
 				if tc.network == "tcp6" {
 					wine.Skip(t, wineNoIPv6Owners)
 				}
-				if u, err := PeerOfConn(server); err != nil || u != self {
-					t.Errorf("PeerOfConn(server) = %v, %v; want %v", u, err, self)
+				if u, err := peerOfConn(t, server); err != nil || u != self {
+					t.Errorf("PeerOf(server end) = %v, %v; want %v", u, err, self)
 				}
 			})
 			t.Run("client end", func(t *testing.T) {
 				wine.Skip(t, wineServerSockets)
-				if u, err := PeerOfConn(client); err != nil || u != self {
-					t.Errorf("PeerOfConn(client) = %v, %v; want %v", u, err, self)
+				if u, err := peerOfConn(t, client); err != nil || u != self {
+					t.Errorf("PeerOf(client end) = %v, %v; want %v", u, err, self)
 				}
 			})
 			t.Run("listener", func(t *testing.T) {
 				wine.Skip(t, wineServerSockets)
-				lnAddr := ln.Addr().(*net.TCPAddr).AddrPort()
-				if u, err := ListenerOwner(lnAddr); err != nil || u != self {
-					t.Errorf("ListenerOwner(%v) = %v, %v; want %v", lnAddr, u, err, self)
+				lnAddr := addrPort(t, ln.Addr())
+				if l, err := FindListener(lnAddr); err != nil || l.Owner != self {
+					t.Errorf("FindListener(%v) = %+v, %v; want owner %v", lnAddr, l, err, self)
 				}
 			})
 
-			sl := server.LocalAddr().(*net.TCPAddr).AddrPort()
-			sr := server.RemoteAddr().(*net.TCPAddr).AddrPort()
+			sl, sr := addrPort(t, server.LocalAddr()), addrPort(t, server.RemoteAddr())
 			client.Close()
 			server.Close()
 			if u, err := PeerOf(sl, sr); !errors.Is(err, ErrNotFound) {

@@ -327,9 +327,9 @@ func FuzzReadIdentity(f *testing.F) {
 		if strings.TrimSpace(id.UUID) == "" || id.UUID != c.Subject.CommonName || !id.NotAfter.Equal(c.NotAfter) || !strings.Contains(id.Subject, "CN=") {
 			t.Fatalf("identity %+v", id)
 		}
-		der, err := ReadCertificate(context.Background(), &scriptCard{answers: answersFromBytes(raw)})
+		der, err := readCertificate(context.Background(), &scriptCard{answers: answersFromBytes(raw)})
 		if err != nil || !bytes.Equal(der, c.Raw) {
-			t.Fatalf("ReadCertificate disagrees: %v", err)
+			t.Fatalf("readCertificate disagrees: %v", err)
 		}
 	})
 }

@@ -52,19 +52,8 @@ func ReadIdentity(ctx context.Context, c Card) (*Identity, error) {
 	return id, nil
 }
 
-// ReadCertificate selects the PIV application and returns the authentication
-// certificate's DER bytes as stored (decompressed when the card gzipped them), without
-// parsing them; ReadIdentity parses them.
-func ReadCertificate(ctx context.Context, c Card) ([]byte, error) {
-	der, err := readCertificate(ctx, c)
-	if err != nil {
-		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	return der, nil
-}
-
 // SelectPIV makes the PIV application current on the card, as VerifyPIN and
-// GeneralAuthenticate need; ReadIdentity and ReadCertificate do it themselves.
+// GeneralAuthenticate need; ReadIdentity does it itself.
 func SelectPIV(ctx context.Context, c Card) error {
 	if err := selectPIV(ctx, c); err != nil {
 		return fmt.Errorf("select PIV application: %w", err)

@@ -90,9 +90,9 @@ func TestReadIdentity(t *testing.T) {
 				t.Errorf("%d GET RESPONSE rounds, want at least %d", getResps, tt.minGetResps)
 			}
 
-			der, err := ReadCertificate(context.Background(), &pivCard{certObject: tt.object, chunk: tt.chunk})
+			der, err := readCertificate(context.Background(), &pivCard{certObject: tt.object, chunk: tt.chunk})
 			if err != nil || !bytes.Equal(der, tt.cert) {
-				t.Errorf("ReadCertificate = %d bytes, %v; want the certificate", len(der), err)
+				t.Errorf("readCertificate = %d bytes, %v; want the certificate", len(der), err)
 			}
 		})
 	}
@@ -175,13 +175,6 @@ func TestReadIdentityFailures(t *testing.T) {
 			}
 			seen[msg] = tt.name
 		})
-	}
-}
-
-func TestReadCertificateErrorsNameTheOperation(t *testing.T) {
-	_, err := ReadCertificate(context.Background(), &pivCard{noApplet: true})
-	if want := "read certificate: no PIV application (SELECT answered 6A82): unsupported card"; err == nil || err.Error() != want {
-		t.Errorf("err = %v, want %q", err, want)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/tests/browser"
 )
 
@@ -59,7 +60,7 @@ const wait = (d) => new Promise((resolve, reject) => d.done(resolve).fail(reject
 func TestBrowserNHSSigningCompatibility(t *testing.T) {
 	needPCSCD(t)
 	browser.Require(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	// The port service on the NHS well-known ports, as on a real host.
 	ps := &portService{dir: filepath.Join(dir, "state"), socket: filepath.Join(dir, "portservice.sock"), port: 43487, lo: 56400, hi: 56499,
 		extra: []string{"--ports", "43487,44213,45031,46478,48853"}}

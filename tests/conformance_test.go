@@ -38,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/tests/browser"
 )
 
@@ -289,7 +290,7 @@ func newConformanceBed(t *testing.T) *conformanceBed {
 	t.Helper()
 	needPCSCD(t)
 	browser.Require(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	b := &conformanceBed{
 		ps: &portService{dir: filepath.Join(dir, "state"), socket: filepath.Join(dir, "portservice.sock"), port: 43487, lo: 56500, hi: 56599,
 			extra: []string{"--ports", nhsWellKnownPorts}},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/doctor"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/tests/testbed"
 )
 
@@ -187,7 +188,7 @@ func trustedServer(t *testing.T, listVersion string, listStatus int) *httptest.S
 // it and exits 1; each break is repaired before the next.
 func TestDoctor(t *testing.T) {
 	needPCSCD(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	state := filepath.Join(dir, "state")
 	trusted := trustedServer(t, "test-2", http.StatusOK)
 	b := &doctorBed{

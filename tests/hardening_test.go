@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // mallory is the hostile second user of these tests.
@@ -103,7 +105,7 @@ func TestAnotherUserCannotHoldAgentConnections(t *testing.T) {
 // GetPortNumber still answers other users at once.
 func TestAnotherUserCannotStarveThePortService(t *testing.T) {
 	needPCSCD(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	ps := startPortService(t, dir, freePort(t), 56600, 56609)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ps.port)
 	opened, answered, open := hogAs(t, mallory(t), base, 4200)
@@ -207,7 +209,7 @@ func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 	if !squatAs(t, m, fmt.Sprintf("127.0.0.1:%d", ports[1])) {
 		t.Fatalf("mallory cannot hold port %d", ports[1])
 	}
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	ps := &portService{dir: filepath.Join(dir, "state"), socket: filepath.Join(dir, "portservice.sock"), port: ports[0], lo: 56610, hi: 56619,
 		extra: []string{"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}}
 	ps.start(t)

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
 )
@@ -123,7 +124,7 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 	psBenchCheckRange(b)
 	// Synthetic users must be able to reach the socket, so no 0700 directory
 	// may lie on its path.
-	shared := sharedTempDir(b)
+	shared := testutil.SharedTempDir(b)
 	ps := &benchPortService{
 		dir:    filepath.Join(shared, "state"),
 		socket: filepath.Join(shared, "portservice.sock"),

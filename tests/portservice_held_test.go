@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // holdPortsAs runs connhog -hold as u: client sockets bound to 127.0.0.1 on
@@ -54,7 +56,7 @@ func stablePort(t *testing.T, ps *portService, u *user.User) int {
 // keeps it; with the whole range held, the new user gets a port outside it.
 func TestPortServiceHeldRangePorts(t *testing.T) {
 	needPCSCD(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	logDir := sharedLogDir(t, dir)
 	hog := namedUser(t, "cardbridge-hog")
 

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
 )
@@ -102,21 +103,6 @@ func sharedLogDir(t testing.TB, dir string) string {
 	}
 	_ = os.Chmod(logDir, 0o1777) // past the umask
 	return logDir
-}
-
-// sharedTempDir is a temporary directory other OS users can enter (a
-// testing.T's TempDir sits inside a directory only its owner can).
-func sharedTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "cardbridge-shared-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // testUser is a real OS user with an agent of its own.
@@ -309,7 +295,7 @@ func probeAs(t *testing.T, u *user.User, port int, paths ...string) []struct {
 
 func TestPortServiceMultiUser(t *testing.T) {
 	needPCSCD(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	logDir := sharedLogDir(t, dir)
 	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56100, 56199)
 
@@ -423,7 +409,7 @@ func TestPortServiceMultiUser(t *testing.T) {
 
 func TestPortServiceTrustedURLAndCorruptState(t *testing.T) {
 	needPCSCD(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	state := filepath.Join(dir, "state")
 	if err := os.Mkdir(state, 0o755); err != nil {
 		t.Fatal(err)
@@ -516,7 +502,7 @@ func asUID(t testing.TB, uid int, fn func()) {
 // lost.
 func TestPortServiceCrashUnderChurn(t *testing.T) {
 	needPCSCD(t)
-	dir := sharedTempDir(t)
+	dir := testutil.SharedTempDir(t)
 	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56300, 56999)
 	acked := map[string]int{}
 	var registrations, kills int

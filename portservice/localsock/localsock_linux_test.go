@@ -101,26 +101,8 @@ func TestPeerOtherUser(t *testing.T) {
 	}
 	// A directory that uid 65534 can reach, holding the socket and a copy of this
 	// test binary (go test builds it in a directory only we can read).
-	dir, err := os.MkdirTemp("", "localsock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "child.test")
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testutil.SharedTempDir(t)
+	bin := testutil.CopyTestBinary(t, dir, "child.test")
 	path := filepath.Join(dir, "ps.sock")
 	l, err := Listen(path)
 	if err != nil {

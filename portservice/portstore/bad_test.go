@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // secret stands for a file another user should never see a byte of, such as
@@ -47,7 +49,7 @@ func TestOpenNotARegularFile(t *testing.T) {
 		setup func(t *testing.T, dir, path string)
 		found string // what the log says was found
 	}{
-		{"named pipe", func(t *testing.T, dir, path string) { mkfifo(t, path) }, "named pipe"},
+		{"named pipe", func(t *testing.T, dir, path string) { testutil.Mkfifo(t, path) }, "named pipe"},
 		{"directory", func(t *testing.T, dir, path string) {
 			if err := os.MkdirAll(filepath.Join(path, "x"), 0o755); err != nil {
 				t.Fatal(err)
@@ -58,19 +60,13 @@ func TestOpenNotARegularFile(t *testing.T) {
 			if err := os.WriteFile(target, []byte(secret), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Symlink(target, path); err != nil {
-				t.Skipf("cannot make a symbolic link: %v", err)
-			}
-			skipUnlessLstatSeesLinks(t, path)
+			testutil.Symlink(t, target, path)
 		}, "symbolic link"},
 		{"symbolic link to a store beside it", func(t *testing.T, dir, path string) {
 			if err := os.WriteFile(filepath.Join(dir, "other"), []byte(line("uid:1", 55000, t1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Symlink("other", path); err != nil {
-				t.Skipf("cannot make a symbolic link: %v", err)
-			}
-			skipUnlessLstatSeesLinks(t, path)
+			testutil.Symlink(t, "other", path)
 		}, "symbolic link"},
 	}
 	for _, tt := range tests {
@@ -154,14 +150,5 @@ func TestOpenLogsNoLineContent(t *testing.T) {
 	}
 	if logged := log.String(); strings.Contains(logged, "root:") || strings.Contains(strings.ToLower(logged), "zm9v") {
 		t.Errorf("the log quotes the file's lines:\n%s", logged)
-	}
-}
-
-// skipUnlessLstatSeesLinks skips a test of a symbolic link where os.Lstat
-// does not report one (Wine's file system layer follows links).
-func skipUnlessLstatSeesLinks(t *testing.T, path string) {
-	t.Helper()
-	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Skipf("os.Lstat does not report %s as a symbolic link on this system", path)
 	}
 }

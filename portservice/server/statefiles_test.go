@@ -34,7 +34,7 @@ type badStateFile struct {
 // badStateFiles are what a hostile user on a shared host can put in a state
 // directory they can write to.
 var badStateFiles = []badStateFile{
-	{"named pipe", "named pipe", func(t *testing.T, path string) { mkfifo(t, path) }},
+	{"named pipe", "named pipe", func(t *testing.T, path string) { testutil.Mkfifo(t, path) }},
 	{"directory", "directory", func(t *testing.T, path string) {
 		if err := os.MkdirAll(filepath.Join(path, "x"), 0o755); err != nil {
 			t.Fatal(err)
@@ -45,10 +45,7 @@ var badStateFiles = []badStateFile{
 		if err := os.WriteFile(target, []byte(secret), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Symlink(target, path); err != nil {
-			t.Skipf("cannot make a symbolic link: %v", err)
-		}
-		skipUnlessLstatSeesLinks(t, path)
+		testutil.Symlink(t, target, path)
 	}},
 }
 
@@ -213,14 +210,5 @@ func TestServiceWithBadStateFiles(t *testing.T) {
 				checkMovedAside(t, path, b.found, logs.String())
 			})
 		}
-	}
-}
-
-// skipUnlessLstatSeesLinks skips a test of a symbolic link where os.Lstat
-// does not report one (Wine's file system layer follows links).
-func skipUnlessLstatSeesLinks(t *testing.T, path string) {
-	t.Helper()
-	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Skipf("os.Lstat does not report %s as a symbolic link on this system", path)
 	}
 }

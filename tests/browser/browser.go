@@ -16,7 +16,6 @@ package browser
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -45,10 +44,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // EnvVar enables the browser tests when set to "1".
 const EnvVar = "CARDBRIDGE_TEST_BROWSER"
+
+// outputLimit bounds what is kept of the page server's errors and the
+// driver's stderr, for a test's log.
+const outputLimit = 1 << 20
 
 // Chromium is the browser the tests drive: Debian's package, never a download.
 const Chromium = "/usr/bin/chromium"
@@ -127,7 +132,7 @@ type PageServer struct {
 	srv  *http.Server
 	port int
 	key  *ecdsa.PrivateKey
-	errs lockedBuffer
+	errs testutil.Buffer
 
 	mu    sync.Mutex
 	hosts map[string]*vhost
@@ -157,6 +162,7 @@ func NewPageServer(t testing.TB, hosts ...string) *PageServer {
 	}
 	s := &PageServer{
 		t:     t,
+		errs:  testutil.Buffer{Limit: outputLimit},
 		key:   key,
 		hosts: map[string]*vhost{},
 		certs: map[string]*tls.Certificate{},
@@ -437,7 +443,7 @@ type Page struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr lockedBuffer
+	stderr testutil.Buffer
 	exited chan struct{} // closed when the driver has exited
 	ended  chan struct{} // closed when all its output has been read
 	once   sync.Once
@@ -487,6 +493,7 @@ func OpenWith(t testing.TB, url string, opts Options) *Page {
 
 	p := &Page{
 		t:       t,
+		stderr:  testutil.Buffer{Limit: outputLimit},
 		exited:  make(chan struct{}),
 		ended:   make(chan struct{}),
 		changed: make(chan struct{}),
@@ -632,11 +639,6 @@ func (p *Page) exitError() error {
 	return errors.New(msg)
 }
 
-// Next returns the earliest line not yet returned, waiting up to timeout.
-func (p *Page) Next(timeout time.Duration) (Line, error) {
-	return p.Wait(timeout, func(Line) bool { return true })
-}
-
 // WaitConsole returns the first console line not yet returned whose text
 // satisfies match, waiting up to timeout.
 func (p *Page) WaitConsole(timeout time.Duration, match func(text string) bool) (Line, error) {
@@ -649,9 +651,6 @@ func (p *Page) Lines() []Line {
 	defer p.mu.Unlock()
 	return append([]Line(nil), p.lines...)
 }
-
-// Stderr returns what the driver has written to stderr so far.
-func (p *Page) Stderr() string { return p.stderr.String() }
 
 // Close closes the browser: it closes the driver's stdin, waits up to 5 s
 // for it to exit, then kills it. It is also called when the test ends.
@@ -687,43 +686,4 @@ func (p *Page) dump() {
 	for _, l := range p.Lines() {
 		p.t.Logf("browser: %s", l)
 	}
-}
-
-// lockedBuffer is a goroutine-safe buffer that keeps at most 1 MiB.
-type lockedBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	dropped int
-}
-
-// Write appends to the buffer, dropping what exceeds its limit.
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	const limit = 1 << 20
-	if room := limit - b.b.Len(); room < len(p) {
-		if room > 0 {
-			b.b.Write(p[:room])
-		}
-		b.dropped += len(p) - max(room, 0)
-		return len(p), nil
-	}
-	return b.b.Write(p)
-}
-
-// String returns the buffer's contents.
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dropped > 0 {
-		return b.b.String() + fmt.Sprintf("\n[%d bytes dropped]", b.dropped)
-	}
-	return b.b.String()
-}
-
-// Len returns the number of bytes held.
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Len()
 }

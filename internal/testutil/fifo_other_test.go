@@ -1,0 +1,6 @@
+//go:build !unix
+
+package testutil
+
+// hasFifos: this file system has no named pipes.
+const hasFifos = false
