@@ -19,6 +19,7 @@ import (
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/logging"
@@ -38,9 +39,9 @@ type agentFlags struct {
 	upgradeCheck                                              time.Duration
 }
 
-func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// agent runs the agent, or with --supervise keeps it running.
+func (c commands) agent(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet("agent", c.stderr)
 	var f agentFlags
 	var keepRunning bool
 	fs.BoolVar(&keepRunning, "supervise", false, "keep the agent running: start it again whenever it stops unexpectedly (used at login)")
@@ -52,7 +53,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.upgradeCheck, "upgrade-check", 10*time.Second, "how often to look for an upgraded cardbridge executable, to restart onto it when no signing is under way (0: never; not on Windows)")
 	if err := flagenv.Parse(fs, args); err != nil {
-		return exitUsage
+		return cli.Usage(nil)
 	}
 	if keepRunning {
 		var childArgs []string
@@ -61,20 +62,16 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				childArgs = append(childArgs, "--"+fl.Name+"="+fl.Value.String())
 			}
 		})
-		return supervise(ctx, childArgs, stderr)
+		return supervise(ctx, childArgs, c.stderr)
 	}
-	err := runAgent(ctx, f, stderr)
+	err := runAgent(ctx, f, c.stderr)
 	if up := (*errUpgraded)(nil); errors.As(err, &up) {
 		err = restartOnto(up) // returns only on failure
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cardbridge agent: %v\n", err)
-		if errors.Is(err, portservice.ErrAlreadyRunning) {
-			return exitAlreadyRunning
-		}
-		return 1
+	if errors.Is(err, portservice.ErrAlreadyRunning) {
+		return &cli.ExitError{Code: exitAlreadyRunning, Err: err}
 	}
-	return 0
+	return err
 }
 
 func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
