@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package agentd
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 )
 
 // An agent given a --domains that is not a regular file, or is larger than
-// 1 MiB, says so and exits at once, without reading it.
+// 1 MiB, says so and stops at once, without reading it.
 func TestAgentRefusesBadDomainsFile(t *testing.T) {
 	tests := []struct {
 		name string
@@ -57,20 +57,17 @@ func TestAgentRefusesBadDomainsFile(t *testing.T) {
 			domains := tt.make(t, filepath.Join(dir, "DomainList.txt"))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			var out, errOut bytes.Buffer
-			code := make(chan int, 1)
+			done := make(chan error, 1)
 			go func() {
-				code <- run(ctx, []string{"agent", "--listen", "127.0.0.1:0", "--upgrade-check", "0",
-					"--log", filepath.Join(dir, "agent.log"), "--domains", domains}, &out, &errOut)
+				done <- Run(ctx, Options{Listen: "127.0.0.1:0", LogFile: filepath.Join(dir, "agent.log"), Domains: domains})
 			}()
 			select {
-			case c := <-code:
-				msg := errOut.String()
-				if c != 1 || !strings.Contains(msg, "load --domains: read "+domains+": ") || !strings.Contains(msg, tt.want) {
-					t.Errorf("exit %d, stderr %q; want exit 1 and an error saying %q", c, msg, tt.want)
+			case err := <-done:
+				if err == nil || !strings.HasPrefix(err.Error(), "load --domains: read "+domains+": ") || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Run = %v; want an error saying %q", err, tt.want)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("the agent had not exited 5 s after starting with a bad --domains")
+				t.Fatal("the agent had not stopped 5 s after starting with a bad --domains")
 			}
 		})
 	}
