@@ -10,22 +10,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/httpapi"
-	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/pinentry"
-	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
@@ -48,7 +43,7 @@ type Options struct {
 	// one.
 	PINEntry string
 	// LogFile is the log file (empty: the per-user log directory), and
-	// LogLevel its level: debug, info, warn or error.
+	// LogLevel its level: debug, info (when empty), warn or error.
 	LogFile, LogLevel string
 	// UpgradeCheck is how often to look for an upgraded cardbridge
 	// executable, to restart onto it; 0 never.
@@ -69,13 +64,15 @@ func Run(ctx context.Context, opt Options) error {
 	return err
 }
 
-func run(ctx context.Context, f Options) error {
-	log, closer, err := logging.New(logging.Options{File: f.LogFile, Name: "agent", Level: f.LogLevel})
+// run runs the agent until ctx ends, it fails, or its executable is
+// upgraded (*errUpgraded).
+func run(ctx context.Context, opt Options) error {
+	log, closer, err := logging.New(logging.Options{File: opt.LogFile, Name: "agent", Level: opt.LogLevel})
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
 	defer closer.Close()
-	logPath := f.LogFile
+	logPath := opt.LogFile
 	if r, ok := closer.(*logging.Rotating); ok {
 		logPath = r.Path()
 	}
@@ -83,39 +80,29 @@ func run(ctx context.Context, f Options) error {
 	if err != nil {
 		return fmt.Errorf("find the current user: %w", err)
 	}
-	domains, err := newDomainSource(f.Domains, log)
+	domains, err := newDomainSource(opt.Domains, log)
 	if err != nil {
 		return err
 	}
-	var reg *portservice.Registration
-	var lns []net.Listener
-	if f.Listen != "" {
-		if lns, err = localhttp.Listen(f.Listen); err != nil {
-			return err
-		}
-	} else {
-		// Registered mode: the port service gives this user's port. Fail
-		// now, before anything runs, if it cannot.
-		if reg, err = portservice.Register(ctx, f.PortService, self); err != nil {
-			if se := (*portservice.ServiceError)(nil); errors.As(err, &se) && errors.Is(err, portservice.ErrAlreadyRunning) {
-				return fmt.Errorf("%w (%s)", portservice.ErrAlreadyRunning, se.Message)
-			}
-			return fmt.Errorf("%w\n(start cardbridge-portservice, or run standalone with --listen 127.0.0.1:%d)", err, standalonePort)
-		}
-		defer func() { reg.Close() }()
-		domains.fromService(reg.Domains)
-		if lns, err = bindRegistered(ctx, reg, reg.Port, log); err != nil {
-			return err
-		}
+	l := &loop{
+		log:      log,
+		domains:  domains,
+		register: func(ctx context.Context) (registration, error) { return register(ctx, opt.PortService, self) },
+		listen:   listenLocalhost,
+		after:    time.After,
+	}
+	// Fail now, before anything runs, if there is no port to serve on.
+	reg, lns, port, err := l.open(ctx, opt.Listen)
+	if err != nil {
+		return err
 	}
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
 	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
-	connected := atomic.Bool{}
-	connected.Store(reg != nil)
-	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load,
-		PINPrompt: pinPrompt(f.PINEntry, log)})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load,
+		PINPrompt: pinPrompt(opt.PINEntry, log)})
 	defer srv.Close()
+	l.srv = srv
 	changed := srv.DomainsChanged
 	domains.onChange.Store(&changed)
 
@@ -127,12 +114,12 @@ func run(ctx context.Context, f Options) error {
 	go func() { defer wg.Done(); defer cancel(); _ = core.Run(ctx) }()
 	go func() { defer wg.Done(); domains.watch(ctx) }()
 	upgraded := make(chan *errUpgraded, 1)
-	if canReexec && f.UpgradeCheck > 0 {
+	if canReexec && opt.UpgradeCheck > 0 {
 		if w := newExeWatch(log); w != nil {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if up, ok := w.wait(ctx, f.UpgradeCheck, core.StopSigning); ok {
+				if up, ok := w.wait(ctx, opt.UpgradeCheck, core.StopSigning); ok {
 					upgraded <- up
 					cancel()
 				}
@@ -143,7 +130,7 @@ func run(ctx context.Context, f Options) error {
 	if reg == nil {
 		err = srv.Serve(ctx, lns...)
 	} else {
-		err = serveRegistered(ctx, f, self, reg, lns, srv, domains, &connected, log)
+		err = l.serve(ctx, reg, lns, port)
 	}
 	cancel()
 	wg.Wait()
@@ -188,111 +175,5 @@ func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
 			log.Error().Err(err).Msg("PIN entry failed")
 		}
 		return pin, err
-	}
-}
-
-// bindRegistered listens on the port the service gave, asking it for
-// another while someone else holds it.
-func bindRegistered(ctx context.Context, reg *portservice.Registration, port int, log zerolog.Logger) ([]net.Listener, error) {
-	for attempt := 0; ; attempt++ {
-		lns, err := localhttp.Listen("localhost:" + strconv.Itoa(port))
-		if err == nil {
-			if err := reg.Listening(port); err != nil {
-				closeAll(lns)
-				return nil, fmt.Errorf("tell the port service the agent listens: %w", err)
-			}
-			return lns, nil
-		}
-		if attempt == 5 {
-			return nil, fmt.Errorf("cannot listen on any port the port service gave: %w", err)
-		}
-		log.Warn().Err(err).Int("port", port).Msg("cannot listen on the port the port service gave; asking for another")
-		if port, err = reg.BindFailed(ctx, port); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func closeAll(lns []net.Listener) {
-	for _, l := range lns {
-		l.Close()
-	}
-}
-
-// serveRegistered serves on the port the service gave until ctx ends,
-// moving when the service says so, and registering again (keeping the
-// port, and serving all along) when the service restarts.
-func serveRegistered(ctx context.Context, f Options, self peercred.User, reg *portservice.Registration, lns []net.Listener, srv *httpapi.Server, domains *domainSource, connected *atomic.Bool, log zerolog.Logger) error {
-	port := reg.Port
-	serve := func(lns []net.Listener) (stop func(), done <-chan error) {
-		sctx, scancel := context.WithCancel(ctx)
-		d := make(chan error, 1)
-		fin := make(chan struct{})
-		go func() { d <- srv.Serve(sctx, lns...); close(fin) }()
-		return func() { scancel(); <-fin }, d
-	}
-	stop, done := serve(lns)
-	defer func() { stop() }()
-	backoff := 500 * time.Millisecond
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-done:
-			return err
-		case m, ok := <-reg.Updates:
-			if ok {
-				switch m.Type {
-				case portservice.MsgDomainList:
-					domains.fromService(m.DomainList)
-				case portservice.MsgMove:
-					log.Warn().Int("from", port).Int("to", m.Port).Msg("the port service moves this agent to a new port")
-					stop()
-					nl, err := bindRegistered(ctx, reg, m.Port, log)
-					if err != nil {
-						return err
-					}
-					port = m.Port
-					stop, done = serve(nl)
-				}
-				continue
-			}
-			// The service went away: keep serving, and register again.
-			connected.Store(false)
-			reg.Close()
-			log.Warn().Msg("lost the port service; registering again")
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(backoff):
-				}
-				backoff = min(backoff*2, 10*time.Second)
-				nr, err := portservice.Register(ctx, f.PortService, self)
-				if err != nil {
-					log.Debug().Err(err).Msg("registering again")
-					continue
-				}
-				reg, backoff = nr, 500*time.Millisecond
-				break
-			}
-			connected.Store(true)
-			domains.fromService(reg.Domains)
-			if reg.Port == port {
-				if err := reg.Listening(port); err != nil {
-					log.Warn().Err(err).Msg("tell the port service the agent listens")
-				}
-				log.Info().Int("port", port).Msg("registered again on the same port")
-				continue
-			}
-			log.Warn().Int("from", port).Int("to", reg.Port).Msg("registered again on a new port")
-			stop()
-			nl, err := bindRegistered(ctx, reg, reg.Port, log)
-			if err != nil {
-				return err
-			}
-			port = reg.Port
-			stop, done = serve(nl)
-		}
 	}
 }

@@ -21,6 +21,7 @@ const maxDomainsFile = 1 << 20
 // when it changes.
 type domainSource struct {
 	path     string
+	every    time.Duration // how often watch looks at the file
 	log      zerolog.Logger
 	cur      atomic.Pointer[localhttp.DomainInfo]
 	onChange atomic.Pointer[func()] // told after a new list is in force
@@ -29,7 +30,7 @@ type domainSource struct {
 }
 
 func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
-	d := &domainSource{path: path, log: log}
+	d := &domainSource{path: path, every: 2 * time.Second, log: log}
 	if path == "" {
 		d.cur.Store(&localhttp.DomainInfo{List: domainlist.Builtin(), Source: "builtin"})
 		return d, nil
@@ -84,7 +85,8 @@ func (d *domainSource) load() error {
 	return nil
 }
 
-// watch reloads the file when its size or time changes, until ctx ends. A
+// watch reloads the file when its size or time changes (looking every 2 s),
+// until ctx ends. A
 // file that disappears, cannot be read, is not a regular file or is too large
 // keeps the list in force, logged once per change; no read ever blocks, so
 // watch returns as soon as ctx ends.
@@ -92,7 +94,7 @@ func (d *domainSource) watch(ctx context.Context) {
 	if d.path == "" {
 		return
 	}
-	t := time.NewTicker(2 * time.Second)
+	t := time.NewTicker(d.every)
 	defer t.Stop()
 	for {
 		select {

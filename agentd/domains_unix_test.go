@@ -111,6 +111,7 @@ func TestDomainsWatchKeepsListOnBadReload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			d.every = 20 * time.Millisecond
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			stopped := make(chan struct{})
@@ -135,11 +136,7 @@ func TestDomainsWatchKeepsListOnBadReload(t *testing.T) {
 			if err := os.WriteFile(path, []byte("# version: 2\nhttps://b.example\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(8 * time.Second); d.get().List.Version() != "2"; time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("a good file put back was not loaded within 8 s:\n%s", logs.String())
-				}
-			}
+			waitVersion(t, d, "2", &logs)
 
 			cancel()
 			select {
@@ -148,15 +145,5 @@ func TestDomainsWatchKeepsListOnBadReload(t *testing.T) {
 				t.Fatal("the watcher did not stop within 1 s of its context ending")
 			}
 		})
-	}
-}
-
-// waitFor waits until the log holds msg, failing the test after d.
-func waitFor(t *testing.T, logs *testutil.Buffer, msg string, d time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !strings.Contains(logs.String(), msg); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q not logged within %v:\n%s", msg, d, logs.String())
-		}
 	}
 }
