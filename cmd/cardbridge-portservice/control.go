@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 
 	"github.com/cardbridge/cardbridge/installer"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
 )
 
@@ -18,67 +20,60 @@ const (
 	exitNotInstalled = 4
 )
 
-// cmdControl carries out install, uninstall, start, stop and status.
-func cmdControl(verb string, args []string, stdout, stderr io.Writer) int {
-	fail := func(err error) int {
-		if errors.Is(err, installer.ErrNotAdmin) {
-			fmt.Fprintf(stderr, "cardbridge-portservice %s: %v: %s\n", verb, err, installer.AdminHint())
-		} else {
-			fmt.Fprintf(stderr, "cardbridge-portservice %s: %v\n", verb, err)
+// control is the command verb, which does act to the installed service.
+func (c commands) control(verb string, act func(installer.Service, io.Writer) error) cli.Command {
+	return cli.Command{Names: []string{verb}, Run: func(_ context.Context, args []string) error {
+		svc, err := c.service(verb, args)
+		if err == nil {
+			err = act(svc, c.stdout)
 		}
-		return 1
-	}
+		if errors.Is(err, installer.ErrNotAdmin) {
+			return fmt.Errorf("%w: %s", err, installer.AdminHint())
+		}
+		return err
+	}}
+}
+
+// service checks the flags of verb and describes the service: this
+// program, and for install the flags it is to run with.
+func (c commands) service(verb string, args []string) (installer.Service, error) {
 	var svcArgs []string
 	if verb == "install" {
 		var ok bool
-		if svcArgs, ok = installArgs(args, stderr); !ok {
-			return 2
+		if svcArgs, ok = installArgs(args, c.stderr); !ok {
+			return installer.Service{}, cli.Usage(nil)
 		}
-	} else {
-		fs := flag.NewFlagSet(verb, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		if err := flagenv.Parse(fs, args); err != nil {
-			return 2
-		}
+	} else if err := flagenv.Parse(cli.NewFlagSet(verb, c.stderr), args); err != nil {
+		return installer.Service{}, cli.Usage(nil)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return fail(fmt.Errorf("find this program: %w", err))
+		return installer.Service{}, fmt.Errorf("find this program: %w", err)
 	}
-	svc := installer.Service{Exe: exe, Args: svcArgs}
-	switch verb {
-	case "install":
-		err = installer.Install(svc, stdout)
-	case "uninstall":
-		err = installer.Uninstall(svc, stdout)
-	case "start":
-		err = installer.Start(svc, stdout)
-	case "stop":
-		err = installer.Stop(svc, stdout)
-	case "status":
-		st, err := installer.Status(svc)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", installer.ServiceName, st.Service)
-		login := "agent login start: " + st.Login
-		if st.Detail != "" {
-			login += " (" + st.Detail + ")"
-		}
-		fmt.Fprintln(stdout, login)
-		switch st.Service {
-		case installer.StateRunning:
-			return 0
-		case installer.StateStopped:
-			return exitStopped
-		default:
-			return exitNotInstalled
-		}
-	}
+	return installer.Service{Exe: exe, Args: svcArgs}, nil
+}
+
+// status shows whether the service is installed and running, and exits
+// 0 when it runs, 3 when it is stopped and 4 when it is not installed.
+func status(svc installer.Service, stdout io.Writer) error {
+	st, err := installer.Status(svc)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	return 0
+	fmt.Fprintf(stdout, "%s: %s\n", installer.ServiceName, st.Service)
+	login := "agent login start: " + st.Login
+	if st.Detail != "" {
+		login += " (" + st.Detail + ")"
+	}
+	fmt.Fprintln(stdout, login)
+	switch st.Service {
+	case installer.StateRunning:
+		return nil
+	case installer.StateStopped:
+		return cli.Exit(exitStopped)
+	default:
+		return cli.Exit(exitNotInstalled)
+	}
 }
 
 // installArgs checks install's flags, which are run's, and returns them as

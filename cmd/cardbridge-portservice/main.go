@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/cardbridge/cardbridge/installer"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/portservice"
@@ -54,25 +56,33 @@ Flags of run and install (each also read from CARDBRIDGE_<FLAG>, e.g. CARDBRIDGE
   --log-level LEVEL     debug, info, warn or error
 `
 
+// commands are the port service's sub-commands, printing on stdout and
+// stderr.
+type commands struct{ stdout, stderr io.Writer }
+
+// run carries out one command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "run":
-		return cmdRun(ctx, args[1:], stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "cardbridge-portservice "+version.Get().String()[len("cardbridge "):])
-		return 0
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
-	case "install", "uninstall", "start", "stop", "status":
-		return cmdControl(args[0], args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "cardbridge-portservice: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	c := commands{stdout: stdout, stderr: stderr}
+	return cli.Program{
+		Name:  "cardbridge-portservice",
+		Usage: usage,
+		Help:  []string{"help", "--help", "-h"},
+		Commands: []cli.Command{
+			{Names: []string{"run"}, Label: "cardbridge-portservice", Run: c.run},
+			c.control("install", installer.Install),
+			c.control("uninstall", installer.Uninstall),
+			c.control("start", installer.Start),
+			c.control("stop", installer.Stop),
+			c.control("status", status),
+			{Names: []string{"version", "--version"}, Run: c.version},
+		},
+	}.Run(ctx, args, stdout, stderr)
+}
+
+// version prints the build.
+func (c commands) version(context.Context, []string) error {
+	fmt.Fprintln(c.stdout, "cardbridge-portservice "+version.Get().String()[len("cardbridge "):])
+	return nil
 }
 
 // runFlags are the flags of `run`, which `install` records for the service.
@@ -82,8 +92,7 @@ type runFlags struct {
 
 // newRunFlags declares the flags of `run` (and `install`) on a new set.
 func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet(name, stderr)
 	f := &runFlags{}
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "state directory")
 	fs.StringVar(&f.ports, "ports", portservice.FormatPorts(portservice.DefaultPorts), "well-known ports")
@@ -113,23 +122,23 @@ func (f *runFlags) options() (server.Options, error) {
 	return opt, nil
 }
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
-	fs, f := newRunFlags("run", stderr)
+// run runs the port service in the foreground, or under the Windows
+// service control manager when it started the process.
+func (c commands) run(ctx context.Context, args []string) error {
+	fs, f := newRunFlags("run", c.stderr)
 	if err := flagenv.Parse(fs, args); err != nil {
-		return 2
+		return cli.Usage(nil)
 	}
 	opt, err := f.options()
 	if err != nil {
-		fmt.Fprintf(stderr, "cardbridge-portservice: %v\n", err)
-		return 2
+		return cli.Usage(err)
 	}
 	if f.logFile == "" {
 		f.logFile = f.stateDir + string(os.PathSeparator) + "portservice.log"
 	}
 	log, closer, err := logging.New(logging.Options{File: f.logFile, Level: f.logLevel})
 	if err != nil {
-		fmt.Fprintf(stderr, "cardbridge-portservice: %v\n", err)
-		return 1
+		return err
 	}
 	defer closer.Close()
 	opt.Logger = log
@@ -148,8 +157,6 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error().Err(err).Msg("port service failed")
-		fmt.Fprintf(stderr, "cardbridge-portservice: %v\n", err)
-		return 1
 	}
-	return 0
+	return err
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/version"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -14,6 +16,7 @@ func TestCommandLine(t *testing.T) {
 		args   []string
 		code   int
 		stderr string
+		stdout string
 	}{
 		{args: nil, code: 2, stderr: "Usage:"},
 		{args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
@@ -24,13 +27,20 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"install", "--nope"}, code: 2, stderr: "flag provided but not defined"},
 		{args: []string{"uninstall", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
 		{args: []string{"status", "--json"}, code: 2, stderr: "flag provided but not defined"},
+		{args: []string{"run", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{args: []string{"run", "--range", "5-6"}, code: 2, stderr: "cardbridge-portservice: --range: "},
+		{args: []string{"help"}, code: 0, stdout: "cardbridge-portservice status "},
+		{args: []string{"-h"}, code: 0, stdout: "Usage:"},
+		{args: []string{"version"}, code: 0, stdout: "cardbridge-portservice " + version.Version + " (commit "},
+		{args: []string{"--version"}, code: 0, stdout: "cardbridge-portservice " + version.Version},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := run(context.Background(), tt.args, &out, &errOut)
-			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
-				t.Errorf("exit %d, stderr %q; want exit %d with %q", code, errOut.String(), tt.code, tt.stderr)
+			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) || !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+					code, out.String(), errOut.String(), tt.code, tt.stdout, tt.stderr)
 			}
 		})
 	}

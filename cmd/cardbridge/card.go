@@ -4,29 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/pcsc"
 )
 
-// cmdCard lists readers and, for each card, its ATR and holder. It exits 0
+// card lists readers and, for each card, its ATR and holder. It succeeds
 // whenever PC/SC answered, with or without cards.
-func cmdCard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("card", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func (c commands) card(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet("card", c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON in the shape of GET /api/readers")
 	timeout := fs.Duration("timeout", 15*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cardbridge card: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -37,12 +32,13 @@ func cmdCard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pcsc.ErrUnavailable) {
 			msg = "the smart card service (PC/SC) is not running: " + pcsc.ServiceHint + "."
 		}
+		// The same words as JSON for scripts, or as one sentence for people.
 		if *asJSON {
-			writeJSON(stdout, api.ErrorBody{Error: api.Error{Code: agent.CodeOf(err), Message: msg}})
+			_ = writeJSON(c.stdout, api.ErrorBody{Error: api.Error{Code: agent.CodeOf(err), Message: msg}})
 		} else {
-			fmt.Fprintln(stderr, "cardbridge: "+msg)
+			fmt.Fprintln(c.stderr, "cardbridge: "+msg)
 		}
-		return 1
+		return cli.Exit(1)
 	}
 
 	out := api.Readers{Readers: make([]api.Reader, 0, len(readers))}
@@ -55,11 +51,11 @@ func cmdCard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out.Readers = append(out.Readers, entry)
 	}
 	if *asJSON {
-		writeJSON(stdout, out)
-		return 0
+		_ = writeJSON(c.stdout, out)
+		return nil
 	}
-	printReaders(stdout, out)
-	return 0
+	printReaders(c.stdout, out)
+	return nil
 }
 
 // readCard reads the identity of the card in r on a connection of its own.
@@ -91,8 +87,9 @@ func printReaders(w io.Writer, out api.Readers) {
 	}
 }
 
-func writeJSON(w io.Writer, v any) {
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	return enc.Encode(v)
 }

@@ -2,45 +2,36 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"runtime"
 
 	"github.com/cardbridge/cardbridge/doctor"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/version"
 )
 
-// cmdDoctor runs the helpdesk check. It exits 0 when nothing failed
+// doctor runs the helpdesk check. It exits 0 when nothing failed
 // (warnings allowed), 1 when something did, 2 on a bad command line.
-func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func (c commands) doctor(ctx context.Context, args []string) error {
+	fs := cli.NewFlagSet("doctor", c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON for scripts: {checks:[{id,name,status,detail,fix}],summary,ok}")
 	ports := fs.String("ports", portservice.FormatPorts(portservice.DefaultPorts), "the port service's well-known ports, in the order pages try them")
 	port := fs.Int("port", doctor.DefaultStandalonePort, "where a standalone agent (--listen) would listen; 0 not to look")
 	stateDir := fs.String("state-dir", "", "the port service's state directory, for its log (default: as the port service says, else "+doctor.DefaultStateDir(runtime.GOOS)+")")
 	agentLog := fs.String("log", os.Getenv("CARDBRIDGE_LOG"), "the agent's log file (default: $CARDBRIDGE_LOG, else the per-user log directory)")
 	timeout := fs.Duration("timeout", doctor.DefaultTimeout, "give up on whatever has not answered after this long")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cardbridge doctor: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	wellKnown, err := portservice.ParsePorts(*ports)
 	if err != nil {
-		fmt.Fprintf(stderr, "cardbridge doctor: --ports: %v\n", err)
-		return 2
+		return cli.Usagef("--ports: %w", err)
 	}
 	if *port < 0 || *port > 65535 {
-		fmt.Fprintf(stderr, "cardbridge doctor: --port %d is not a port\n", *port)
-		return 2
+		return cli.Usagef("--port %d is not a port", *port)
 	}
 	standalone := *port
 	if standalone == 0 {
@@ -57,11 +48,11 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Version:        version.Version,
 	})
 	if *asJSON {
-		writeJSON(stdout, rep)
-	} else if err := doctor.WriteText(stdout, rep); err != nil {
-		return 1
+		_ = writeJSON(c.stdout, rep)
+	} else if err := doctor.WriteText(c.stdout, rep); err != nil {
+		return cli.Exit(1)
 	}
-	return rep.ExitCode()
+	return cli.Exit(rep.ExitCode())
 }
 
 // whoAmI names the user running doctor: "alice (uid:1000)".

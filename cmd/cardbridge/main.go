@@ -4,11 +4,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cardbridge/cardbridge/internal/cli"
 )
 
 func main() {
@@ -29,25 +30,21 @@ Usage:
   cardbridge help                            show this text
 `
 
+// commands are cardbridge's sub-commands, printing on stdout and stderr.
+type commands struct{ stdout, stderr io.Writer }
+
 // run carries out one command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "agent":
-		return cmdAgent(ctx, args[1:], stdout, stderr)
-	case "card":
-		return cmdCard(ctx, args[1:], stdout, stderr)
-	case "doctor":
-		return cmdDoctor(ctx, args[1:], stdout, stderr)
-	case "version", "--version", "-version":
-		return cmdVersion(args[1:], stdout, stderr)
-	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "cardbridge: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	c := commands{stdout: stdout, stderr: stderr}
+	return cli.Program{
+		Name:  "cardbridge",
+		Usage: usage,
+		Help:  []string{"help", "--help", "-help", "-h"},
+		Commands: []cli.Command{
+			{Names: []string{"agent"}, Run: c.agent},
+			{Names: []string{"card"}, Run: c.card},
+			{Names: []string{"doctor"}, Run: c.doctor},
+			{Names: []string{"version", "--version", "-version"}, Run: c.version},
+		},
+	}.Run(ctx, args, stdout, stderr)
 }

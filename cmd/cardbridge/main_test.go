@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,7 +30,13 @@ func TestRunCommandLine(t *testing.T) {
 		{[]string{"doctor", "--bogus"}, 2, "", "flag provided but not defined"},
 		{[]string{"doctor", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"doctor", "--ports", "43487,x"}, 2, "", `--ports: "x" is not a port`},
-		{[]string{"doctor", "--port", "70000"}, 2, "", "--port 70000 is not a port"},
+		{[]string{"doctor", "--port", "70000"}, 2, "", "cardbridge doctor: --port 70000 is not a port"},
+		{[]string{"-h"}, 0, "cardbridge agent [--listen", ""},
+		{[]string{"--version"}, 0, "cardbridge " + version.Version, ""},
+		{[]string{"version", "--bogus"}, 2, "", "flag provided but not defined"},
+		{[]string{"agent", "--bogus"}, 2, "", "flag provided but not defined"},
+		{[]string{"agent", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"agent", "--upgrade-check", "soon"}, 2, "", `invalid value "soon" for flag -upgrade-check`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -40,6 +47,18 @@ func TestRunCommandLine(t *testing.T) {
 					code, out.String(), errOut.String(), c.code, c.out, c.errOut)
 			}
 		})
+	}
+}
+
+// An agent that cannot start says why, naming the command, and exits 1.
+func TestAgentFailsToStart(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "DomainList.txt")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"agent", "--listen", "127.0.0.1:0", "--upgrade-check", "0",
+		"--log", filepath.Join(dir, "agent.log"), "--domains", missing}, &out, &errOut)
+	if code != 1 || out.Len() > 0 || !strings.HasPrefix(errOut.String(), "cardbridge agent: load --domains: read "+missing+": ") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and stderr saying the --domains file cannot be read", code, out.String(), errOut.String())
 	}
 }
 

@@ -8,13 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/cli"
 )
 
 // Exit codes of `cardbridge agent` that a supervisor (--supervise, the
 // systemd user unit, launchd) must not answer with a restart.
 const (
-	exitUsage          = 2 // bad flags: a restart cannot help
-	exitAlreadyRunning = 3 // this user's agent already runs
+	exitUsage          = cli.ExitUsage // bad flags: a restart cannot help
+	exitAlreadyRunning = 3             // this user's agent already runs
 )
 
 // Restart pacing of --supervise: the delay doubles from superviseMinDelay
@@ -32,12 +34,11 @@ var (
 // whenever it stops unexpectedly (a crash, a kill, an error). It returns
 // when the agent exits cleanly, for bad flags, when another agent already
 // runs for the user, or when ctx ends (the session is closing), stopping
-// the child first.
-func supervise(ctx context.Context, agentArgs []string, stderr io.Writer) int {
+// the child first. It ends with the agent's exit code (cli.Exit).
+func supervise(ctx context.Context, agentArgs []string, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(stderr, "cardbridge agent: find this program: %v\n", err)
-		return 1
+		return fmt.Errorf("find this program: %w", err)
 	}
 	detachConsole()
 	delay := superviseMinDelay
@@ -45,14 +46,13 @@ func supervise(ctx context.Context, agentArgs []string, stderr io.Writer) int {
 		started := time.Now()
 		code, err := runChild(ctx, exe, append([]string{"agent"}, agentArgs...), stderr)
 		if ctx.Err() != nil {
-			return 0
+			return nil
 		}
 		switch {
 		case err != nil:
-			fmt.Fprintf(stderr, "cardbridge agent: %v\n", err)
-			return 1
+			return err
 		case code == 0, code == exitUsage, code == exitAlreadyRunning:
-			return code
+			return cli.Exit(code)
 		}
 		if time.Since(started) >= superviseStable {
 			delay = superviseMinDelay
@@ -60,7 +60,7 @@ func supervise(ctx context.Context, agentArgs []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cardbridge agent: the agent stopped (%s); starting it again in %s\n", describeExit(code), delay)
 		select {
 		case <-ctx.Done():
-			return 0
+			return nil
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, superviseMaxDelay)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
@@ -77,7 +78,9 @@ func TestSuperviseExitCodes(t *testing.T) {
 			defer cancel()
 			var stderr testutil.Buffer
 			done := make(chan int, 1)
-			go func() { done <- supervise(ctx, []string{"--listen=127.0.0.1:1", "--log-level=debug"}, &stderr) }()
+			go func() {
+				done <- cli.Code(supervise(ctx, []string{"--listen=127.0.0.1:1", "--log-level=debug"}, &stderr))
+			}()
 			if !tt.wantRestart {
 				select {
 				case got := <-done:

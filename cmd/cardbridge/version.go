@@ -1,30 +1,27 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
+	"context"
 	"fmt"
-	"io"
 
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/version"
 )
 
-func cmdVersion(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// version prints the build. Arguments after the flags are ignored.
+func (c commands) version(_ context.Context, args []string) error {
+	fs := cli.NewFlagSet("version", c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return cli.Usage(nil)
 	}
 	info := version.Get()
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(info); err != nil {
-			return 1
+		if err := writeJSON(c.stdout, info); err != nil {
+			return cli.Exit(1)
 		}
-		return 0
+		return nil
 	}
-	fmt.Fprintln(stdout, info)
-	return 0
+	fmt.Fprintln(c.stdout, info)
+	return nil
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package agentd
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 )
 
 // An agent given a --domains that is not a regular file, or is larger than
-// 1 MiB, says so and exits at once, without reading it.
+// 1 MiB, says so and stops at once, without reading it.
 func TestAgentRefusesBadDomainsFile(t *testing.T) {
 	tests := []struct {
 		name string
@@ -57,20 +57,17 @@ func TestAgentRefusesBadDomainsFile(t *testing.T) {
 			domains := tt.make(t, filepath.Join(dir, "DomainList.txt"))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			var out, errOut bytes.Buffer
-			code := make(chan int, 1)
+			done := make(chan error, 1)
 			go func() {
-				code <- run(ctx, []string{"agent", "--listen", "127.0.0.1:0", "--upgrade-check", "0",
-					"--log", filepath.Join(dir, "agent.log"), "--domains", domains}, &out, &errOut)
+				done <- Run(ctx, Options{Listen: "127.0.0.1:0", LogFile: filepath.Join(dir, "agent.log"), Domains: domains})
 			}()
 			select {
-			case c := <-code:
-				msg := errOut.String()
-				if c != 1 || !strings.Contains(msg, "load --domains: read "+domains+": ") || !strings.Contains(msg, tt.want) {
-					t.Errorf("exit %d, stderr %q; want exit 1 and an error saying %q", c, msg, tt.want)
+			case err := <-done:
+				if err == nil || !strings.HasPrefix(err.Error(), "load --domains: read "+domains+": ") || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Run = %v; want an error saying %q", err, tt.want)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("the agent had not exited 5 s after starting with a bad --domains")
+				t.Fatal("the agent had not stopped 5 s after starting with a bad --domains")
 			}
 		})
 	}
@@ -114,6 +111,7 @@ func TestDomainsWatchKeepsListOnBadReload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			d.every = 20 * time.Millisecond
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			stopped := make(chan struct{})
@@ -138,11 +136,7 @@ func TestDomainsWatchKeepsListOnBadReload(t *testing.T) {
 			if err := os.WriteFile(path, []byte("# version: 2\nhttps://b.example\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(8 * time.Second); d.get().List.Version() != "2"; time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("a good file put back was not loaded within 8 s:\n%s", logs.String())
-				}
-			}
+			waitVersion(t, d, "2", &logs)
 
 			cancel()
 			select {
@@ -151,15 +145,5 @@ func TestDomainsWatchKeepsListOnBadReload(t *testing.T) {
 				t.Fatal("the watcher did not stop within 1 s of its context ending")
 			}
 		})
-	}
-}
-
-// waitFor waits until the log holds msg, failing the test after d.
-func waitFor(t *testing.T, logs *testutil.Buffer, msg string, d time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !strings.Contains(logs.String(), msg); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q not logged within %v:\n%s", msg, d, logs.String())
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package agentd
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 // Windows an installer cannot replace a running program, so there is
 // nothing to watch: agents start the new version at the next logon.
 
-// errUpgraded ends runAgent when the agent should restart onto the
+// errUpgraded ends run when the agent should restart onto the
 // executable at path.
 type errUpgraded struct{ path, version string }
 

@@ -1,6 +1,7 @@
-package main
+package agentd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -148,22 +149,31 @@ func TestRunVersion(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// This test binary behaves as cardbridge with envRunMain (TestMain).
-	t.Setenv(envRunMain, "1")
-	if v, err := runVersion(ctx, self); err != nil || !strings.HasPrefix(v, "cardbridge ") || strings.Contains(v, "\n") {
-		t.Errorf("runVersion(cardbridge) = %q, %v", v, err)
+	tests := []struct {
+		name   string
+		path   string // self when ""
+		prints string
+		exit   string
+		want   string // "" for an error
+	}{
+		{name: "a cardbridge", prints: "cardbridge 9.9.9 (commit abc, linux/amd64)\nmore\n", exit: "0", want: "cardbridge 9.9.9 (commit abc, linux/amd64)"},
+		{name: "fails", prints: "cardbridge 9.9.9\n", exit: "1"},
+		{name: "silent", exit: "0"},
+		{name: "not a cardbridge", prints: "Segmentation fault\n", exit: "0"},
+		{name: "missing", path: filepath.Join(t.TempDir(), "missing")},
 	}
-	// A program that fails, or prints no cardbridge version, is refused.
-	t.Setenv(envChildStart, filepath.Join(t.TempDir(), "starts"))
-	for _, code := range []string{"1", "0"} {
-		t.Setenv(envChildExit, code)
-		if v, err := runVersion(ctx, self); err == nil {
-			t.Errorf("runVersion(program exiting %s silently) = %q, want an error", code, v)
-		}
-	}
-	if v, err := runVersion(ctx, filepath.Join(t.TempDir(), "missing")); err == nil {
-		t.Errorf("runVersion(missing) = %q, want an error", v)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// This test binary prints and exits so with envPrint and envExit (TestMain).
+			t.Setenv(envPrint, tt.prints)
+			t.Setenv(envExit, tt.exit)
+			path := cmp.Or(tt.path, self)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			v, err := runVersion(ctx, path)
+			if tt.want != "" && (err != nil || v != tt.want) || tt.want == "" && err == nil {
+				t.Errorf("runVersion = %q, %v; want %q", v, err, cmp.Or(tt.want, "an error"))
+			}
+		})
 	}
 }

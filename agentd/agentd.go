@@ -1,0 +1,179 @@
+// Package agentd runs one user's cardbridge agent: its log, the DomainList
+// in force (a --domains file and its watch, the port service's list, or the
+// built-in one), its port (registered with the port service, or a
+// standalone listener), the HTTP API, the card core, moves to another port
+// and registering again when the port service restarts, and the watch for
+// an upgraded executable.
+package agentd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/pinentry"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
+)
+
+// standalonePort is the agent's usual port when it runs without the port
+// service (named in the advice when the service cannot be reached).
+const standalonePort = 43485
+
+// Options configure the agent; they are the flags of `cardbridge agent`.
+type Options struct {
+	// Listen, when set, is the loopback address to serve on standalone,
+	// without the port service.
+	Listen string
+	// PortService is the port service's local socket (localsock.DefaultPath
+	// when empty).
+	PortService string
+	// Domains is a DomainList file to use instead of the port service's
+	// list, reloaded when it changes.
+	Domains string
+	// PINEntry is the PIN prompt program; empty for the platform's usual
+	// one.
+	PINEntry string
+	// LogFile is the log file (empty: the per-user log directory), and
+	// LogLevel its level: debug, info (when empty), warn or error.
+	LogFile, LogLevel string
+	// UpgradeCheck is how often to look for an upgraded cardbridge
+	// executable, to restart onto it; 0 never.
+	UpgradeCheck time.Duration
+}
+
+// Run runs the agent until ctx ends or it fails. When its executable is
+// upgraded it restarts onto the new one in place (where the OS allows it)
+// and does not return unless that fails.
+func Run(ctx context.Context, opt Options) error {
+	if opt.PortService == "" {
+		opt.PortService = localsock.DefaultPath
+	}
+	err := run(ctx, opt)
+	if up := (*errUpgraded)(nil); errors.As(err, &up) {
+		err = restartOnto(up) // returns only on failure
+	}
+	return err
+}
+
+// run runs the agent until ctx ends, it fails, or its executable is
+// upgraded (*errUpgraded).
+func run(ctx context.Context, opt Options) error {
+	log, closer, err := logging.New(logging.Options{File: opt.LogFile, Name: "agent", Level: opt.LogLevel})
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer closer.Close()
+	logPath := opt.LogFile
+	if r, ok := closer.(*logging.Rotating); ok {
+		logPath = r.Path()
+	}
+	self, err := peercred.Current()
+	if err != nil {
+		return fmt.Errorf("find the current user: %w", err)
+	}
+	domains, err := newDomainSource(opt.Domains, log)
+	if err != nil {
+		return err
+	}
+	l := &loop{
+		log:      log,
+		domains:  domains,
+		register: func(ctx context.Context) (registration, error) { return register(ctx, opt.PortService, self) },
+		listen:   listenLocalhost,
+		after:    time.After,
+	}
+	// Fail now, before anything runs, if there is no port to serve on.
+	reg, lns, port, err := l.open(ctx, opt.Listen)
+	if err != nil {
+		return err
+	}
+
+	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
+	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load,
+		PINPrompt: pinPrompt(opt.PINEntry, log)})
+	defer srv.Close()
+	l.srv = srv
+	changed := srv.DomainsChanged
+	domains.onChange.Store(&changed)
+
+	stopAsked := ctx.Done() // the caller (a signal) ends the agent
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); defer cancel(); _ = core.Run(ctx) }()
+	go func() { defer wg.Done(); domains.watch(ctx) }()
+	upgraded := make(chan *errUpgraded, 1)
+	if canReexec && opt.UpgradeCheck > 0 {
+		if w := newExeWatch(log); w != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if up, ok := w.wait(ctx, opt.UpgradeCheck, core.StopSigning); ok {
+					upgraded <- up
+					cancel()
+				}
+			}()
+		}
+	}
+	log.Info().Str("user", self.String()).Str("log", logPath).Bool("portService", reg != nil).Msg("cardbridge agent starting")
+	if reg == nil {
+		err = srv.Serve(ctx, lns...)
+	} else {
+		err = l.serve(ctx, reg, lns, port)
+	}
+	cancel()
+	wg.Wait()
+	select {
+	case <-stopAsked:
+		// Asked to stop as the upgrade came: stop, not restart.
+	default:
+		select {
+		case up := <-upgraded:
+			log.Info().Str("path", up.path).Str("new", up.version).Msg("the cardbridge executable was upgraded; restarting onto it")
+			return up
+		default:
+		}
+	}
+	log.Info().Msg("cardbridge agent stopped")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// pinPrompt asks for the PIN with the pinentry program at path, or the
+// platform's usual one when path is empty (looked up when first needed).
+func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
+	return func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error) {
+		prog := pinentry.Program{Path: path}
+		if path == "" {
+			var err error
+			if prog, err = pinentry.Find(); err != nil {
+				return nil, fmt.Errorf("no PIN entry program: %w (install pinentry, or give --pinentry)", err)
+			}
+		}
+		desc := origin + " asks to use your smartcard."
+		if retries > 0 {
+			desc += fmt.Sprintf("\n\n%d PIN attempts left.", retries)
+		}
+		pin, err := prog.GetPIN(ctx, pinentry.Request{Title: "cardbridge", Description: desc, Prompt: "PIN:", Error: retryMsg})
+		if errors.Is(err, pinentry.ErrCancelled) {
+			return nil, fmt.Errorf("%w: %v", agent.ErrPINCancelled, err)
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("PIN entry failed")
+		}
+		return pin, err
+	}
+}

@@ -1,0 +1,114 @@
+package agentd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/atomicfile"
+	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/localhttp"
+)
+
+// maxDomainsFile bounds a --domains file: a larger one is refused.
+const maxDomainsFile = 1 << 20
+
+// domainSource holds the DomainList in force and reloads a --domains file
+// when it changes.
+type domainSource struct {
+	path     string
+	every    time.Duration // how often watch looks at the file
+	log      zerolog.Logger
+	cur      atomic.Pointer[localhttp.DomainInfo]
+	onChange atomic.Pointer[func()] // told after a new list is in force
+	mod      time.Time              // the file's time and size when last loaded or tried
+	size     int64
+}
+
+func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
+	d := &domainSource{path: path, every: 2 * time.Second, log: log}
+	if path == "" {
+		d.cur.Store(&localhttp.DomainInfo{List: domainlist.Builtin(), Source: "builtin"})
+		return d, nil
+	}
+	if st, err := os.Lstat(path); err == nil {
+		d.mod, d.size = st.ModTime(), st.Size()
+	}
+	if err := d.load(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *domainSource) get() localhttp.DomainInfo { return *d.cur.Load() }
+
+// set puts info in force and tells onChange.
+func (d *domainSource) set(info *localhttp.DomainInfo) {
+	d.cur.Store(info)
+	if f := d.onChange.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// fromService puts the port service's DomainList in force, unless a
+// --domains file overrides it.
+func (d *domainSource) fromService(text string) {
+	if d.path != "" {
+		return
+	}
+	list, bad := domainlist.Parse([]byte(text))
+	for _, e := range bad {
+		d.log.Warn().Int("line", e.Line).Str("reason", e.Reason()).Msg("skipping a bad line of the port service's DomainList")
+	}
+	d.set(&localhttp.DomainInfo{List: list, Source: "portservice"})
+	d.log.Info().Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList from the port service")
+}
+
+// load reads the file, which must be a regular file of at most 1 MiB (it is
+// never followed if a symbolic link, nor waited on if a named pipe); bad lines
+// are logged by number and reason and skipped.
+func (d *domainSource) load() error {
+	data, err := atomicfile.ReadRegular(d.path, maxDomainsFile)
+	if err != nil {
+		return fmt.Errorf("load --domains: %w", err)
+	}
+	list, bad := domainlist.Parse(data)
+	for _, e := range bad {
+		d.log.Warn().Str("file", d.path).Int("line", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList line")
+	}
+	d.set(&localhttp.DomainInfo{List: list, Source: "file:" + d.path})
+	d.log.Info().Str("file", d.path).Str("version", list.Version()).Int("entries", list.Len()).Msg("DomainList loaded")
+	return nil
+}
+
+// watch reloads the file when its size or time changes (looking every 2 s),
+// until ctx ends. A
+// file that disappears, cannot be read, is not a regular file or is too large
+// keeps the list in force, logged once per change; no read ever blocks, so
+// watch returns as soon as ctx ends.
+func (d *domainSource) watch(ctx context.Context) {
+	if d.path == "" {
+		return
+	}
+	t := time.NewTicker(d.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := os.Lstat(d.path)
+		if err != nil || (st.ModTime().Equal(d.mod) && st.Size() == d.size) {
+			continue
+		}
+		d.mod, d.size = st.ModTime(), st.Size()
+		if err := d.load(); err != nil {
+			d.log.Warn().Err(err).Str("file", d.path).Msg("keeping the DomainList in force")
+		}
+	}
+}
