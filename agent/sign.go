@@ -272,18 +272,15 @@ func (c *Core) StopSigning() bool {
 func (c *Core) currentCard() (string, *x509.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.hub.mu.Lock()
-	readers := c.hub.readersLocked()
-	c.hub.mu.Unlock()
-	for _, r := range readers {
-		if r.Card == nil {
+	for _, r := range c.readers {
+		if r.card == nil {
 			continue
 		}
-		id := c.identities[r.Name]
+		id := r.card.id
 		if id == nil || id.Certificate == nil {
-			return "", nil, fmt.Errorf("the card in %q has no readable certificate: %w", r.Name, piv.ErrUnsupportedCard)
+			return "", nil, fmt.Errorf("the card in %q has no readable certificate: %w", r.name, piv.ErrUnsupportedCard)
 		}
-		return r.Name, id.Certificate, nil
+		return r.name, id.Certificate, nil
 	}
 	return "", nil, fmt.Errorf("sign: %w", pcsc.ErrNoCard)
 }
