@@ -26,9 +26,6 @@ import (
 type Options struct {
 	Monitor *pcsc.Monitor // required; the Core runs it
 	Logger  zerolog.Logger
-	// Prepare turns an event's JSON into what the transport sends (a
-	// prepared WebSocket frame), once for all subscribers. Optional.
-	Prepare func([]byte) any
 	// ReadIdentity reads a card's identity; nil reads it through PC/SC.
 	ReadIdentity func(ctx context.Context, reader string) (*piv.Identity, error)
 	// CardWait bounds how long Card waits for an identity being read

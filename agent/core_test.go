@@ -206,18 +206,15 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 }
 
-func TestPrepareRunsOncePerEvent(t *testing.T) {
-	calls := 0
-	c := New(Options{Prepare: func(b []byte) any { calls++; return string(b) }})
+// TestSubscribersShareOneEvent: every subscriber receives the same *Event,
+// which the HTTP layer relies on to make each WebSocket frame once.
+func TestSubscribersShareOneEvent(t *testing.T) {
+	c, _ := newTestCore(t)
 	_, a := c.Subscribe(4)
 	_, b := c.Subscribe(4)
 	c.Apply(pcsc.Event{Type: pcsc.Available})
-	ea, eb := <-a.C, <-b.C
-	if ea != eb || ea.Wire != string(ea.JSON) {
-		t.Error("subscribers did not share one prepared event")
-	}
-	if calls != 3 { // two snapshots and one event
-		t.Errorf("Prepare called %d times, want 3", calls)
+	if ea, eb := <-a.C, <-b.C; ea != eb {
+		t.Errorf("subscribers got two events: %p %s and %p %s", ea, ea.JSON, eb, eb.JSON)
 	}
 }
 

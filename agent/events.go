@@ -21,14 +21,13 @@ const (
 // timeFormat is RFC 3339 with milliseconds.
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// Event is one message for subscribers, encoded once for all of them.
+// Event is one message for subscribers, encoded once for all of them: every
+// subscriber receives the same *Event, so a transport can keep what it
+// makes of it (a WebSocket frame) for the others.
 type Event struct {
 	Seq  uint64
 	Type string
 	JSON []byte // the message as sent to pages
-	// Wire is what the HTTP layer made of JSON once for every subscriber
-	// (a prepared WebSocket frame), or nil.
-	Wire any
 }
 
 // wireEvent is an event's JSON form.
@@ -64,7 +63,7 @@ func (c *Core) Subscribe(buffer int) (*Event, *Subscription) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, _ := json.Marshal(wireSnapshot{Type: TypeSnapshot, Seq: c.seq, Time: time.Now().Format(timeFormat), PCSCAvailable: c.available, Readers: c.readersLocked()})
-	return c.event(TypeSnapshot, b), c.events.Subscribe(buffer)
+	return &Event{Seq: c.seq, Type: TypeSnapshot, JSON: b}, c.events.Subscribe(buffer)
 }
 
 // publishLocked sends the event for a change the caller has just made to
@@ -74,13 +73,5 @@ func (c *Core) publishLocked(typ, reader string, card *api.Card) {
 	b, _ := json.Marshal(wireEvent{Type: typ, Seq: c.seq, Time: time.Now().Format(timeFormat), Reader: reader, Card: card})
 	close(c.changed)
 	c.changed = make(chan struct{})
-	c.events.Publish(c.event(typ, b))
-}
-
-func (c *Core) event(typ string, b []byte) *Event {
-	ev := &Event{Seq: c.seq, Type: typ, JSON: b}
-	if c.opt.Prepare != nil {
-		ev.Wire = c.opt.Prepare(b)
-	}
-	return ev
+	c.events.Publish(&Event{Seq: c.seq, Type: typ, JSON: b})
 }

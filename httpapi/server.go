@@ -68,7 +68,8 @@ type Server struct {
 	upgrader websocket.Upgrader
 	started  time.Time
 
-	hub *signalr.Server // the NHS Credential Management signing hub
+	hub    *signalr.Server // the NHS Credential Management signing hub
+	frames frames          // event frames, made once for every stream
 
 	mu   sync.Mutex
 	port int

@@ -118,7 +118,7 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	}
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
-	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
+	core := agent.New(agent.Options{Monitor: mon, Logger: log})
 	connected := atomic.Bool{}
 	connected.Store(reg != nil)
 	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load,
