@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/internal/pubsub"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
@@ -86,7 +87,7 @@ func (in *insertion) setCard(card api.Card) {
 // New returns a Core; call Run to start it.
 func New(opt Options) *Core {
 	if opt.ReadIdentity == nil {
-		opt.ReadIdentity = ReadIdentity
+		opt.ReadIdentity = cardinfo.ReadIdentity
 	}
 	if opt.CardWait <= 0 {
 		opt.CardWait = 3 * time.Second
@@ -102,23 +103,6 @@ func New(opt Options) *Core {
 
 // identityTimeout bounds one identity read.
 const identityTimeout = 15 * time.Second
-
-// ReadIdentity reads the identity of the card in reader on a PC/SC
-// connection of its own, inside a transaction so that no other program's
-// commands interleave with the chained GET DATA.
-func ReadIdentity(ctx context.Context, reader string) (*piv.Identity, error) {
-	conn, err := pcsc.Connect(ctx, reader)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	var id *piv.Identity
-	err = conn.Transaction(ctx, func() error {
-		id, err = piv.ReadIdentity(ctx, conn)
-		return err
-	})
-	return id, err
-}
 
 // Run runs the monitor and follows it until ctx ends; then it closes every
 // subscription.
@@ -183,7 +167,7 @@ func (c *Core) applyLocked(ev pcsc.Event) {
 		}
 	case pcsc.CardInserted:
 		in := &insertion{atr: ev.ATR, pending: true}
-		in.setCard(NewCard(ev.Reader, ev.ATR, nil, nil))
+		in.setCard(cardinfo.NewCard(ev.Reader, ev.ATR, nil, nil))
 		card = in.card
 		// The monitor reports a reader before any card in it.
 		if i, found := c.index(ev.Reader); found {
@@ -219,13 +203,13 @@ func (c *Core) identify(ctx context.Context, reader string, in *insertion) {
 		return // removed or replaced
 	}
 	if err != nil {
-		c.log.Warn().Str("reader", reader).Str("code", string(CodeOf(err))).Err(err).Msg("cannot read the card's identity")
+		c.log.Warn().Str("reader", reader).Str("code", string(cardinfo.CodeOf(err))).Err(err).Msg("cannot read the card's identity")
 	} else {
 		in.id = id
 		c.log.Info().Str("reader", reader).Str("uuid", id.UUID).Msg("card identified")
 	}
 	in.pending = false
-	in.setCard(NewCard(reader, in.atr, id, err))
+	in.setCard(cardinfo.NewCard(reader, in.atr, id, err))
 	c.publishLocked(TypeCardUpdated, reader, in.card)
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 )
@@ -18,11 +19,8 @@ import (
 // PINPrompt asks the user for the card PIN on behalf of origin. retries is
 // what the card says is left (-1 when unknown); retryMsg is set when a
 // previous attempt was wrong. It returns the PIN, which the caller wipes, or
-// an error (ErrPINCancelled when the user declined).
+// an error (cardinfo.ErrPINCancelled when the user declined).
 type PINPrompt func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error)
-
-// ErrPINCancelled means the user cancelled the PIN prompt.
-var ErrPINCancelled = errors.New("PIN entry cancelled")
 
 // CardSigner signs with the card's authentication key (slot 9A) during one
 // signing session, after the PIN was verified. It implements webeid.Signer.
@@ -87,13 +85,9 @@ func (l *cardLocks) lock(ctx context.Context, reader string) (unlock func(), err
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for the card: %w", ErrBusy)
+		return nil, fmt.Errorf("wait for the card: %w", cardinfo.ErrBusy)
 	}
 }
-
-// ErrBusy means the card was busy with another signing for longer than the
-// request could wait.
-var ErrBusy = errors.New("the card is busy signing for another request")
 
 // maxPINAttempts bounds how often one request asks for the PIN after wrong
 // entries (the card's own counter still rules).
@@ -104,14 +98,14 @@ const maxPINAttempts = 3
 // whole session holds a PC/SC transaction and the reader's signing lock.
 // The card's PIN is never left verified: not by another program when the
 // session starts, nor by the session when it ends (see clearPINBefore).
-// Errors: pcsc.ErrNoCard without a card; ErrPINCancelled; a
+// Errors: pcsc.ErrNoCard without a card; cardinfo.ErrPINCancelled; a
 // *piv.WrongPINError when the user gave up after wrong PINs;
-// piv.ErrPINBlocked; ErrBusy.
+// piv.ErrPINBlocked; cardinfo.ErrBusy.
 func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn func(*CardSigner) error) error {
 	c.gate.Lock()
 	if c.gate.stopped {
 		c.gate.Unlock()
-		return fmt.Errorf("the agent is restarting: %w", ErrBusy)
+		return fmt.Errorf("the agent is restarting: %w", cardinfo.ErrBusy)
 	}
 	c.gate.signing++
 	c.gate.Unlock()
@@ -254,7 +248,7 @@ func (c *Core) clearPINAfter(ctx context.Context, conn *pcsc.Conn, reader string
 	log.Info().Msg("PIN status cleared by a card reset")
 }
 
-// StopSigning makes every later Sign fail with ErrBusy, provided no signing
+// StopSigning makes every later Sign fail with cardinfo.ErrBusy, provided no signing
 // session is under way; it reports whether it did. The agent calls it
 // before it restarts, so that no PIN prompt or signature is cut short.
 func (c *Core) StopSigning() bool {
@@ -303,7 +297,7 @@ func verifyPIN(ctx context.Context, conn piv.Card, origin string, prompt PINProm
 	for attempt := 0; attempt < maxPINAttempts; attempt++ {
 		pin, err := prompt(ctx, origin, retries, retryMsg)
 		if err != nil {
-			if lastWrong != nil && errors.Is(err, ErrPINCancelled) {
+			if lastWrong != nil && errors.Is(err, cardinfo.ErrPINCancelled) {
 				return lastWrong // the user gave up after a wrong PIN
 			}
 			return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/version"
 	"github.com/cardbridge/cardbridge/webeid"
@@ -52,7 +53,7 @@ func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		code := agent.CodeOf(err)
+		code := cardinfo.CodeOf(err)
 		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("authentication failed")
 		localhttp.WriteError(w, statusOf(code), code, err.Error())
 		return

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/signalr"
 )
@@ -127,7 +128,7 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 		return nil
 	})
 	if err != nil {
-		code := agent.CodeOf(err)
+		code := cardinfo.CodeOf(err)
 		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("requestToSign failed")
 		if code == api.CodeNoCard || code == api.CodeNoReader {
 			return signResponse{StatusCode: statusNoCertificate, StatusString: "No X.509 Signing certificate found", Message: err.Error(), Timestamp: now,

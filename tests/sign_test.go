@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
@@ -79,7 +80,7 @@ func (p *pins) prompt(ctx context.Context, origin string, retries int, msg strin
 		p.hook()
 	}
 	if len(p.answers) == 0 || p.answers[0] == "" {
-		return nil, agent.ErrPINCancelled
+		return nil, cardinfo.ErrPINCancelled
 	}
 	a := p.answers[0]
 	p.answers = p.answers[1:]
@@ -143,8 +144,8 @@ func TestSignPINOutcomes(t *testing.T) {
 		})
 	}
 	// Cancelled.
-	if err := sign(&pins{answers: []string{""}}); agent.CodeOf(err) != api.CodePINCancelled {
-		t.Errorf("cancel: %v (%s)", err, agent.CodeOf(err))
+	if err := sign(&pins{answers: []string{""}}); cardinfo.CodeOf(err) != api.CodePINCancelled {
+		t.Errorf("cancel: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	// Wrong, then right: asked again, told the attempts left.
 	p := &pins{answers: []string{"000000", "123456"}}
@@ -155,15 +156,15 @@ func TestSignPINOutcomes(t *testing.T) {
 		t.Errorf("prompts = %q", p.asked)
 	}
 	// Wrong, then cancelled: WRONG_PIN.
-	if err := sign(&pins{answers: []string{"000000", ""}}); agent.CodeOf(err) != api.CodeWrongPIN {
-		t.Errorf("wrong then cancel: %v (%s)", err, agent.CodeOf(err))
+	if err := sign(&pins{answers: []string{"000000", ""}}); cardinfo.CodeOf(err) != api.CodeWrongPIN {
+		t.Errorf("wrong then cancel: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	// Wrong until blocked: PIN_BLOCKED, and later requests say so at once.
-	if err := sign(&pins{answers: []string{"000000", "000000", "000000"}}); agent.CodeOf(err) != api.CodePINBlocked {
-		t.Errorf("three wrong: %v (%s)", err, agent.CodeOf(err))
+	if err := sign(&pins{answers: []string{"000000", "000000", "000000"}}); cardinfo.CodeOf(err) != api.CodePINBlocked {
+		t.Errorf("three wrong: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	p = &pins{answers: []string{"123456"}}
-	if err := sign(p); agent.CodeOf(err) != api.CodePINBlocked || len(p.asked) != 0 {
+	if err := sign(p); cardinfo.CodeOf(err) != api.CodePINBlocked || len(p.asked) != 0 {
 		t.Errorf("blocked card: %v, prompts %q", err, p.asked)
 	}
 }
@@ -197,7 +198,7 @@ func TestSignConcurrentAndCardRemoved(t *testing.T) {
 	if err == nil {
 		t.Fatal("signing succeeded with the card removed")
 	}
-	if code := agent.CodeOf(err); code != api.CodeNoCard && code != api.CodeUnsupportedCard {
+	if code := cardinfo.CodeOf(err); code != api.CodeNoCard && code != api.CodeUnsupportedCard {
 		t.Errorf("card removed mid-signing: %v (%s)", err, code)
 	}
 	// The agent carries on: the card back in, signing works again.
@@ -253,7 +254,7 @@ func TestStopSigningWaitsForTheSession(t *testing.T) {
 	}
 	asked := len(p.asked)
 	err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(*agent.CardSigner) error { return nil })
-	if !errors.Is(err, agent.ErrBusy) || !strings.Contains(err.Error(), "restarting") {
+	if !errors.Is(err, cardinfo.ErrBusy) || !strings.Contains(err.Error(), "restarting") {
 		t.Errorf("Sign after StopSigning = %v, want ErrBusy (restarting)", err)
 	}
 	if len(p.asked) != asked {
@@ -344,7 +345,7 @@ func TestSignAsksForThePINEverySession(t *testing.T) {
 			p := &pins{answers: []string{"123456", "123456"}}
 			for session := 1; session <= 2; session++ {
 				if err := signToken(core, p); err != nil {
-					t.Fatalf("session %d: %v (%s)", session, err, agent.CodeOf(err))
+					t.Fatalf("session %d: %v (%s)", session, err, cardinfo.CodeOf(err))
 				}
 				if len(p.asked) != session {
 					t.Fatalf("after session %d the PIN was asked for %d times: %q", session, len(p.asked), p.asked)
@@ -406,7 +407,7 @@ func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
 			p := &pins{answers: []string{"123456"}}
 			p.hook = func() { verifiedAtPrompt = c.PINVerified() }
 			if err := signToken(core, p); err != nil {
-				t.Fatalf("Sign: %v (%s)", err, agent.CodeOf(err))
+				t.Fatalf("Sign: %v (%s)", err, cardinfo.CodeOf(err))
 			}
 			if len(p.asked) != 1 {
 				t.Fatalf("the PIN was asked for %d times, want once: %q", len(p.asked), p.asked)
@@ -436,7 +437,7 @@ func TestSignCardRemovedAtThePrompt(t *testing.T) {
 			for round := 1; round <= 3; round++ {
 				p := &pins{answers: []string{"123456"}, hook: func() { _ = c.Remove() }}
 				err := signToken(core, p)
-				if code := agent.CodeOf(err); err == nil || code != api.CodeNoCard && code != api.CodeUnsupportedCard {
+				if code := cardinfo.CodeOf(err); err == nil || code != api.CodeNoCard && code != api.CodeUnsupportedCard {
 					t.Fatalf("round %d: card removed at the prompt: %v (%s)", round, err, code)
 				}
 				waitPresent(t, reader0, false)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/atomicfile"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/internal/flagenv"
@@ -190,7 +191,7 @@ func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
 		}
 		pin, err := prog.GetPIN(ctx, pinentry.Request{Title: "cardbridge", Description: desc, Prompt: "PIN:", Error: retryMsg})
 		if errors.Is(err, pinentry.ErrCancelled) {
-			return nil, fmt.Errorf("%w: %v", agent.ErrPINCancelled, err)
+			return nil, fmt.Errorf("%w: %v", cardinfo.ErrPINCancelled, err)
 		}
 		if err != nil {
 			log.Error().Err(err).Msg("PIN entry failed")

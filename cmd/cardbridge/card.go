@@ -9,8 +9,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 )
 
@@ -38,7 +38,7 @@ func cmdCard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			msg = "the smart card service (PC/SC) is not running: " + pcsc.ServiceHint + "."
 		}
 		if *asJSON {
-			writeJSON(stdout, api.ErrorBody{Error: api.Error{Code: agent.CodeOf(err), Message: msg}})
+			writeJSON(stdout, api.ErrorBody{Error: api.Error{Code: cardinfo.CodeOf(err), Message: msg}})
 		} else {
 			fmt.Fprintln(stderr, "cardbridge: "+msg)
 		}
@@ -64,8 +64,8 @@ func cmdCard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // readCard reads the identity of the card in r on a connection of its own.
 func readCard(ctx context.Context, r pcsc.Reader) api.Card {
-	id, err := agent.ReadIdentity(ctx, r.Name)
-	return agent.NewCard(r.Name, r.ATR, id, err)
+	id, err := cardinfo.ReadIdentity(ctx, r.Name)
+	return cardinfo.NewCard(r.Name, r.ATR, id, err)
 }
 
 func printReaders(w io.Writer, out api.Readers) {
