@@ -32,6 +32,9 @@ type Options struct {
 	// CardWait bounds how long Card waits for an identity being read
 	// (3 s when zero).
 	CardWait time.Duration
+	// PINPrompt asks the user for the card PIN when a page asks to sign;
+	// nil means the agent cannot sign (OpenSigner returns ErrNoPINPrompt).
+	PINPrompt PINPrompt
 }
 
 // Core keeps the agent's view of readers and cards. It is the one owner of

@@ -32,7 +32,7 @@ func runCore(t *testing.T) (*agent.Core, *agent.Subscription) {
 // runCoreLog is runCore with the Core logging to log.
 func runCoreLog(t *testing.T, log zerolog.Logger) (*agent.Core, *agent.Subscription) {
 	t.Helper()
-	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{}), Logger: log})
+	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{}), Logger: log, PINPrompt: promptFromContext})
 	_, sub := core.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -87,6 +87,16 @@ func (p *pins) prompt(ctx context.Context, origin string, retries int, msg strin
 	return []byte(a), nil
 }
 
+// pinsKey carries, in a signing session's context, the *pins that answer
+// its PIN prompt.
+type pinsKey struct{}
+
+// promptFromContext is the PIN prompt of the Cores runCore makes: the
+// session's *pins answers it.
+func promptFromContext(ctx context.Context, origin string, retries int, msg string) ([]byte, error) {
+	return ctx.Value(pinsKey{}).(*pins).prompt(ctx, origin, retries, msg)
+}
+
 func itoa(i int) string {
 	if i < 0 {
 		return "-" + itoa(-i)
@@ -108,12 +118,7 @@ func TestSignWebEIDToken(t *testing.T) {
 			insert(t, c, 0)
 			waitIdentified(t, sub)
 			p := &pins{answers: []string{"123456"}}
-			var tok *webeid.Token
-			err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-				var err error
-				tok, err = webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-				return err
-			})
+			tok, err := signToken(core, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,10 +143,8 @@ func TestSignPINOutcomes(t *testing.T) {
 	insert(t, c, 0)
 	waitIdentified(t, sub)
 	sign := func(p *pins) error {
-		return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-			return err
-		})
+		_, err := signToken(core, p)
+		return err
 	}
 	// Cancelled.
 	if err := sign(&pins{answers: []string{""}}); cardinfo.CodeOf(err) != api.CodePINCancelled {
@@ -176,10 +179,8 @@ func TestSignConcurrentAndCardRemoved(t *testing.T) {
 	insert(t, c, 0)
 	waitIdentified(t, sub)
 	run := func(p *pins) error {
-		return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-			return err
-		})
+		_, err := signToken(core, p)
+		return err
 	}
 	// Two pages at once: both succeed, one after the other.
 	var wg sync.WaitGroup
@@ -227,10 +228,8 @@ func TestStopSigningWaitsForTheSession(t *testing.T) {
 	p := &pins{answers: []string{"123456"}, hook: func() { close(atPrompt); <-release }}
 	done := make(chan error, 1)
 	go func() {
-		done <- core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-			return err
-		})
+		_, err := signToken(core, p)
+		done <- err
 	}()
 	select {
 	case <-atPrompt:
@@ -253,21 +252,28 @@ func TestStopSigningWaitsForTheSession(t *testing.T) {
 		t.Fatal("StopSigning refused with no session under way")
 	}
 	asked := len(p.asked)
-	err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(*agent.CardSigner) error { return nil })
+	_, err := signToken(core, p)
 	if !errors.Is(err, cardinfo.ErrBusy) || !strings.Contains(err.Error(), "restarting") {
-		t.Errorf("Sign after StopSigning = %v, want ErrBusy (restarting)", err)
+		t.Errorf("OpenSigner after StopSigning = %v, want ErrBusy (restarting)", err)
 	}
 	if len(p.asked) != asked {
-		t.Error("Sign after StopSigning asked for the PIN")
+		t.Error("OpenSigner after StopSigning asked for the PIN")
 	}
 }
 
-// signToken runs one signing session on core that makes a Web eID token.
-func signToken(core *agent.Core, p *pins) error {
-	return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-		_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-		return err
-	})
+// signToken runs one signing session on core, p answering its PIN prompt,
+// that makes a Web eID token for https://my.esr.nhs.uk.
+func signToken(core *agent.Core, p *pins) (*webeid.Token, error) {
+	ctx := context.WithValue(context.Background(), pinsKey{}, p)
+	s, err := core.OpenSigner(ctx, "https://my.esr.nhs.uk")
+	if err != nil {
+		return nil, err
+	}
+	tok, err := webeid.Create(ctx, s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return tok, err
 }
 
 // pinResetCards are the cards whose PIN status the agent must clear: one
@@ -344,7 +350,7 @@ func TestSignAsksForThePINEverySession(t *testing.T) {
 			waitIdentified(t, sub)
 			p := &pins{answers: []string{"123456", "123456"}}
 			for session := 1; session <= 2; session++ {
-				if err := signToken(core, p); err != nil {
+				if _, err := signToken(core, p); err != nil {
 					t.Fatalf("session %d: %v (%s)", session, err, cardinfo.CodeOf(err))
 				}
 				if len(p.asked) != session {
@@ -406,7 +412,7 @@ func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
 			verifiedAtPrompt := true
 			p := &pins{answers: []string{"123456"}}
 			p.hook = func() { verifiedAtPrompt = c.PINVerified() }
-			if err := signToken(core, p); err != nil {
+			if _, err := signToken(core, p); err != nil {
 				t.Fatalf("Sign: %v (%s)", err, cardinfo.CodeOf(err))
 			}
 			if len(p.asked) != 1 {
@@ -436,7 +442,7 @@ func TestSignCardRemovedAtThePrompt(t *testing.T) {
 			waitIdentified(t, sub)
 			for round := 1; round <= 3; round++ {
 				p := &pins{answers: []string{"123456"}, hook: func() { _ = c.Remove() }}
-				err := signToken(core, p)
+				_, err := signToken(core, p)
 				if code := cardinfo.CodeOf(err); err == nil || code != api.CodeNoCard && code != api.CodeUnsupportedCard {
 					t.Fatalf("round %d: card removed at the prompt: %v (%s)", round, err, code)
 				}
@@ -444,7 +450,7 @@ func TestSignCardRemovedAtThePrompt(t *testing.T) {
 				insert(t, c, 0)
 				waitIdentified(t, sub)
 				p = &pins{answers: []string{"123456"}}
-				if err := signToken(core, p); err != nil || len(p.asked) != 1 {
+				if _, err := signToken(core, p); err != nil || len(p.asked) != 1 {
 					t.Fatalf("round %d: after re-insertion: %v, prompts %q", round, err, p.asked)
 				}
 				if c.PINVerified() {

@@ -119,11 +119,10 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) error {
 	}
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
-	core := agent.New(agent.Options{Monitor: mon, Logger: log})
+	core := agent.New(agent.Options{Monitor: mon, Logger: log, PINPrompt: pinPrompt(f.pinentry, log)})
 	connected := atomic.Bool{}
 	connected.Store(reg != nil)
-	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load,
-		PINPrompt: pinPrompt(f.pinentry, log)})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: connected.Load})
 	defer srv.Close()
 	changed := srv.DomainsChanged
 	domains.onChange.Store(&changed)
