@@ -1,8 +1,16 @@
-// Package agent is the heart of `cardbridge agent`: it follows the PC/SC
-// monitor, reads each inserted card's identity once, keeps the state that
-// pages see (readers, cards, UUIDs) and publishes every change as an event.
-// The HTTP layer (package httpapi) serves this state; it never touches a
-// card itself.
+// Package agent is the heart of `cardbridge agent`. Its Core follows the
+// PC/SC monitor, reads each inserted card's identity once (package
+// cardinfo), and is the one owner of the state pages see: every reader, the
+// card in it, its identity and its encoded JSON, under one mutex. Every
+// change is published as an Event; a subscriber gets a snapshot first, then
+// every later event, and is dropped if it falls behind.
+//
+// The Core also runs signing sessions: OpenSigner asks the user for the PIN
+// through Options.PINPrompt, has the card verify it and returns the
+// CardSigner that signs, until the caller closes it.
+//
+// The HTTP layer (package httpapi) serves this state and turns events into
+// WebSocket frames; it reaches a card only through a CardSigner.
 package agent
 
 import (
