@@ -1,19 +1,32 @@
-// Package agent is the heart of `cardbridge agent`: it follows the PC/SC
-// monitor, reads each inserted card's identity once, keeps the state that
-// pages see (readers, cards, UUIDs) and publishes every change as an event.
-// The HTTP layer (package httpapi) serves this state; it never touches a
-// card itself.
+// Package agent is the heart of `cardbridge agent`. Its Core follows the
+// PC/SC monitor, reads each inserted card's identity once (package
+// cardinfo), and is the one owner of the state pages see: every reader, the
+// card in it, its identity and its encoded JSON, under one mutex. Every
+// change is published as an Event; a subscriber gets a snapshot first, then
+// every later event, and is dropped if it falls behind.
+//
+// The Core also runs signing sessions: OpenSigner asks the user for the PIN
+// through Options.PINPrompt, has the card verify it and returns the
+// CardSigner that signs, until the caller closes it.
+//
+// The HTTP layer (package httpapi) serves this state and turns events into
+// WebSocket frames; it reaches a card only through a CardSigner.
 package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
+	"github.com/cardbridge/cardbridge/internal/pubsub"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 )
@@ -22,28 +35,31 @@ import (
 type Options struct {
 	Monitor *pcsc.Monitor // required; the Core runs it
 	Logger  zerolog.Logger
-	// Prepare turns an event's JSON into what the transport sends (a
-	// prepared WebSocket frame), once for all subscribers. Optional.
-	Prepare func([]byte) any
 	// ReadIdentity reads a card's identity; nil reads it through PC/SC.
 	ReadIdentity func(ctx context.Context, reader string) (*piv.Identity, error)
 	// CardWait bounds how long Card waits for an identity being read
 	// (3 s when zero).
 	CardWait time.Duration
+	// PINPrompt asks the user for the card PIN when a page asks to sign;
+	// nil means the agent cannot sign (OpenSigner returns ErrNoPINPrompt).
+	PINPrompt PINPrompt
 }
 
-// Core keeps the agent's view of readers and cards.
+// Core keeps the agent's view of readers and cards. It is the one owner of
+// that state: every change comes from the monitor (Apply) or from an
+// identity read, is made under mu and is published as an event under mu, so
+// that a snapshot and the events after it always fit together.
 type Core struct {
-	opt Options
-	log zerolog.Logger
-	hub *hub
+	opt    Options
+	log    zerolog.Logger
+	events *pubsub.Hub[*Event]
 
-	// mu serialises state changes from the monitor and from identity reads.
-	mu    sync.Mutex
-	cards map[string]*insertion // by reader
-	// identities holds what was read from each present card.
-	identities map[string]*piv.Identity
-	gen        uint64
+	mu        sync.Mutex
+	available bool
+	readers   []slot          // sorted by name
+	seq       uint64          // the Seq of the last event
+	changed   chan struct{}   // closed and replaced with every event
+	ctx       context.Context // ends identity reads; set by Run
 
 	signLocks cardLocks
 	// gate counts signing sessions under way (signing) and, once
@@ -53,57 +69,56 @@ type Core struct {
 		signing int
 		stopped bool
 	}
-	ctx context.Context // ends identity reads; set by Run
+}
+
+// slot is what the Core knows of one reader.
+type slot struct {
+	name string
+	card *insertion // nil while the reader is empty
+}
+
+// insertion is one card in a reader, from its insertion to its removal. It
+// is new with every insertion, so that an identity read that ends after its
+// card left, or was replaced, is recognised and dropped.
+type insertion struct {
+	atr     []byte
+	id      *piv.Identity // nil until read, and when it could not be
+	pending bool          // the identity is being read
+	card    *api.Card     // what pages see; replaced, never modified
+	json    []byte        // card encoded for GET /api/card, newline included
+}
+
+// setCard records what pages see of the card.
+func (in *insertion) setCard(card api.Card) {
+	in.card = &card
+	b, _ := json.Marshal(card)
+	in.json = append(b, '\n')
 }
 
 // New returns a Core; call Run to start it.
 func New(opt Options) *Core {
 	if opt.ReadIdentity == nil {
-		opt.ReadIdentity = ReadIdentity
+		opt.ReadIdentity = cardinfo.ReadIdentity
 	}
 	if opt.CardWait <= 0 {
 		opt.CardWait = 3 * time.Second
 	}
 	return &Core{
-		opt:        opt,
-		log:        opt.Logger.With().Str("component", "agent").Logger(),
-		hub:        newHub(opt.Prepare),
-		cards:      map[string]*insertion{},
-		identities: map[string]*piv.Identity{},
-		ctx:        context.Background(),
+		opt:     opt,
+		log:     opt.Logger.With().Str("component", "agent").Logger(),
+		events:  pubsub.New[*Event](ErrSlowSubscriber),
+		changed: make(chan struct{}),
+		ctx:     context.Background(),
 	}
 }
 
 // identityTimeout bounds one identity read.
 const identityTimeout = 15 * time.Second
 
-// ReadIdentity reads the identity of the card in reader on a PC/SC
-// connection of its own, inside a transaction so that no other program's
-// commands interleave with the chained GET DATA.
-func ReadIdentity(ctx context.Context, reader string) (*piv.Identity, error) {
-	conn, err := pcsc.Connect(ctx, reader)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	var id *piv.Identity
-	err = conn.Transaction(ctx, func() error {
-		id, err = piv.ReadIdentity(ctx, conn)
-		return err
-	})
-	return id, err
-}
-
-// insertion is what the Core knows of the card in one reader.
-type insertion struct {
-	gen uint64 // changes with every insertion, so late reads are recognised
-	atr []byte
-}
-
 // Run runs the monitor and follows it until ctx ends; then it closes every
 // subscription.
 func (c *Core) Run(ctx context.Context) error {
-	defer c.hub.closeAll()
+	defer c.events.CloseAll()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.mu.Lock()
@@ -142,34 +157,49 @@ func (c *Core) Apply(ev pcsc.Event) {
 }
 
 func (c *Core) applyLocked(ev pcsc.Event) {
-	h := c.hub
-	typ := ev.Type.String()
+	var card *api.Card
 	switch ev.Type {
 	case pcsc.Available:
-		h.publish(typ, "", nil, func() { h.setAvailable(true) })
+		c.available = true
 	case pcsc.Unavailable:
-		clear(c.cards)
-		clear(c.identities)
-		h.publish(typ, "", nil, func() { h.setAvailable(false) })
+		c.available = false
+		c.readers = nil
 	case pcsc.ReaderAdded:
-		h.publish(typ, ev.Reader, nil, func() { h.addReader(ev.Reader) })
+		if i, found := c.index(ev.Reader); !found {
+			c.readers = slices.Insert(c.readers, i, slot{name: ev.Reader})
+		}
 	case pcsc.ReaderRemoved:
-		delete(c.cards, ev.Reader)
-		delete(c.identities, ev.Reader)
-		h.publish(typ, ev.Reader, nil, func() { h.removeReader(ev.Reader) })
+		if i, found := c.index(ev.Reader); found {
+			c.readers = slices.Delete(c.readers, i, i+1)
+		}
 	case pcsc.CardRemoved:
-		delete(c.cards, ev.Reader)
-		delete(c.identities, ev.Reader)
-		h.publish(typ, ev.Reader, nil, func() { h.setCard(ev.Reader, nil, false) })
+		if i, found := c.index(ev.Reader); found {
+			c.readers[i].card = nil
+		}
 	case pcsc.CardInserted:
-		delete(c.identities, ev.Reader)
-		c.gen++
-		in := &insertion{gen: c.gen, atr: ev.ATR}
-		c.cards[ev.Reader] = in
-		card := NewCard(ev.Reader, ev.ATR, nil, nil)
-		h.publish(typ, ev.Reader, &card, func() { h.setCard(ev.Reader, &card, true) })
-		go c.identify(c.ctx, ev.Reader, in)
+		in := &insertion{atr: ev.ATR, pending: true}
+		in.setCard(cardinfo.NewCard(ev.Reader, ev.ATR, nil, nil))
+		card = in.card
+		// The monitor reports a reader before any card in it.
+		if i, found := c.index(ev.Reader); found {
+			c.readers[i].card = in
+			go c.identify(c.ctx, ev.Reader, in)
+		}
 	}
+	c.publishLocked(ev.Type.String(), ev.Reader, card)
+}
+
+// index finds reader in c.readers, or where it would go.
+func (c *Core) index(reader string) (int, bool) {
+	return slices.BinarySearchFunc(c.readers, reader, func(s slot, name string) int { return strings.Compare(s.name, name) })
+}
+
+// insertionLocked is the card in reader, or nil.
+func (c *Core) insertionLocked(reader string) *insertion {
+	if i, found := c.index(reader); found {
+		return c.readers[i].card
+	}
+	return nil
 }
 
 // identify reads the identity of a newly inserted card and publishes it
@@ -180,17 +210,18 @@ func (c *Core) identify(ctx context.Context, reader string, in *insertion) {
 	id, err := c.readWithRetry(ctx, reader)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cards[reader] != in {
+	if c.insertionLocked(reader) != in {
 		return // removed or replaced
 	}
 	if err != nil {
-		c.log.Warn().Str("reader", reader).Str("code", string(CodeOf(err))).Err(err).Msg("cannot read the card's identity")
+		c.log.Warn().Str("reader", reader).Str("code", string(cardinfo.CodeOf(err))).Err(err).Msg("cannot read the card's identity")
 	} else {
-		c.identities[reader] = id
+		in.id = id
 		c.log.Info().Str("reader", reader).Str("uuid", id.UUID).Msg("card identified")
 	}
-	card := NewCard(reader, in.atr, id, err)
-	c.hub.publish(TypeCardUpdated, reader, &card, func() { c.hub.setCard(reader, &card, false) })
+	in.pending = false
+	in.setCard(cardinfo.NewCard(reader, in.atr, id, err))
+	c.publishLocked(TypeCardUpdated, reader, in.card)
 }
 
 // resync brings the state in line with a monitor snapshot, publishing the
@@ -199,10 +230,8 @@ func (c *Core) resync(st pcsc.State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	apply := c.applyLocked
-	c.hub.mu.Lock()
-	avail := c.hub.available
-	known := c.hub.readersLocked()
-	c.hub.mu.Unlock()
+	avail := c.available
+	known := slices.Clone(c.readers)
 	if st.Available && !avail {
 		apply(pcsc.Event{Type: pcsc.Available})
 	}
@@ -211,34 +240,25 @@ func (c *Core) resync(st pcsc.State) {
 		present[r.Name] = r
 	}
 	for _, k := range known {
-		r, ok := present[k.Name]
-		if k.CardPresent && (!ok || !r.CardPresent) {
-			apply(pcsc.Event{Type: pcsc.CardRemoved, Reader: k.Name})
+		r, ok := present[k.name]
+		if k.card != nil && (!ok || !r.CardPresent) {
+			apply(pcsc.Event{Type: pcsc.CardRemoved, Reader: k.name})
 		}
 		if !ok {
-			apply(pcsc.Event{Type: pcsc.ReaderRemoved, Reader: k.Name})
+			apply(pcsc.Event{Type: pcsc.ReaderRemoved, Reader: k.name})
 		}
 	}
 	for _, r := range st.Readers {
-		if !containsReader(known, r.Name) {
+		if !slices.ContainsFunc(known, func(k slot) bool { return k.name == r.Name }) {
 			apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: r.Name})
 		}
-		if r.CardPresent && c.cards[r.Name] == nil {
+		if r.CardPresent && c.insertionLocked(r.Name) == nil {
 			apply(pcsc.Event{Type: pcsc.CardInserted, Reader: r.Name, ATR: r.ATR})
 		}
 	}
 	if !st.Available && avail {
 		apply(pcsc.Event{Type: pcsc.Unavailable})
 	}
-}
-
-func containsReader(rs []api.Reader, name string) bool {
-	for _, r := range rs {
-		if r.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // readWithRetry reads an identity, retrying a few times while another
@@ -264,22 +284,31 @@ func (c *Core) readWithRetry(ctx context.Context, reader string) (*piv.Identity,
 	return nil, err
 }
 
-// Subscribe returns the snapshot and a subscription to every later event.
-// A subscriber that lets buffer events pile up is dropped.
-func (c *Core) Subscribe(buffer int) (*Event, *Subscription) { return c.hub.subscribe(buffer) }
-
 // Readers returns every reader and its card.
 func (c *Core) Readers() api.Readers {
-	c.hub.mu.Lock()
-	defer c.hub.mu.Unlock()
-	return api.Readers{Readers: c.hub.readersLocked()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return api.Readers{Readers: c.readersLocked()}
+}
+
+// readersLocked is a deep enough copy of the readers for a caller to keep.
+func (c *Core) readersLocked() []api.Reader {
+	out := make([]api.Reader, len(c.readers))
+	for i, r := range c.readers {
+		out[i] = api.Reader{Name: r.name, CardPresent: r.card != nil}
+		if r.card != nil {
+			card := *r.card.card
+			out[i].Card = &card
+		}
+	}
+	return out
 }
 
 // Available reports whether the PC/SC service is reachable.
 func (c *Core) Available() bool {
-	c.hub.mu.Lock()
-	defer c.hub.mu.Unlock()
-	return c.hub.available
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.available
 }
 
 // Card returns the card in the first reader holding one, or api.NoCard.
@@ -303,23 +332,27 @@ var noCardJSON = []byte("{\"present\":false}\n")
 func (c *Core) waitCard(ctx context.Context) (api.Card, []byte) {
 	var timeout <-chan time.Time
 	for {
-		c.hub.mu.Lock()
-		var card *api.Card
-		var enc []byte
-		pending := false
-		for _, r := range c.hub.readers {
-			if r.Card != nil {
-				card, enc, pending = r.Card, c.hub.cardJSON[r.Name], c.hub.pending[r.Name]
+		c.mu.Lock()
+		var in *insertion
+		for _, r := range c.readers {
+			if r.card != nil {
+				in = r.card
 				break
 			}
 		}
-		changed := c.hub.changed
-		c.hub.mu.Unlock()
-		if card == nil {
+		var card api.Card
+		var enc []byte
+		pending := false
+		if in != nil {
+			card, enc, pending = *in.card, in.json, in.pending
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if in == nil {
 			return api.NoCard, noCardJSON
 		}
 		if !pending {
-			return *card, enc
+			return card, enc
 		}
 		if timeout == nil {
 			t := time.NewTimer(c.opt.CardWait)
@@ -329,9 +362,9 @@ func (c *Core) waitCard(ctx context.Context) (api.Card, []byte) {
 		select {
 		case <-changed:
 		case <-timeout:
-			return *card, enc
+			return card, enc
 		case <-ctx.Done():
-			return *card, enc
+			return card, enc
 		}
 	}
 }

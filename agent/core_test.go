@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,17 +206,83 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 }
 
-func TestPrepareRunsOncePerEvent(t *testing.T) {
-	calls := 0
-	c := New(Options{Prepare: func(b []byte) any { calls++; return string(b) }})
+// TestSubscribersShareOneEvent: every subscriber receives the same *Event,
+// which the HTTP layer relies on to make each WebSocket frame once.
+func TestSubscribersShareOneEvent(t *testing.T) {
+	c, _ := newTestCore(t)
 	_, a := c.Subscribe(4)
 	_, b := c.Subscribe(4)
 	c.Apply(pcsc.Event{Type: pcsc.Available})
-	ea, eb := <-a.C, <-b.C
-	if ea != eb || ea.Wire != string(ea.JSON) {
-		t.Error("subscribers did not share one prepared event")
+	if ea, eb := <-a.C, <-b.C; ea != eb {
+		t.Errorf("subscribers got two events: %p %s and %p %s", ea, ea.JSON, eb, eb.JSON)
 	}
-	if calls != 3 { // two snapshots and one event
-		t.Errorf("Prepare called %d times, want 3", calls)
+}
+
+// TestResync: after falling behind the monitor, the Core brings its state in
+// line with the monitor's snapshot and publishes only the differences.
+func TestResync(t *testing.T) {
+	avail := func(rs ...pcsc.Reader) pcsc.State { return pcsc.State{Available: true, Readers: rs} }
+	cases := []struct {
+		name   string
+		before []pcsc.Event
+		state  pcsc.State
+		want   []string // "type reader"
+		after  string   // the readers afterwards, "name:card ..."
+	}{
+		{"start-up announces everything", nil,
+			avail(pcsc.Reader{Name: "R0"}, pcsc.Reader{Name: "R1", CardPresent: true, ATR: []byte{1}}),
+			[]string{"pcsc-available ", "reader-added R0", "reader-added R1", "card-inserted R1"}, "R0:false R1:true"},
+		{"nothing changed", []pcsc.Event{{Type: pcsc.Available}, {Type: pcsc.ReaderAdded, Reader: "R0"}},
+			avail(pcsc.Reader{Name: "R0"}), nil, "R0:false"},
+		{"card and reader gone", []pcsc.Event{{Type: pcsc.Available}, {Type: pcsc.ReaderAdded, Reader: "R0"},
+			{Type: pcsc.ReaderAdded, Reader: "R1"}, {Type: pcsc.CardInserted, Reader: "R1", ATR: []byte{1}}},
+			avail(pcsc.Reader{Name: "R0"}), []string{"card-removed R1", "reader-removed R1"}, "R0:false"},
+		{"card removed from one reader, inserted in another", []pcsc.Event{{Type: pcsc.Available}, {Type: pcsc.ReaderAdded, Reader: "R0"},
+			{Type: pcsc.CardInserted, Reader: "R0", ATR: []byte{1}}, {Type: pcsc.ReaderAdded, Reader: "R1"}},
+			avail(pcsc.Reader{Name: "R0"}, pcsc.Reader{Name: "R1", CardPresent: true, ATR: []byte{2}}),
+			[]string{"card-removed R0", "card-inserted R1"}, "R0:false R1:true"},
+		{"service gone", []pcsc.Event{{Type: pcsc.Available}, {Type: pcsc.ReaderAdded, Reader: "R0"}},
+			pcsc.State{}, []string{"reader-removed R0", "pcsc-unavailable "}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, f := newTestCore(t)
+			close(f.release)
+			for _, ev := range tc.before {
+				c.Apply(ev)
+			}
+			_, sub := c.Subscribe(64)
+			defer sub.Close()
+			c.resync(tc.state)
+			var got []string
+			for len(got) < len(tc.want) {
+				m := next(t, sub)
+				if m.Type != TypeCardUpdated {
+					got = append(got, m.Type+" "+m.Reader)
+				}
+			}
+			quiet := time.After(100 * time.Millisecond)
+		drain:
+			for {
+				select {
+				case ev := <-sub.C:
+					if ev.Type != TypeCardUpdated {
+						got = append(got, "unexpected "+ev.Type)
+					}
+				case <-quiet:
+					break drain
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("events %q, want %q", got, tc.want)
+			}
+			var after []string
+			for _, r := range c.Readers().Readers {
+				after = append(after, fmt.Sprintf("%s:%v", r.Name, r.CardPresent))
+			}
+			if s := strings.Join(after, " "); s != tc.after {
+				t.Errorf("readers afterwards %q, want %q", s, tc.after)
+			}
+		})
 	}
 }

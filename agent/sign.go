@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 )
@@ -18,18 +19,82 @@ import (
 // PINPrompt asks the user for the card PIN on behalf of origin. retries is
 // what the card says is left (-1 when unknown); retryMsg is set when a
 // previous attempt was wrong. It returns the PIN, which the caller wipes, or
-// an error (ErrPINCancelled when the user declined).
+// an error (cardinfo.ErrPINCancelled when the user declined).
 type PINPrompt func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error)
 
-// ErrPINCancelled means the user cancelled the PIN prompt.
-var ErrPINCancelled = errors.New("PIN entry cancelled")
+// ErrNoPINPrompt is OpenSigner's error when the agent has no PIN prompt
+// (Options.PINPrompt), so it cannot sign.
+var ErrNoPINPrompt = errors.New("no PIN entry program is configured")
 
-// CardSigner signs with the card's authentication key (slot 9A) during one
-// signing session, after the PIN was verified. It implements webeid.Signer.
+// OpenSigner begins a signing session on the first card present: it asks
+// the user for the PIN through the PIN prompt (naming origin), has the card
+// verify it, and returns the CardSigner to sign with, which the caller must
+// Close. The session holds a PC/SC transaction and the reader's signing
+// lock until then. The card's PIN is never left verified: not by another
+// program when the session begins, nor by the session when it ends (see
+// clearPINBefore).
+// Errors: ErrNoPINPrompt; pcsc.ErrNoCard without a card;
+// cardinfo.ErrPINCancelled; a *piv.WrongPINError when the user gave up
+// after wrong PINs; piv.ErrPINBlocked; cardinfo.ErrBusy.
+func (c *Core) OpenSigner(ctx context.Context, origin string) (_ *CardSigner, err error) {
+	if c.opt.PINPrompt == nil {
+		return nil, ErrNoPINPrompt
+	}
+	if !c.beginSigning() {
+		return nil, fmt.Errorf("the agent is restarting: %w", cardinfo.ErrBusy)
+	}
+	s := &CardSigner{core: c, release: c.endSigning}
+	defer func() {
+		if err != nil {
+			s.lastErr = err
+			_ = s.Close()
+		}
+	}()
+	if s.reader, s.cert, err = c.currentCard(); err != nil {
+		return nil, err
+	}
+	unlock, err := c.signLocks.lock(ctx, s.reader)
+	if err != nil {
+		return nil, err
+	}
+	s.release = func() { unlock(); c.endSigning() }
+	conn, err := pcsc.Connect(ctx, s.reader)
+	if err != nil {
+		return nil, err
+	}
+	s.conn = conn
+	if err := conn.BeginTransaction(ctx); err != nil {
+		return nil, err
+	}
+	if err := piv.SelectPIV(ctx, conn); err != nil {
+		return nil, err
+	}
+	// No PIN caching: whatever verified the PIN before (another program, an
+	// earlier session) is forgotten now, and this session's verification
+	// when it ends.
+	if s.resettable, err = c.clearPINBefore(ctx, conn, s.reader); err != nil {
+		return nil, err
+	}
+	s.clearPIN = true
+	if err := verifyPIN(ctx, conn, origin, c.opt.PINPrompt); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// CardSigner is one signing session: it signs with the card's
+// authentication key (slot 9A), after the PIN was verified, until Close. It
+// implements webeid.Signer. It is for one goroutine at a time.
 type CardSigner struct {
-	ctx  context.Context
-	conn piv.Card
-	cert *x509.Certificate
+	core       *Core
+	conn       *pcsc.Conn
+	reader     string
+	cert       *x509.Certificate
+	resettable bool   // the card took VERIFY P1=FF as the session began
+	clearPIN   bool   // the PIN may be verified: clear it at Close
+	lastErr    error  // the card's answer to the last command, for Close
+	release    func() // lets the next session on the reader, and StopSigning, go on
+	closed     bool
 }
 
 // Certificate is the card's authentication certificate.
@@ -50,7 +115,7 @@ func (s *CardSigner) Sign(ctx context.Context, hash crypto.Hash, digest []byte) 
 		if err != nil {
 			return nil, fmt.Errorf("sign: %w", err)
 		}
-		return piv.GeneralAuthenticate(ctx, s.conn, piv.AlgRSA2048, piv.SlotAuthentication, block)
+		return s.authenticate(ctx, piv.AlgRSA2048, block)
 	case *ecdsa.PublicKey:
 		if pub.Curve.Params().BitSize != 256 {
 			return nil, fmt.Errorf("sign: EC key on %s: %w", pub.Curve.Params().Name, piv.ErrUnsupportedCard)
@@ -59,9 +124,48 @@ func (s *CardSigner) Sign(ctx context.Context, hash crypto.Hash, digest []byte) 
 		if len(digest) > 32 {
 			digest = digest[:32]
 		}
-		return piv.GeneralAuthenticate(ctx, s.conn, piv.AlgECCP256, piv.SlotAuthentication, digest)
+		return s.authenticate(ctx, piv.AlgECCP256, digest)
 	}
 	return nil, fmt.Errorf("sign: %T key: %w", s.cert.PublicKey, piv.ErrUnsupportedCard)
+}
+
+// authenticate has the card sign data with its authentication key and
+// remembers whether the card answered.
+func (s *CardSigner) authenticate(ctx context.Context, alg byte, data []byte) ([]byte, error) {
+	sig, err := piv.GeneralAuthenticate(ctx, s.conn, alg, piv.SlotAuthentication, data)
+	s.lastErr = err
+	return sig, err
+}
+
+// Close ends the session: it leaves the card's PIN not verified (unless
+// the card has gone), ends the PC/SC transaction, closes the connection and
+// lets the next session on the reader begin. Its error is the transaction's
+// end failing; closing again does nothing.
+func (s *CardSigner) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	defer s.release()
+	if s.conn == nil {
+		return nil
+	}
+	defer s.conn.Close()
+	if s.clearPIN && !cardGone(s.lastErr) {
+		s.core.clearPINAfter(s.conn, s.reader, s.resettable)
+	}
+	// The session's own context may have ended; the transaction ends anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	return s.conn.EndTransaction(ctx)
+}
+
+// cardGone reports whether err says the card, its reader or the PC/SC
+// service went away, or the connection broke: nothing more can be sent to
+// the card on this connection.
+func cardGone(err error) bool {
+	return errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrNoReader) ||
+		errors.Is(err, pcsc.ErrUnavailable) || errors.Is(err, pcsc.ErrClosed)
 }
 
 // cardLocks serialises signing sessions per reader: a second page asking
@@ -87,83 +191,8 @@ func (l *cardLocks) lock(ctx context.Context, reader string) (unlock func(), err
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for the card: %w", ErrBusy)
+		return nil, fmt.Errorf("wait for the card: %w", cardinfo.ErrBusy)
 	}
-}
-
-// ErrBusy means the card was busy with another signing for longer than the
-// request could wait.
-var ErrBusy = errors.New("the card is busy signing for another request")
-
-// maxPINAttempts bounds how often one request asks for the PIN after wrong
-// entries (the card's own counter still rules).
-const maxPINAttempts = 3
-
-// Sign runs fn with a CardSigner for the first card present, after asking
-// the user for the PIN through prompt (naming origin) and verifying it. The
-// whole session holds a PC/SC transaction and the reader's signing lock.
-// The card's PIN is never left verified: not by another program when the
-// session starts, nor by the session when it ends (see clearPINBefore).
-// Errors: pcsc.ErrNoCard without a card; ErrPINCancelled; a
-// *piv.WrongPINError when the user gave up after wrong PINs;
-// piv.ErrPINBlocked; ErrBusy.
-func (c *Core) Sign(ctx context.Context, origin string, prompt PINPrompt, fn func(*CardSigner) error) error {
-	c.gate.Lock()
-	if c.gate.stopped {
-		c.gate.Unlock()
-		return fmt.Errorf("the agent is restarting: %w", ErrBusy)
-	}
-	c.gate.signing++
-	c.gate.Unlock()
-	defer func() {
-		c.gate.Lock()
-		c.gate.signing--
-		c.gate.Unlock()
-	}()
-	reader, cert, err := c.currentCard()
-	if err != nil {
-		return err
-	}
-	unlock, err := c.signLocks.lock(ctx, reader)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	conn, err := pcsc.Connect(ctx, reader)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Transaction(ctx, func() (err error) {
-		if err := piv.SelectPIV(ctx, conn); err != nil {
-			return err
-		}
-		// No PIN caching: whatever verified the PIN before (another program,
-		// an earlier session) is forgotten now, and this session's
-		// verification when it ends.
-		resettable, err := c.clearPINBefore(ctx, conn, reader)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cardGone(err) {
-				return // and its PIN state with it
-			}
-			c.clearPINAfter(ctx, conn, reader, resettable)
-		}()
-		if err := verifyPIN(ctx, conn, origin, prompt); err != nil {
-			return err
-		}
-		return fn(&CardSigner{ctx: ctx, conn: conn, cert: cert})
-	})
-}
-
-// cardGone reports whether err says the card, its reader or the PC/SC
-// service went away, or the connection broke: nothing more can be sent to
-// the card on this connection.
-func cardGone(err error) bool {
-	return errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrNoReader) ||
-		errors.Is(err, pcsc.ErrUnavailable) || errors.Is(err, pcsc.ErrClosed)
 }
 
 // clearPINBefore makes sure the card's PIN is not verified as a signing
@@ -207,8 +236,9 @@ func (c *Core) clearPINBefore(ctx context.Context, conn *pcsc.Conn, reader strin
 	return false, nil
 }
 
-// cleanupTimeout bounds clearing the PIN status as a session ends, which
-// happens even when the session's own context has ended.
+// cleanupTimeout bounds clearing the PIN status, and ending the
+// transaction, as a session ends, which happens even when the session's own
+// context has ended.
 const cleanupTimeout = 5 * time.Second
 
 // clearPINAfter leaves the card's PIN not verified as a signing session
@@ -221,8 +251,8 @@ const cleanupTimeout = 5 * time.Second
 // left before it noticed, can fail to power the next card put in that
 // reader. A card still there but mute is cleared when the next session
 // starts.
-func (c *Core) clearPINAfter(ctx context.Context, conn *pcsc.Conn, reader string, resettable bool) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+func (c *Core) clearPINAfter(conn *pcsc.Conn, reader string, resettable bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	log := c.log.With().Str("reader", reader).Logger()
 	if resettable {
@@ -254,9 +284,29 @@ func (c *Core) clearPINAfter(ctx context.Context, conn *pcsc.Conn, reader string
 	log.Info().Msg("PIN status cleared by a card reset")
 }
 
-// StopSigning makes every later Sign fail with ErrBusy, provided no signing
-// session is under way; it reports whether it did. The agent calls it
-// before it restarts, so that no PIN prompt or signature is cut short.
+// beginSigning counts a signing session in, unless StopSigning has
+// stopped them.
+func (c *Core) beginSigning() bool {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	if c.gate.stopped {
+		return false
+	}
+	c.gate.signing++
+	return true
+}
+
+// endSigning counts a signing session out.
+func (c *Core) endSigning() {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	c.gate.signing--
+}
+
+// StopSigning makes every later OpenSigner fail with cardinfo.ErrBusy,
+// provided no signing session is under way; it reports whether it did. The
+// agent calls it before it restarts, so that no PIN prompt or signature is
+// cut short.
 func (c *Core) StopSigning() bool {
 	c.gate.Lock()
 	defer c.gate.Unlock()
@@ -272,21 +322,22 @@ func (c *Core) StopSigning() bool {
 func (c *Core) currentCard() (string, *x509.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.hub.mu.Lock()
-	readers := c.hub.readersLocked()
-	c.hub.mu.Unlock()
-	for _, r := range readers {
-		if r.Card == nil {
+	for _, r := range c.readers {
+		if r.card == nil {
 			continue
 		}
-		id := c.identities[r.Name]
+		id := r.card.id
 		if id == nil || id.Certificate == nil {
-			return "", nil, fmt.Errorf("the card in %q has no readable certificate: %w", r.Name, piv.ErrUnsupportedCard)
+			return "", nil, fmt.Errorf("the card in %q has no readable certificate: %w", r.name, piv.ErrUnsupportedCard)
 		}
-		return r.Name, id.Certificate, nil
+		return r.name, id.Certificate, nil
 	}
 	return "", nil, fmt.Errorf("sign: %w", pcsc.ErrNoCard)
 }
+
+// maxPINAttempts bounds how often one request asks for the PIN after wrong
+// entries (the card's own counter still rules).
+const maxPINAttempts = 3
 
 // verifyPIN prompts for the PIN and verifies it, asking again after a wrong
 // one while the card has retries left.
@@ -306,7 +357,7 @@ func verifyPIN(ctx context.Context, conn piv.Card, origin string, prompt PINProm
 	for attempt := 0; attempt < maxPINAttempts; attempt++ {
 		pin, err := prompt(ctx, origin, retries, retryMsg)
 		if err != nil {
-			if lastWrong != nil && errors.Is(err, ErrPINCancelled) {
+			if lastWrong != nil && errors.Is(err, cardinfo.ErrPINCancelled) {
 				return lastWrong // the user gave up after a wrong PIN
 			}
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/pcsc"
@@ -98,9 +99,8 @@ func run(ctx context.Context, opt Options) error {
 	}
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
-	core := agent.New(agent.Options{Monitor: mon, Logger: log, Prepare: httpapi.PrepareEvent})
-	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load,
-		PINPrompt: pinPrompt(opt.PINEntry, log)})
+	core := agent.New(agent.Options{Monitor: mon, Logger: log, PINPrompt: pinPrompt(opt.PINEntry, log)})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load})
 	defer srv.Close()
 	l.srv = srv
 	changed := srv.DomainsChanged
@@ -169,7 +169,7 @@ func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
 		}
 		pin, err := prog.GetPIN(ctx, pinentry.Request{Title: "cardbridge", Description: desc, Prompt: "PIN:", Error: retryMsg})
 		if errors.Is(err, pinentry.ErrCancelled) {
-			return nil, fmt.Errorf("%w: %v", agent.ErrPINCancelled, err)
+			return nil, fmt.Errorf("%w: %v", cardinfo.ErrPINCancelled, err)
 		}
 		if err != nil {
 			log.Error().Err(err).Msg("PIN entry failed")

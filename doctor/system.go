@@ -13,8 +13,8 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 )
@@ -72,8 +72,8 @@ func (*System) Readers(ctx context.Context) ([]pcsc.Reader, error) { return pcsc
 
 // ReadCard reads the identity of the card in r, as `cardbridge card` does.
 func (*System) ReadCard(ctx context.Context, r pcsc.Reader) api.Card {
-	id, err := agent.ReadIdentity(ctx, r.Name)
-	return agent.NewCard(r.Name, r.ATR, id, err)
+	id, err := cardinfo.ReadIdentity(ctx, r.Name)
+	return cardinfo.NewCard(r.Name, r.ATR, id, err)
 }
 
 // Local GETs http://localhost:port/path on loopback.

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/version"
 	"github.com/cardbridge/cardbridge/webeid"
@@ -41,18 +43,22 @@ func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	if s.opt.PINPrompt == nil {
-		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "no PIN entry program is configured (--pinentry)")
+	// The user is asked for the PIN, which the card verifies; then the card
+	// signs the token.
+	signer, err := s.opt.Backend.OpenSigner(r.Context(), origin)
+	if errors.Is(err, agent.ErrNoPINPrompt) {
+		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, err.Error()+" (--pinentry)")
 		return
 	}
 	var tok *webeid.Token
-	err := s.opt.Backend.Sign(r.Context(), origin, s.opt.PINPrompt, func(cs *agent.CardSigner) error {
-		var err error
-		tok, err = webeid.Create(r.Context(), cs, cs.Certificate(), origin, req.Challenge, webeid.AppVersionURL(version.Version))
-		return err
-	})
+	if err == nil {
+		tok, err = webeid.Create(r.Context(), signer, signer.Certificate(), origin, req.Challenge, webeid.AppVersionURL(version.Version))
+		if cerr := signer.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
-		code := agent.CodeOf(err)
+		code := cardinfo.CodeOf(err)
 		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("authentication failed")
 		localhttp.WriteError(w, statusOf(code), code, err.Error())
 		return

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,14 +24,35 @@ const (
 	eventBuffer = 64
 )
 
-// PrepareEvent turns an event's JSON into a WebSocket frame once for all
-// clients; it is agent.Options.Prepare.
-func PrepareEvent(b []byte) any {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		return nil
+// frames makes each event's WebSocket frame once, however many streams send
+// it: every stream receives the same *agent.Event, and the first to send it
+// prepares the frame that the others reuse. It keeps the frames of the last
+// frameSlots events, more than a stream can have waiting before it is
+// dropped (eventBuffer), so a frame is made again only for a slot taken by
+// a later event.
+type frames struct {
+	mu    sync.Mutex
+	slots [frameSlots]struct {
+		ev *agent.Event
+		pm *websocket.PreparedMessage
 	}
-	return pm
+}
+
+const frameSlots = 2 * eventBuffer
+
+// get returns ev's frame.
+func (f *frames) get(ev *agent.Event) (*websocket.PreparedMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	slot := &f.slots[ev.Seq%frameSlots]
+	if slot.ev != ev {
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, ev.JSON)
+		if err != nil {
+			return nil, err
+		}
+		slot.ev, slot.pm = ev, pm
+	}
+	return slot.pm, nil
 }
 
 // handleEvents streams the snapshot and every later event over a WebSocket.
@@ -114,10 +136,14 @@ func (s *Server) stream(conn *websocket.Conn, remote string, snapshot *agent.Eve
 	}
 }
 
+// send writes one event. The snapshot is the subscriber's own; every other
+// event goes out as the frame all streams share.
 func (s *Server) send(conn *websocket.Conn, ev *agent.Event) error {
 	_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
-	if pm, ok := ev.Wire.(*websocket.PreparedMessage); ok {
-		return conn.WritePreparedMessage(pm)
+	if ev.Type != agent.TypeSnapshot {
+		if pm, err := s.frames.get(ev); err == nil {
+			return conn.WritePreparedMessage(pm)
+		}
 	}
 	return conn.WriteMessage(websocket.TextMessage, ev.JSON)
 }

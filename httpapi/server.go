@@ -33,7 +33,7 @@ type Backend interface {
 	CardJSON(ctx context.Context) []byte
 	Available() bool
 	Subscribe(buffer int) (*agent.Event, *agent.Subscription)
-	Sign(ctx context.Context, origin string, prompt agent.PINPrompt, fn func(*agent.CardSigner) error) error
+	OpenSigner(ctx context.Context, origin string) (*agent.CardSigner, error)
 }
 
 // Options configures a Server.
@@ -49,11 +49,8 @@ type Options struct {
 	// PortService reports whether the agent is registered with the port
 	// service; nil means standalone.
 	PortService func() bool
-	// PINPrompt asks the user for the card PIN; nil means signing is not
-	// available (answers INTERNAL).
-	PINPrompt agent.PINPrompt
-	Logger    zerolog.Logger
-	LogFile   string // shown on the status page
+	Logger      zerolog.Logger
+	LogFile     string // shown on the status page
 	// MaxConns bounds concurrent connections per listener (4096 when zero).
 	MaxConns int
 }
@@ -69,7 +66,8 @@ type Server struct {
 	upgrader websocket.Upgrader
 	started  time.Time
 
-	hub *signalr.Server // the NHS Credential Management signing hub
+	hub    *signalr.Server // the NHS Credential Management signing hub
+	frames frames          // event frames, made once for every stream
 
 	mu   sync.Mutex
 	port int

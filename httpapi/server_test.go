@@ -58,7 +58,7 @@ func startServer(t *testing.T) *testServer {
 	ts := &testServer{}
 	ts.caller.Store(&me)
 	ts.list.Store(list)
-	ts.core = agent.New(agent.Options{Prepare: PrepareEvent, ReadIdentity: nil})
+	ts.core = agent.New(agent.Options{})
 	ts.Server = New(Options{
 		Backend: ts.core,
 		Domains: func() localhttp.DomainInfo {

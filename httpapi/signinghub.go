@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/signalr"
 )
@@ -106,28 +107,23 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 			return malformed(fmt.Sprintf("payload %d is not non-empty base64", i+1)), nil
 		}
 	}
-	if s.opt.PINPrompt == nil {
-		return nil, &signalr.HubError{Message: "no PIN entry program is configured", Data: map[string]string{"code": string(api.CodeInternal)}}
-	}
 	resp := signResponse{StatusCode: statusSuccess, StatusString: "Success", Timestamp: now, Signatures: []signature{}, FailedSignatures: []failedSignature{}}
 	origin := c.Origin()
-	err = s.opt.Backend.Sign(ctx, origin, s.opt.PINPrompt, func(cs *agent.CardSigner) error {
-		resp.Certificate = base64.StdEncoding.EncodeToString(cs.Certificate().Raw)
-		for i, p := range req.Payloads {
-			sig, err := cs.Sign(ctx, hash, digest(hash, data[i]))
-			if err != nil {
-				if errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrClosed) {
-					return err // the card left: nothing more can be signed
-				}
-				resp.FailedSignatures = append(resp.FailedSignatures, failedSignature{ID: p.ID, Message: err.Error()})
-				continue
-			}
-			resp.Signatures = append(resp.Signatures, signature{ID: p.ID, Signature: base64.StdEncoding.EncodeToString(sig)})
+	// The user is asked for the PIN, which the card verifies; then the card
+	// signs each payload.
+	signer, err := s.opt.Backend.OpenSigner(ctx, origin)
+	if errors.Is(err, agent.ErrNoPINPrompt) {
+		return nil, &signalr.HubError{Message: err.Error(), Data: map[string]string{"code": string(api.CodeInternal)}}
+	}
+	if err == nil {
+		resp.Certificate = base64.StdEncoding.EncodeToString(signer.Certificate().Raw)
+		err = signPayloads(ctx, signer, hash, req, data, &resp)
+		if cerr := signer.Close(); err == nil {
+			err = cerr
 		}
-		return nil
-	})
+	}
 	if err != nil {
-		code := agent.CodeOf(err)
+		code := cardinfo.CodeOf(err)
 		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("requestToSign failed")
 		if code == api.CodeNoCard || code == api.CodeNoReader {
 			return signResponse{StatusCode: statusNoCertificate, StatusString: "No X.509 Signing certificate found", Message: err.Error(), Timestamp: now,
@@ -137,6 +133,24 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 	}
 	s.log.Info().Str("origin", origin).Int("signed", len(resp.Signatures)).Int("failed", len(resp.FailedSignatures)).Msg("requestToSign done")
 	return resp, nil
+}
+
+// signPayloads signs each payload's data into resp: a payload the card
+// cannot sign is a failed signature, but a card that has left ends the
+// request.
+func signPayloads(ctx context.Context, signer *agent.CardSigner, hash crypto.Hash, req signRequest, data [][]byte, resp *signResponse) error {
+	for i, p := range req.Payloads {
+		sig, err := signer.Sign(ctx, hash, digest(hash, data[i]))
+		if err != nil {
+			if errors.Is(err, pcsc.ErrNoCard) || errors.Is(err, pcsc.ErrClosed) {
+				return err // the card left: nothing more can be signed
+			}
+			resp.FailedSignatures = append(resp.FailedSignatures, failedSignature{ID: p.ID, Message: err.Error()})
+			continue
+		}
+		resp.Signatures = append(resp.Signatures, signature{ID: p.ID, Signature: base64.StdEncoding.EncodeToString(sig)})
+	}
+	return nil
 }
 
 // digest hashes data with hash (SHA-1 or SHA-256).

@@ -117,24 +117,42 @@ func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 // VERIFY then sign). Waiting for another program's transaction counts
 // against ctx and the exchange timeout like an exchange.
 func (c *Conn) Transaction(ctx context.Context, fn func() error) error {
+	if err := c.BeginTransaction(ctx); err != nil {
+		return err
+	}
+	ferr := fn()
+	err := c.EndTransaction(ctx)
+	if ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// BeginTransaction begins a PC/SC transaction on the card, as Transaction
+// does, for a caller that spans one over several steps of its own; it must
+// call EndTransaction.
+func (c *Conn) BeginTransaction(ctx context.Context) error {
 	if _, err := c.call(ctx, "begin transaction on", func(card sysCard) ([]byte, error) {
 		return nil, card.BeginTransaction()
 	}); err != nil {
 		return err
 	}
 	c.setInTx(true)
-	ferr := fn()
-	var err error
-	if c.setInTx(false) { // not when Reset lost the transaction
-		_, err = c.call(ctx, "end transaction on", func(card sysCard) ([]byte, error) {
-			return nil, card.EndTransaction()
-		})
+	return nil
+}
+
+// EndTransaction ends the transaction BeginTransaction began. It does
+// nothing when a Reset lost the transaction, or when none is held, and a
+// card that has left meanwhile is no error.
+func (c *Conn) EndTransaction(ctx context.Context) error {
+	if !c.setInTx(false) {
+		return nil
 	}
-	if ferr != nil {
-		return ferr
-	}
+	_, err := c.call(ctx, "end transaction on", func(card sysCard) ([]byte, error) {
+		return nil, card.EndTransaction()
+	})
 	if errors.Is(err, ErrNoCard) {
-		return nil // fn finished; the card left afterwards
+		return nil // the card left afterwards
 	}
 	return err
 }
@@ -155,12 +173,14 @@ func (c *Conn) setInTx(held bool) bool {
 // Monitor reports no event. Other programs' handles on the card get
 // SCARD_W_RESET_CARD until they reconnect. It is bounded like an exchange.
 //
-// Called from a Transaction's fn, it resets the card while the transaction
-// holds it, then ends the transaction and begins it again: WinSCard ends a
-// transaction when its card is reset, while pcsc-lite keeps it and would
-// nest a second one. Another program may use the card in between, so the
-// caller checks again whatever it relies on. If the transaction cannot be
-// begun again, Reset returns that error and Transaction ends nothing.
+// Called inside a transaction (Transaction's fn, or between
+// BeginTransaction and EndTransaction), it resets the card while the
+// transaction holds it, then ends the transaction and begins it again:
+// WinSCard ends a transaction when its card is reset, while pcsc-lite keeps
+// it and would nest a second one. Another program may use the card in
+// between, so the caller checks again whatever it relies on. If the
+// transaction cannot be begun again, Reset returns that error and nothing
+// is ended.
 func (c *Conn) Reset(ctx context.Context) error {
 	if _, err := c.call(ctx, "reset card in", func(card sysCard) ([]byte, error) {
 		return nil, card.Reset()

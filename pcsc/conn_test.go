@@ -156,6 +156,52 @@ func TestConnTransaction(t *testing.T) {
 	}
 }
 
+// TestConnBeginEndTransaction: a transaction spanned over steps of the
+// caller's own is held from BeginTransaction to EndTransaction, and ending
+// it again, or after a Reset lost it, does nothing.
+func TestConnBeginEndTransaction(t *testing.T) {
+	tests := []struct {
+		name     string
+		resetTx  bool  // a Reset inside loses the transaction (it cannot be begun again)
+		endTwice bool  // EndTransaction is called twice
+		wantEnds int32 // EndTransaction calls reaching the card
+	}{
+		{name: "begin then end", wantEnds: 1},
+		{name: "ended twice", endTwice: true, wantEnds: 1},
+		{name: "lost by a reset", resetTx: true, wantEnds: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			card := &scriptedCard{resp: []byte{0x90, 0x00}, resetEndsTx: true}
+			conn, err := connect(context.Background(), func() (sysContext, error) { return &scriptedContext{card: card}, nil }, "R0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if err := conn.BeginTransaction(context.Background()); err != nil || card.transactions.Load() != 1 {
+				t.Fatalf("BeginTransaction: %v, %d held", err, card.transactions.Load())
+			}
+			if tt.resetTx {
+				card.beginErr.Store(true)
+				if err := conn.Reset(context.Background()); !errors.Is(err, ErrCardBusy) {
+					t.Fatalf("Reset = %v, want the failed begin", err)
+				}
+			}
+			if err := conn.EndTransaction(context.Background()); err != nil {
+				t.Errorf("EndTransaction: %v", err)
+			}
+			if tt.endTwice {
+				if err := conn.EndTransaction(context.Background()); err != nil {
+					t.Errorf("second EndTransaction: %v", err)
+				}
+			}
+			if held, ends := card.transactions.Load(), card.ends.Load(); held != 0 || ends != tt.wantEnds {
+				t.Errorf("after: %d held, %d EndTransaction calls; want 0 and %d", held, ends, tt.wantEnds)
+			}
+		})
+	}
+}
+
 func TestConnectDeadline(t *testing.T) {
 	card := &scriptedCard{resp: []byte{0x90, 0x00}}
 	sc := &scriptedContext{card: card}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/internal/pubsub"
 )
 
 // EventType says what changed.
@@ -79,31 +81,11 @@ func (s State) Card() (Reader, bool) {
 // reader did not keep up. Subscribe again for a fresh State.
 var ErrOverflow = errors.New("pcsc: subscriber fell behind and was dropped")
 
-// Subscription delivers events to one subscriber.
-type Subscription struct {
-	// C receives every event after the State returned with the
-	// subscription. It is closed by Close or when the subscriber falls behind.
-	C <-chan Event
-
-	c    chan Event
-	m    *Monitor
-	once sync.Once
-	err  error // set before c is closed
-}
-
-// Err says why C was closed: nil after Close, ErrOverflow when dropped.
-func (s *Subscription) Err() error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	return s.err
-}
-
-// Close ends the subscription and closes C.
-func (s *Subscription) Close() {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.dropLocked(s, nil)
-}
+// Subscription delivers events to one subscriber. C receives every event
+// after the State returned with the subscription; it is closed by Close, at
+// the end of Run, or when the subscriber falls behind. Err says why: nil
+// after Close or Run's end, ErrOverflow when dropped.
+type Subscription = pubsub.Subscription[Event]
 
 // MonitorOptions tunes a Monitor. The zero value is ready to use.
 type MonitorOptions struct {
@@ -125,7 +107,7 @@ type Monitor struct {
 
 	mu    sync.Mutex
 	state State // readers sorted by name
-	subs  map[*Subscription]struct{}
+	subs  *pubsub.Hub[Event]
 
 	// known is what the watch loop believes about each reader. Only Run's
 	// goroutine uses it; it outlives one PC/SC context so that a quick
@@ -147,7 +129,7 @@ func NewMonitor(opt MonitorOptions) *Monitor {
 	if opt.now == nil {
 		opt.now = time.Now
 	}
-	m := &Monitor{opt: opt, log: zerolog.Nop(), subs: map[*Subscription]struct{}{}, known: map[string]*watched{}}
+	m := &Monitor{opt: opt, log: zerolog.Nop(), subs: pubsub.New[Event](ErrOverflow), known: map[string]*watched{}}
 	if opt.Logger != nil {
 		m.log = opt.Logger.With().Str("component", "pcsc-monitor").Logger()
 	}
@@ -171,21 +153,9 @@ func (m *Monitor) copyStateLocked() State {
 // later event, buffering up to buffer of them (at least 1). A subscriber
 // that lets the buffer fill is dropped: C is closed and Err is ErrOverflow.
 func (m *Monitor) Subscribe(buffer int) (State, *Subscription) {
-	c := make(chan Event, max(buffer, 1))
-	s := &Subscription{C: c, c: c, m: m}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.subs[s] = struct{}{}
-	return m.copyStateLocked(), s
-}
-
-func (m *Monitor) dropLocked(s *Subscription, err error) {
-	if _, ok := m.subs[s]; !ok {
-		return
-	}
-	delete(m.subs, s)
-	s.err = err
-	close(s.c)
+	return m.copyStateLocked(), m.subs.Subscribe(buffer)
 }
 
 // emit applies ev to the state and sends it to every subscriber.
@@ -217,13 +187,8 @@ func (m *Monitor) emit(typ EventType, reader string, atr []byte) {
 		}
 	}
 	m.log.Debug().Uint64("seq", ev.Seq).Str("event", typ.String()).Str("reader", reader).Msg("pcsc event")
-	for s := range m.subs {
-		select {
-		case s.c <- ev:
-		default:
-			m.log.Warn().Str("event", typ.String()).Msg("dropping a subscriber that fell behind")
-			m.dropLocked(s, ErrOverflow)
-		}
+	if n := m.subs.Publish(ev); n > 0 {
+		m.log.Warn().Str("event", typ.String()).Int("subscribers", n).Msg("dropping a subscriber that fell behind")
 	}
 }
 
@@ -241,13 +206,7 @@ func compareStrings(a, b string) int {
 // ctx's error. It re-establishes the PC/SC context with backoff whenever the
 // service stops, reporting Unavailable and later Available.
 func (m *Monitor) Run(ctx context.Context) error {
-	defer func() {
-		m.mu.Lock()
-		for s := range m.subs {
-			m.dropLocked(s, nil)
-		}
-		m.mu.Unlock()
-	}()
+	defer m.subs.CloseAll()
 	backoff := m.opt.MinBackoff
 	for {
 		c, err := m.opt.establish()

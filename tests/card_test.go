@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
@@ -26,7 +26,7 @@ func readIdentity(t testing.TB, reader string, d time.Duration) (*piv.Identity, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	return agent.ReadIdentity(ctx, reader)
+	return cardinfo.ReadIdentity(ctx, reader)
 }
 
 func TestReadIdentity(t *testing.T) {
@@ -115,7 +115,7 @@ func TestFaultyCards(t *testing.T) {
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("took %v to give up; every exchange has a deadline", d)
 			}
-			code := agent.CodeOf(err)
+			code := cardinfo.CodeOf(err)
 			switch tc.fault {
 			case vcard.FaultDisconnect:
 				// The card vanished: no card, or the reader's error for it.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
@@ -31,7 +32,7 @@ func runCore(t *testing.T) (*agent.Core, *agent.Subscription) {
 // runCoreLog is runCore with the Core logging to log.
 func runCoreLog(t *testing.T, log zerolog.Logger) (*agent.Core, *agent.Subscription) {
 	t.Helper()
-	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{}), Logger: log})
+	core := agent.New(agent.Options{Monitor: pcsc.NewMonitor(pcsc.MonitorOptions{}), Logger: log, PINPrompt: promptFromContext})
 	_, sub := core.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -79,11 +80,21 @@ func (p *pins) prompt(ctx context.Context, origin string, retries int, msg strin
 		p.hook()
 	}
 	if len(p.answers) == 0 || p.answers[0] == "" {
-		return nil, agent.ErrPINCancelled
+		return nil, cardinfo.ErrPINCancelled
 	}
 	a := p.answers[0]
 	p.answers = p.answers[1:]
 	return []byte(a), nil
+}
+
+// pinsKey carries, in a signing session's context, the *pins that answer
+// its PIN prompt.
+type pinsKey struct{}
+
+// promptFromContext is the PIN prompt of the Cores runCore makes: the
+// session's *pins answers it.
+func promptFromContext(ctx context.Context, origin string, retries int, msg string) ([]byte, error) {
+	return ctx.Value(pinsKey{}).(*pins).prompt(ctx, origin, retries, msg)
 }
 
 func itoa(i int) string {
@@ -107,12 +118,7 @@ func TestSignWebEIDToken(t *testing.T) {
 			insert(t, c, 0)
 			waitIdentified(t, sub)
 			p := &pins{answers: []string{"123456"}}
-			var tok *webeid.Token
-			err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-				var err error
-				tok, err = webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-				return err
-			})
+			tok, err := signToken(core, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,14 +143,12 @@ func TestSignPINOutcomes(t *testing.T) {
 	insert(t, c, 0)
 	waitIdentified(t, sub)
 	sign := func(p *pins) error {
-		return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-			return err
-		})
+		_, err := signToken(core, p)
+		return err
 	}
 	// Cancelled.
-	if err := sign(&pins{answers: []string{""}}); agent.CodeOf(err) != api.CodePINCancelled {
-		t.Errorf("cancel: %v (%s)", err, agent.CodeOf(err))
+	if err := sign(&pins{answers: []string{""}}); cardinfo.CodeOf(err) != api.CodePINCancelled {
+		t.Errorf("cancel: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	// Wrong, then right: asked again, told the attempts left.
 	p := &pins{answers: []string{"000000", "123456"}}
@@ -155,15 +159,15 @@ func TestSignPINOutcomes(t *testing.T) {
 		t.Errorf("prompts = %q", p.asked)
 	}
 	// Wrong, then cancelled: WRONG_PIN.
-	if err := sign(&pins{answers: []string{"000000", ""}}); agent.CodeOf(err) != api.CodeWrongPIN {
-		t.Errorf("wrong then cancel: %v (%s)", err, agent.CodeOf(err))
+	if err := sign(&pins{answers: []string{"000000", ""}}); cardinfo.CodeOf(err) != api.CodeWrongPIN {
+		t.Errorf("wrong then cancel: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	// Wrong until blocked: PIN_BLOCKED, and later requests say so at once.
-	if err := sign(&pins{answers: []string{"000000", "000000", "000000"}}); agent.CodeOf(err) != api.CodePINBlocked {
-		t.Errorf("three wrong: %v (%s)", err, agent.CodeOf(err))
+	if err := sign(&pins{answers: []string{"000000", "000000", "000000"}}); cardinfo.CodeOf(err) != api.CodePINBlocked {
+		t.Errorf("three wrong: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	p = &pins{answers: []string{"123456"}}
-	if err := sign(p); agent.CodeOf(err) != api.CodePINBlocked || len(p.asked) != 0 {
+	if err := sign(p); cardinfo.CodeOf(err) != api.CodePINBlocked || len(p.asked) != 0 {
 		t.Errorf("blocked card: %v, prompts %q", err, p.asked)
 	}
 }
@@ -175,10 +179,8 @@ func TestSignConcurrentAndCardRemoved(t *testing.T) {
 	insert(t, c, 0)
 	waitIdentified(t, sub)
 	run := func(p *pins) error {
-		return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-			return err
-		})
+		_, err := signToken(core, p)
+		return err
 	}
 	// Two pages at once: both succeed, one after the other.
 	var wg sync.WaitGroup
@@ -197,7 +199,7 @@ func TestSignConcurrentAndCardRemoved(t *testing.T) {
 	if err == nil {
 		t.Fatal("signing succeeded with the card removed")
 	}
-	if code := agent.CodeOf(err); code != api.CodeNoCard && code != api.CodeUnsupportedCard {
+	if code := cardinfo.CodeOf(err); code != api.CodeNoCard && code != api.CodeUnsupportedCard {
 		t.Errorf("card removed mid-signing: %v (%s)", err, code)
 	}
 	// The agent carries on: the card back in, signing works again.
@@ -226,10 +228,8 @@ func TestStopSigningWaitsForTheSession(t *testing.T) {
 	p := &pins{answers: []string{"123456"}, hook: func() { close(atPrompt); <-release }}
 	done := make(chan error, 1)
 	go func() {
-		done <- core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-			_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-			return err
-		})
+		_, err := signToken(core, p)
+		done <- err
 	}()
 	select {
 	case <-atPrompt:
@@ -252,21 +252,28 @@ func TestStopSigningWaitsForTheSession(t *testing.T) {
 		t.Fatal("StopSigning refused with no session under way")
 	}
 	asked := len(p.asked)
-	err := core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(*agent.CardSigner) error { return nil })
-	if !errors.Is(err, agent.ErrBusy) || !strings.Contains(err.Error(), "restarting") {
-		t.Errorf("Sign after StopSigning = %v, want ErrBusy (restarting)", err)
+	_, err := signToken(core, p)
+	if !errors.Is(err, cardinfo.ErrBusy) || !strings.Contains(err.Error(), "restarting") {
+		t.Errorf("OpenSigner after StopSigning = %v, want ErrBusy (restarting)", err)
 	}
 	if len(p.asked) != asked {
-		t.Error("Sign after StopSigning asked for the PIN")
+		t.Error("OpenSigner after StopSigning asked for the PIN")
 	}
 }
 
-// signToken runs one signing session on core that makes a Web eID token.
-func signToken(core *agent.Core, p *pins) error {
-	return core.Sign(context.Background(), "https://my.esr.nhs.uk", p.prompt, func(s *agent.CardSigner) error {
-		_, err := webeid.Create(context.Background(), s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
-		return err
-	})
+// signToken runs one signing session on core, p answering its PIN prompt,
+// that makes a Web eID token for https://my.esr.nhs.uk.
+func signToken(core *agent.Core, p *pins) (*webeid.Token, error) {
+	ctx := context.WithValue(context.Background(), pinsKey{}, p)
+	s, err := core.OpenSigner(ctx, "https://my.esr.nhs.uk")
+	if err != nil {
+		return nil, err
+	}
+	tok, err := webeid.Create(ctx, s, s.Certificate(), "https://my.esr.nhs.uk", testNonce, webeid.AppVersionURL("0.1.0"))
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return tok, err
 }
 
 // pinResetCards are the cards whose PIN status the agent must clear: one
@@ -343,8 +350,8 @@ func TestSignAsksForThePINEverySession(t *testing.T) {
 			waitIdentified(t, sub)
 			p := &pins{answers: []string{"123456", "123456"}}
 			for session := 1; session <= 2; session++ {
-				if err := signToken(core, p); err != nil {
-					t.Fatalf("session %d: %v (%s)", session, err, agent.CodeOf(err))
+				if _, err := signToken(core, p); err != nil {
+					t.Fatalf("session %d: %v (%s)", session, err, cardinfo.CodeOf(err))
 				}
 				if len(p.asked) != session {
 					t.Fatalf("after session %d the PIN was asked for %d times: %q", session, len(p.asked), p.asked)
@@ -405,8 +412,8 @@ func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
 			verifiedAtPrompt := true
 			p := &pins{answers: []string{"123456"}}
 			p.hook = func() { verifiedAtPrompt = c.PINVerified() }
-			if err := signToken(core, p); err != nil {
-				t.Fatalf("Sign: %v (%s)", err, agent.CodeOf(err))
+			if _, err := signToken(core, p); err != nil {
+				t.Fatalf("Sign: %v (%s)", err, cardinfo.CodeOf(err))
 			}
 			if len(p.asked) != 1 {
 				t.Fatalf("the PIN was asked for %d times, want once: %q", len(p.asked), p.asked)
@@ -435,15 +442,15 @@ func TestSignCardRemovedAtThePrompt(t *testing.T) {
 			waitIdentified(t, sub)
 			for round := 1; round <= 3; round++ {
 				p := &pins{answers: []string{"123456"}, hook: func() { _ = c.Remove() }}
-				err := signToken(core, p)
-				if code := agent.CodeOf(err); err == nil || code != api.CodeNoCard && code != api.CodeUnsupportedCard {
+				_, err := signToken(core, p)
+				if code := cardinfo.CodeOf(err); err == nil || code != api.CodeNoCard && code != api.CodeUnsupportedCard {
 					t.Fatalf("round %d: card removed at the prompt: %v (%s)", round, err, code)
 				}
 				waitPresent(t, reader0, false)
 				insert(t, c, 0)
 				waitIdentified(t, sub)
 				p = &pins{answers: []string{"123456"}}
-				if err := signToken(core, p); err != nil || len(p.asked) != 1 {
+				if _, err := signToken(core, p); err != nil || len(p.asked) != 1 {
 					t.Fatalf("round %d: after re-insertion: %v, prompts %q", round, err, p.asked)
 				}
 				if c.PINVerified() {

@@ -4,7 +4,6 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -16,9 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"github.com/cardbridge/cardbridge/agent"
-	"github.com/cardbridge/cardbridge/webeid"
 )
 
 // TestWebEIDTokenVerifiesWithOpenSSL signs a Web eID token with a virtual card through the
@@ -30,7 +26,7 @@ func TestWebEIDTokenVerifiesWithOpenSSL(t *testing.T) {
 		t.Skip("openssl is not installed: this test checks tokens with openssl dgst -sha256 -verify")
 	}
 	needPCSCD(t)
-	const origin = "https://my.esr.nhs.uk"
+	const origin = "https://my.esr.nhs.uk" // what signToken signs for
 	for _, tt := range []struct {
 		alg, uuid, want string
 	}{
@@ -43,12 +39,7 @@ func TestWebEIDTokenVerifiesWithOpenSSL(t *testing.T) {
 			insert(t, c, 0)
 			waitIdentified(t, sub)
 			p := &pins{answers: []string{"123456"}}
-			var tok *webeid.Token
-			err := core.Sign(context.Background(), origin, p.prompt, func(s *agent.CardSigner) error {
-				var err error
-				tok, err = webeid.Create(context.Background(), s, s.Certificate(), origin, testNonce, webeid.AppVersionURL("0.1.0"))
-				return err
-			})
+			tok, err := signToken(core, p)
 			if err != nil {
 				t.Fatalf("sign token: %v", err)
 			}

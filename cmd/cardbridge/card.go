@@ -8,8 +8,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/pcsc"
 )
@@ -34,7 +34,7 @@ func (c commands) card(ctx context.Context, args []string) error {
 		}
 		// The same words as JSON for scripts, or as one sentence for people.
 		if *asJSON {
-			_ = writeJSON(c.stdout, api.ErrorBody{Error: api.Error{Code: agent.CodeOf(err), Message: msg}})
+			_ = writeJSON(c.stdout, api.ErrorBody{Error: api.Error{Code: cardinfo.CodeOf(err), Message: msg}})
 		} else {
 			fmt.Fprintln(c.stderr, "cardbridge: "+msg)
 		}
@@ -60,8 +60,8 @@ func (c commands) card(ctx context.Context, args []string) error {
 
 // readCard reads the identity of the card in r on a connection of its own.
 func readCard(ctx context.Context, r pcsc.Reader) api.Card {
-	id, err := agent.ReadIdentity(ctx, r.Name)
-	return agent.NewCard(r.Name, r.ATR, id, err)
+	id, err := cardinfo.ReadIdentity(ctx, r.Name)
+	return cardinfo.NewCard(r.Name, r.ATR, id, err)
 }
 
 func printReaders(w io.Writer, out api.Readers) {

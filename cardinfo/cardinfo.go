@@ -1,6 +1,12 @@
-package agent
+// Package cardinfo describes a smartcard as the API shows it: it reads a
+// card's identity, makes the api.Card that pages see, and names the API
+// error code of an error from PC/SC, the card or a signing session. The
+// agent, `cardbridge card` and `cardbridge doctor` share it, so that each
+// shows a card, and what went wrong with it, alike.
+package cardinfo
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -11,6 +17,23 @@ import (
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 )
+
+// ReadIdentity reads the identity of the card in reader on a PC/SC
+// connection of its own, inside a transaction so that no other program's
+// commands interleave with the chained GET DATA.
+func ReadIdentity(ctx context.Context, reader string) (*piv.Identity, error) {
+	conn, err := pcsc.Connect(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var id *piv.Identity
+	err = conn.Transaction(ctx, func() error {
+		id, err = piv.ReadIdentity(ctx, conn)
+		return err
+	})
+	return id, err
+}
 
 // NewCard describes a card in reader with the given ATR; id may be nil when
 // the identity has not been (or could not be) read, and readErr says why.
@@ -30,6 +53,13 @@ func NewCard(reader string, atr []byte, id *piv.Identity, readErr error) api.Car
 	}
 	return c
 }
+
+// ErrPINCancelled means the user cancelled the PIN prompt.
+var ErrPINCancelled = errors.New("PIN entry cancelled")
+
+// ErrBusy means the card was busy with another signing for longer than the
+// request could wait, or the agent is restarting.
+var ErrBusy = errors.New("the card is busy signing for another request")
 
 // CodeOf classifies err by the sentinel errors it wraps, for the API.
 func CodeOf(err error) api.Code {

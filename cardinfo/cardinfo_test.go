@@ -1,4 +1,4 @@
-package agent
+package cardinfo
 
 import (
 	"crypto/x509"
@@ -27,12 +27,18 @@ func TestCodeOf(t *testing.T) {
 		{pcsc.ErrCardUnresponsive, api.CodeUnsupportedCard},
 		{&piv.WrongPINError{Retries: 2}, api.CodeWrongPIN},
 		{piv.ErrPINBlocked, api.CodePINBlocked},
+		{fmt.Errorf("pinentry: %w", ErrPINCancelled), api.CodePINCancelled},
+		{fmt.Errorf("wait for the card: %w", ErrBusy), api.CodeBusy},
+		{fmt.Errorf("verify: %w", &piv.WrongPINError{Retries: 1}), api.CodeWrongPIN},
 		{errors.New("something else"), api.CodeInternal},
 	}
 	for _, c := range cases {
-		t.Run(string(c.want), func(t *testing.T) {
+		t.Run(c.err.Error(), func(t *testing.T) {
 			if got := CodeOf(c.err); got != c.want {
 				t.Errorf("CodeOf(%v) = %s, want %s", c.err, got, c.want)
+			}
+			if e := FromError(c.err); e.Code != c.want || e.Message != c.err.Error() {
+				t.Errorf("FromError(%v) = %+v", c.err, e)
 			}
 		})
 	}
