@@ -25,7 +25,7 @@ func ParseRange(s string) (Range, error) {
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil {
-		return Range{}, fmt.Errorf("port range %q: want LO-HI", s)
+		return Range{}, fmt.Errorf("%q: want LO-HI within %d-65535", s, minRangePort)
 	}
 	r := Range{Lo: lo, Hi: hi}
 	if err := r.Validate(); err != nil {
