@@ -28,22 +28,24 @@ func TestCanBind(t *testing.T) {
 	}
 	defer target.Close()
 	clientOn := func(host string) int {
-		port, err := FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(host), Port: port}, Timeout: 5 * time.Second}
-		network := "tcp4"
-		addr := target.Addr().String()
+		network, to := "tcp4", target
 		if host == "::1" {
 			ln6, err := net.Listen("tcp6", "[::1]:0")
 			if err != nil {
 				t.Skipf("no IPv6 loopback: %v", err)
 			}
 			t.Cleanup(func() { ln6.Close() })
-			network, addr = "tcp6", ln6.Addr().String()
+			network, to = "tcp6", ln6
 		}
-		c, err := d.Dial(network, addr)
+		// The listener is made first: a port FreePort gave and then
+		// released could otherwise be handed to it, and the client would
+		// dial itself.
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(host), Port: port}, Timeout: 5 * time.Second}
+		c, err := d.Dial(network, to.Addr().String())
 		if err != nil {
 			t.Fatalf("dial from %s:%d: %v", host, port, err)
 		}
