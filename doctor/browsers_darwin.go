@@ -37,7 +37,7 @@ func findBrowsers() []Browser {
 	}
 	var out []Browser
 	for _, mb := range macBrowsers {
-		b := Browser{ID: mb.id, Name: mb.name, Where: mb.domain, Policies: Policies{}}
+		b := Browser{ID: mb.id, Name: mb.name, Where: mb.domain}
 		for _, dir := range []string{"/Applications", filepath.Join(home, "Applications")} {
 			if _, err := os.Stat(filepath.Join(dir, mb.app)); err == nil {
 				b.Installed = true
@@ -49,20 +49,17 @@ func findBrowsers() []Browser {
 			files = append(files, filepath.Join(managedPrefs, userName, mb.domain+".plist"))
 		}
 		files = append(files, filepath.Join(managedPrefs, mb.domain+".plist"))
-		var errs []error
+		var sources []func() (Policies, error)
 		for _, f := range files {
-			p, err := readPlist(f)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			b.Policies.merge(p)
+			sources = append(sources, func() (Policies, error) {
+				p, err := readPlist(f)
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, nil
+				}
+				return p, err
+			})
 		}
-		b.Err = errors.Join(errs...)
-		if b.Installed || len(b.Policies) > 0 || b.Err != nil {
+		if b.readPolicies(sources...) {
 			out = append(out, b)
 		}
 	}

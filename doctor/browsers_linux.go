@@ -32,15 +32,12 @@ func browsersUnder(root string) []Browser {
 				break
 			}
 		}
-		managed, err := readPolicyDir(filepath.Join(root, lb.policies, "managed"))
-		recommended, rerr := readPolicyDir(filepath.Join(root, lb.policies, "recommended"))
-		managed.merge(recommended)
-		b.Policies = managed
-		if err == nil {
-			err = rerr
+		var sources []func() (Policies, error)
+		for _, sub := range []string{"managed", "recommended"} {
+			dir := filepath.Join(root, lb.policies, sub)
+			sources = append(sources, func() (Policies, error) { return readPolicyDir(dir) })
 		}
-		b.Err = err
-		if b.Installed || len(b.Policies) > 0 || b.Err != nil {
+		if b.readPolicies(sources...) {
 			out = append(out, b)
 		}
 	}

@@ -34,7 +34,7 @@ var winBrowsers = []winBrowser{
 func findBrowsers() []Browser {
 	var out []Browser
 	for _, wb := range winBrowsers {
-		b := Browser{ID: wb.id, Name: wb.name, Where: `HKLM\` + wb.key, Policies: Policies{}}
+		b := Browser{ID: wb.id, Name: wb.name, Where: `HKLM\` + wb.key}
 		for _, exe := range wb.exes {
 			if p := expandPercent(exe); p != "" {
 				if _, err := os.Stat(p); err == nil {
@@ -43,7 +43,7 @@ func findBrowsers() []Browser {
 				}
 			}
 		}
-		var errs []error
+		var sources []func() (Policies, error)
 		for _, src := range []struct {
 			root registry.Key
 			path string
@@ -53,15 +53,9 @@ func findBrowsers() []Browser {
 			{registry.LOCAL_MACHINE, wb.key + `\Recommended`},
 			{registry.CURRENT_USER, wb.key + `\Recommended`},
 		} {
-			p, err := readRegistryPolicies(src.root, src.path)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			b.Policies.merge(p)
+			sources = append(sources, func() (Policies, error) { return readRegistryPolicies(src.root, src.path) })
 		}
-		b.Err = errors.Join(errs...)
-		if b.Installed || len(b.Policies) > 0 || b.Err != nil {
+		if b.readPolicies(sources...) {
 			out = append(out, b)
 		}
 	}

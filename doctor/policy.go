@@ -69,6 +69,25 @@ func (p Policies) merge(lower Policies) {
 	}
 }
 
+// readPolicies reads b's policy sources, the highest first, into
+// b.Policies; the errors of those that could not be read are joined in
+// b.Err. It reports whether b is worth listing: installed, or with policies
+// or errors.
+func (b *Browser) readPolicies(sources ...func() (Policies, error)) bool {
+	b.Policies = Policies{}
+	var errs []error
+	for _, read := range sources {
+		p, err := read()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.Policies.merge(p)
+	}
+	b.Err = errors.Join(errs...)
+	return b.Installed || len(b.Policies) > 0 || b.Err != nil
+}
+
 // parseJSONPolicies parses one policy file: a JSON object of policies.
 func parseJSONPolicies(data []byte) (Policies, error) {
 	var p Policies

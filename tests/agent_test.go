@@ -68,12 +68,7 @@ func startAgent(t testing.TB, extraArgs ...string) *agentProc {
 	done := make(chan struct{})
 	go func() { _ = a.cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		_ = a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = a.cmd.Process.Kill()
-			<-done
+		if terminate(a.cmd, done) {
 			t.Error("agent did not stop within 10s of SIGTERM")
 		}
 		if t.Failed() {

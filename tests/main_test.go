@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,5 +180,20 @@ func waitPresent(t testing.TB, reader string, want bool) {
 			t.Fatalf("reader %q: card present never became %v (last %v, %v)", reader, want, rs, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// terminate ends a child the test started: SIGTERM, then SIGKILL if it has
+// not exited within 10 s. done is closed when the child's Wait returns. It
+// reports whether the child had to be killed.
+func terminate(cmd *exec.Cmd, done <-chan struct{}) (killed bool) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return false
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return true
 	}
 }

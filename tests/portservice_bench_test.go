@@ -182,12 +182,7 @@ func (ps *benchPortService) stop(b *testing.B) {
 		a.close()
 	}
 	ps.agents = nil
-	_ = ps.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-ps.done:
-	case <-time.After(10 * time.Second):
-		_ = ps.cmd.Process.Kill()
-		<-ps.done
+	if terminate(ps.cmd, ps.done) {
 		b.Error("port service did not stop within 10s of SIGTERM")
 	}
 	if b.Failed() {

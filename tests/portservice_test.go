@@ -74,12 +74,7 @@ func (ps *portService) stop(t *testing.T) {
 	if ps.cmd == nil {
 		return
 	}
-	_ = ps.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-ps.done:
-	case <-time.After(10 * time.Second):
-		_ = ps.cmd.Process.Kill()
-		<-ps.done
+	if terminate(ps.cmd, ps.done) {
 		t.Error("port service did not stop within 10s of SIGTERM")
 	}
 	ps.cmd = nil
@@ -219,13 +214,7 @@ func stopUserAgent(tu *testUser) {
 	if tu.agent == nil {
 		return
 	}
-	_ = tu.agent.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-tu.done:
-	case <-time.After(10 * time.Second):
-		_ = tu.agent.Process.Kill()
-		<-tu.done
-	}
+	terminate(tu.agent, tu.done)
 	tu.agent = nil
 }
 
