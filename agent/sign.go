@@ -16,11 +16,26 @@ import (
 	"github.com/cardbridge/cardbridge/piv"
 )
 
-// PINPrompt asks the user for the card PIN on behalf of origin. retries is
-// what the card says is left (-1 when unknown); retryMsg is set when a
-// previous attempt was wrong. It returns the PIN, which the caller wipes, or
-// an error (cardinfo.ErrPINCancelled when the user declined).
-type PINPrompt func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error)
+// PINPrompt asks the user for the card PIN. It returns the PIN, which the
+// caller wipes, or an error (cardinfo.ErrPINCancelled when the user
+// declined).
+type PINPrompt func(ctx context.Context, req PINRequest) ([]byte, error)
+
+// PINRequest is what a PIN prompt must tell the user.
+type PINRequest struct {
+	// Origin is the page that asks to use the card.
+	Origin string
+	// Retries is how many PIN attempts the card has left: at least 1, as
+	// no prompt is shown for a blocked card.
+	Retries int
+	// Wrong says that the PIN given just before, for the same request,
+	// was wrong.
+	Wrong bool
+}
+
+// LastAttempt reports whether a wrong PIN now blocks the card. A prompt
+// must then say so plainly.
+func (r PINRequest) LastAttempt() bool { return r.Retries == 1 }
 
 // ErrNoPINPrompt is OpenSigner's error when the agent has no PIN prompt
 // (Options.PINPrompt), so it cannot sign.
@@ -76,7 +91,7 @@ func (c *Core) OpenSigner(ctx context.Context, origin string) (_ *CardSigner, er
 		return nil, err
 	}
 	s.clearPIN = true
-	if err := verifyPIN(ctx, conn, origin, c.opt.PINPrompt); err != nil {
+	if err := c.verifyPIN(ctx, conn, s.reader, origin); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -340,8 +355,9 @@ func (c *Core) currentCard() (string, *x509.Certificate, error) {
 const maxPINAttempts = 3
 
 // verifyPIN prompts for the PIN and verifies it, asking again after a wrong
-// one while the card has retries left.
-func verifyPIN(ctx context.Context, conn piv.Card, origin string, prompt PINPrompt) error {
+// one while the card has retries left. Every wrong PIN is logged with the
+// attempts left; the PIN never is.
+func (c *Core) verifyPIN(ctx context.Context, conn piv.Card, reader, origin string) error {
 	retries, verified, err := piv.PINRetries(ctx, conn)
 	if err != nil {
 		return err
@@ -350,12 +366,13 @@ func verifyPIN(ctx context.Context, conn piv.Card, origin string, prompt PINProm
 		return nil
 	}
 	if retries == 0 {
+		c.log.Warn().Str("reader", reader).Str("origin", origin).Msg("the card's PIN is blocked; not asking for it")
 		return piv.ErrPINBlocked
 	}
-	retryMsg := ""
+	req := PINRequest{Origin: origin, Retries: retries}
 	var lastWrong error
 	for attempt := 0; attempt < maxPINAttempts; attempt++ {
-		pin, err := prompt(ctx, origin, retries, retryMsg)
+		pin, err := c.opt.PINPrompt(ctx, req)
 		if err != nil {
 			if lastWrong != nil && errors.Is(err, cardinfo.ErrPINCancelled) {
 				return lastWrong // the user gave up after a wrong PIN
@@ -369,11 +386,14 @@ func verifyPIN(ctx context.Context, conn piv.Card, origin string, prompt PINProm
 		case err == nil:
 			return nil
 		case errors.As(err, &wrong) && wrong.Retries > 0:
-			retries, lastWrong = wrong.Retries, err
-			retryMsg = fmt.Sprintf("Wrong PIN. %d attempts left.", wrong.Retries)
+			c.log.Warn().Str("reader", reader).Str("origin", origin).Int("attempts_left", wrong.Retries).Msg("wrong PIN")
+			req, lastWrong = PINRequest{Origin: origin, Retries: wrong.Retries, Wrong: true}, err
 			continue
+		case errors.Is(err, piv.ErrPINBlocked):
+			c.log.Error().Str("reader", reader).Str("origin", origin).Int("attempts_left", 0).Msg("wrong PIN: the card is now blocked")
+			return err
 		default:
-			return err // blocked, or the card failed
+			return err // the card failed
 		}
 	}
 	return lastWrong

@@ -13,7 +13,7 @@ import (
 // TestOpenSignerRefusesBeforeTheCard: the signing sessions refused before
 // any PC/SC call, and that each leaves no session counted.
 func TestOpenSignerRefusesBeforeTheCard(t *testing.T) {
-	ask := func(context.Context, string, int, string) ([]byte, error) {
+	ask := func(context.Context, PINRequest) ([]byte, error) {
 		t.Error("the PIN prompt was asked")
 		return nil, cardinfo.ErrPINCancelled
 	}

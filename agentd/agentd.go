@@ -13,15 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/cardbridge/cardbridge/agent"
-	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
-	"github.com/cardbridge/cardbridge/pinentry"
+	"github.com/cardbridge/cardbridge/pinprompt"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
@@ -99,7 +96,7 @@ func run(ctx context.Context, opt Options) error {
 	}
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
-	core := agent.New(agent.Options{Monitor: mon, Logger: log, PINPrompt: pinPrompt(opt.PINEntry, log)})
+	core := agent.New(agent.Options{Monitor: mon, Logger: log, PINPrompt: pinprompt.New(opt.PINEntry, log)})
 	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load})
 	defer srv.Close()
 	l.srv = srv
@@ -150,30 +147,4 @@ func run(ctx context.Context, opt Options) error {
 		return err
 	}
 	return nil
-}
-
-// pinPrompt asks for the PIN with the pinentry program at path, or the
-// platform's usual one when path is empty (looked up when first needed).
-func pinPrompt(path string, log zerolog.Logger) agent.PINPrompt {
-	return func(ctx context.Context, origin string, retries int, retryMsg string) ([]byte, error) {
-		prog := pinentry.Program{Path: path}
-		if path == "" {
-			var err error
-			if prog, err = pinentry.Find(); err != nil {
-				return nil, fmt.Errorf("no PIN entry program: %w (install pinentry, or give --pinentry)", err)
-			}
-		}
-		desc := origin + " asks to use your smartcard."
-		if retries > 0 {
-			desc += fmt.Sprintf("\n\n%d PIN attempts left.", retries)
-		}
-		pin, err := prog.GetPIN(ctx, pinentry.Request{Title: "cardbridge", Description: desc, Prompt: "PIN:", Error: retryMsg})
-		if errors.Is(err, pinentry.ErrCancelled) {
-			return nil, fmt.Errorf("%w: %v", cardinfo.ErrPINCancelled, err)
-		}
-		if err != nil {
-			log.Error().Err(err).Msg("PIN entry failed")
-		}
-		return pin, err
-	}
 }

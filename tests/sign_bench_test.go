@@ -64,7 +64,7 @@ func rawSign(b *testing.B, ctx *scard.Context, digest []byte) {
 func BenchmarkSignOverhead(b *testing.B) {
 	needPCSCD(b)
 	var prompt time.Duration // the PIN prompt's own time in this round
-	ask := func(context.Context, string, int, string) ([]byte, error) {
+	ask := func(context.Context, agent.PINRequest) ([]byte, error) {
 		p0 := time.Now()
 		defer func() { prompt += time.Since(p0) }()
 		return []byte("123456"), nil

@@ -5,6 +5,7 @@ package tests
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -68,14 +69,14 @@ func waitIdentified(t *testing.T, sub *agent.Subscription) {
 type pins struct {
 	mu      sync.Mutex
 	answers []string
-	asked   []string // "origin|retries|message"
+	asked   []string // "origin|retries|wrong"
 	hook    func()   // runs before answering
 }
 
-func (p *pins) prompt(ctx context.Context, origin string, retries int, msg string) ([]byte, error) {
+func (p *pins) prompt(ctx context.Context, req agent.PINRequest) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.asked = append(p.asked, origin+"|"+itoa(retries)+"|"+msg)
+	p.asked = append(p.asked, fmt.Sprintf("%s|%d|%t", req.Origin, req.Retries, req.Wrong))
 	if p.hook != nil {
 		p.hook()
 	}
@@ -93,8 +94,8 @@ type pinsKey struct{}
 
 // promptFromContext is the PIN prompt of the Cores runCore makes: the
 // session's *pins answers it.
-func promptFromContext(ctx context.Context, origin string, retries int, msg string) ([]byte, error) {
-	return ctx.Value(pinsKey{}).(*pins).prompt(ctx, origin, retries, msg)
+func promptFromContext(ctx context.Context, req agent.PINRequest) ([]byte, error) {
+	return ctx.Value(pinsKey{}).(*pins).prompt(ctx, req)
 }
 
 func itoa(i int) string {
@@ -122,7 +123,7 @@ func TestSignWebEIDToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.asked[0] != "https://my.esr.nhs.uk|3|" {
+			if p.asked[0] != "https://my.esr.nhs.uk|3|false" {
 				t.Errorf("PIN prompt asked with %q", p.asked[0])
 			}
 			got, err := webeid.Verify(tok, "https://my.esr.nhs.uk", testNonce, time.Now())
@@ -138,7 +139,8 @@ func TestSignWebEIDToken(t *testing.T) {
 
 func TestSignPINOutcomes(t *testing.T) {
 	needPCSCD(t)
-	core, sub := runCore(t)
+	log := &testutil.Buffer{}
+	core, sub := runCoreLog(t, zerolog.New(log))
 	c, _, _ := newCard(t, testCard{uuid: "555000000091"})
 	insert(t, c, 0)
 	waitIdentified(t, sub)
@@ -151,20 +153,40 @@ func TestSignPINOutcomes(t *testing.T) {
 		t.Errorf("cancel: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	// Wrong, then right: asked again, told the attempts left.
-	p := &pins{answers: []string{"000000", "123456"}}
+	p := &pins{answers: []string{"864209", "123456"}}
 	if err := sign(p); err != nil {
 		t.Fatalf("wrong then right PIN: %v", err)
 	}
-	if len(p.asked) != 2 || p.asked[1] != "https://my.esr.nhs.uk|2|Wrong PIN. 2 attempts left." {
+	if len(p.asked) != 2 || p.asked[1] != "https://my.esr.nhs.uk|2|true" {
 		t.Errorf("prompts = %q", p.asked)
 	}
 	// Wrong, then cancelled: WRONG_PIN.
-	if err := sign(&pins{answers: []string{"000000", ""}}); cardinfo.CodeOf(err) != api.CodeWrongPIN {
+	if err := sign(&pins{answers: []string{"864209", ""}}); cardinfo.CodeOf(err) != api.CodeWrongPIN {
 		t.Errorf("wrong then cancel: %v (%s)", err, cardinfo.CodeOf(err))
 	}
 	// Wrong until blocked: PIN_BLOCKED, and later requests say so at once.
-	if err := sign(&pins{answers: []string{"000000", "000000", "000000"}}); cardinfo.CodeOf(err) != api.CodePINBlocked {
+	// The card has two attempts left (the wrong PIN before the cancel
+	// above): the second prompt is the last attempt, and says so.
+	p = &pins{answers: []string{"864209", "864209"}}
+	if err := sign(p); cardinfo.CodeOf(err) != api.CodePINBlocked {
 		t.Errorf("three wrong: %v (%s)", err, cardinfo.CodeOf(err))
+	}
+	if want := []string{"https://my.esr.nhs.uk|2|false", "https://my.esr.nhs.uk|1|true"}; strings.Join(p.asked, " ") != strings.Join(want, " ") {
+		t.Errorf("prompts = %q, want %q", p.asked, want)
+	}
+	// Every wrong PIN was logged with the attempts left, the last as the
+	// block; no PIN was.
+	for _, want := range []string{
+		`"attempts_left":2,"message":"wrong PIN"`,
+		`"attempts_left":1,"message":"wrong PIN"`,
+		`"attempts_left":0,"message":"wrong PIN: the card is now blocked"`,
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the agent log has no %s:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log.String(), "864209") || strings.Contains(log.String(), "123456") {
+		t.Errorf("a PIN is in the agent log:\n%s", log)
 	}
 	p = &pins{answers: []string{"123456"}}
 	if err := sign(p); cardinfo.CodeOf(err) != api.CodePINBlocked || len(p.asked) != 0 {
@@ -356,7 +378,7 @@ func TestSignAsksForThePINEverySession(t *testing.T) {
 				if len(p.asked) != session {
 					t.Fatalf("after session %d the PIN was asked for %d times: %q", session, len(p.asked), p.asked)
 				}
-				if p.asked[session-1] != "https://my.esr.nhs.uk|3|" {
+				if p.asked[session-1] != "https://my.esr.nhs.uk|3|false" {
 					t.Errorf("session %d asked %q", session, p.asked[session-1])
 				}
 				if c.PINVerified() {

@@ -22,7 +22,7 @@ func (c commands) agent(ctx context.Context, args []string) error {
 	fs.StringVar(&opt.Listen, "listen", "", "standalone: serve on this loopback address, e.g. 127.0.0.1:43485, and do not ask the port service")
 	fs.StringVar(&opt.PortService, "portservice", localsock.DefaultPath, "the port service's local socket")
 	fs.StringVar(&opt.Domains, "domains", "", "a DomainList file to use instead of the port service's")
-	fs.StringVar(&opt.PINEntry, "pinentry", "", "the PIN prompt program (GnuPG pinentry protocol)")
+	fs.StringVar(&opt.PINEntry, "pinentry", "", "a PIN prompt program speaking GnuPG's pinentry protocol (default: the Windows credential dialog on Windows; elsewhere a graphical pinentry found on PATH)")
 	fs.StringVar(&opt.LogFile, "log", "", "log file (default: the per-user log directory)")
 	fs.StringVar(&opt.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&opt.UpgradeCheck, "upgrade-check", 10*time.Second, "how often to look for an upgraded cardbridge executable, to restart onto it when no signing is under way (0: never; not on Windows)")
