@@ -97,6 +97,9 @@ type Options struct {
 	User string
 	// Version is the running cardbridge's version.
 	Version string
+	// PINEntry is the agent's --pinentry; "" for the platform's default
+	// PIN prompt.
+	PINEntry string
 }
 
 // DefaultStandalonePort is the agent's port when it runs with --listen and
@@ -144,6 +147,7 @@ func Run(ctx context.Context, opt Options) Report {
 		checkAgentPort(nf, goos),
 		checkDomainList(nf, opt.Probes, now, goos),
 		checkTrustedURL(nf, now, goos),
+		checkPINPrompt(gatherPINPrompt(opt.Probes, opt.PINEntry, goos), goos),
 	}
 	checks = append(checks, checkBrowsers(brs, domainEntries(nf), goos)...)
 	checks = append(checks,

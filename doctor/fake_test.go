@@ -12,6 +12,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/pinprompt"
 )
 
 // reply is one canned answer of fakeProbes.
@@ -35,11 +36,17 @@ type fakeFile struct {
 	size int64
 	mod  time.Time
 	err  error
+	mode fs.FileMode // 0644 when 0
 }
 
-func (f fakeFile) Name() string       { return "f" }
-func (f fakeFile) Size() int64        { return f.size }
-func (f fakeFile) Mode() fs.FileMode  { return 0o644 }
+func (f fakeFile) Name() string { return "f" }
+func (f fakeFile) Size() int64  { return f.size }
+func (f fakeFile) Mode() fs.FileMode {
+	if f.mode == 0 {
+		return 0o644
+	}
+	return f.mode
+}
 func (f fakeFile) ModTime() time.Time { return f.mod }
 func (f fakeFile) IsDir() bool        { return false }
 func (f fakeFile) Sys() any           { return nil }
@@ -56,6 +63,11 @@ type fakeProbes struct {
 	browsers    []Browser
 	files       map[string]fakeFile
 	holders     map[int]string // PortHolder by port
+	// pinPrompt and pinPromptErr answer PINPrompt; the zero Choice
+	// stands for a prompt that works (the Windows dialog).
+	pinPrompt    pinprompt.Choice
+	pinPromptErr error
+	pinAsked     []string // the configured paths PINPrompt was given
 
 	mu    sync.Mutex
 	asked []string // every Local and Remote call, "port path" or URL
@@ -104,6 +116,16 @@ func (f *fakeProbes) Remote(ctx context.Context, url string) (int, []byte, error
 func (f *fakeProbes) Browsers() []Browser { return f.browsers }
 
 func (f *fakeProbes) PortHolder(port int) string { return f.holders[port] }
+
+func (f *fakeProbes) PINPrompt(configured string) (pinprompt.Choice, error) {
+	f.mu.Lock()
+	f.pinAsked = append(f.pinAsked, configured)
+	f.mu.Unlock()
+	if f.pinPrompt.Kind == "" && f.pinPromptErr == nil {
+		return pinprompt.Choice{Kind: pinprompt.KindWindowsDialog}, nil
+	}
+	return f.pinPrompt, f.pinPromptErr
+}
 
 func (f *fakeProbes) Stat(path string) (fs.FileInfo, error) {
 	fi, ok := f.files[path]

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/pinprompt"
 )
 
 // Probes is everything the checks ask of the machine. Each method returns
@@ -29,6 +30,9 @@ type Probes interface {
 	Browsers() []Browser
 	// Stat is os.Stat.
 	Stat(path string) (fs.FileInfo, error)
+	// PINPrompt says how signing would ask for the PIN, given the
+	// agent's --pinentry (configured; "" for none): pinprompt.Choose.
+	PINPrompt(configured string) (pinprompt.Choice, error)
 	// PortHolder names the OS user whose socket listens on the loopback
 	// port and, where the OS tells, its process ("uid:1001 (alice), probe
 	// (pid 4242)"), or "" when the OS does not tell.

@@ -17,6 +17,7 @@ import (
 	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/pinprompt"
 )
 
 // maxBody bounds what doctor reads of any answer.
@@ -124,6 +125,11 @@ func (*System) Browsers() []Browser { return findBrowsers() }
 
 // Stat is os.Stat.
 func (*System) Stat(path string) (fs.FileInfo, error) { return os.Stat(path) }
+
+// PINPrompt is pinprompt.Choose.
+func (*System) PINPrompt(configured string) (pinprompt.Choice, error) {
+	return pinprompt.Choose(configured)
+}
 
 // PortHolder asks the OS who listens on 127.0.0.1:port, then [::1]:port:
 // the user and, where the OS tells, the process.

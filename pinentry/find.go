@@ -3,6 +3,9 @@ package pinentry
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Find picks the pinentry program to use on this machine when none is
@@ -45,3 +48,18 @@ func (e *notFoundError) Error() string {
 }
 
 func (e *notFoundError) Unwrap() error { return ErrNotFound }
+
+// terminalOnly are the pinentry programs that draw in a terminal and fail
+// without one ("Inappropriate ioctl for device").
+var terminalOnly = []string{"pinentry-curses", "pinentry-tty"}
+
+// NeedsTerminal reports whether the program at path (after symbolic links,
+// such as Debian's /usr/bin/pinentry alternative) is a pinentry that works
+// only in a terminal, which an agent started at login does not have.
+func NeedsTerminal(path string) bool {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	name := strings.TrimSuffix(strings.ToLower(filepath.Base(path)), ".exe")
+	return slices.Contains(terminalOnly, name)
+}

@@ -2,7 +2,9 @@ package pinentry
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,5 +47,38 @@ func fakeLookPath(installed []string) func(string) (string, error) {
 			}
 		}
 		return "", exec.ErrNotFound
+	}
+}
+
+func TestNeedsTerminal(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"pinentry-curses", "pinentry-tty", "pinentry-gnome3", "pinentry-qt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Debian's /usr/bin/pinentry is a link through /etc/alternatives.
+	link := func(name, target string) string {
+		p := filepath.Join(dir, name)
+		if err := os.Symlink(filepath.Join(dir, target), p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{filepath.Join(dir, "pinentry-curses"), true},
+		{filepath.Join(dir, "pinentry-tty"), true},
+		{filepath.Join(dir, "pinentry-gnome3"), false},
+		{link("pinentry", "pinentry-curses"), true},
+		{link("pinentry-alt", "pinentry-qt"), false},
+		{filepath.Join(dir, "missing", "pinentry-curses"), true},
+	}
+	for _, c := range cases {
+		if got := NeedsTerminal(c.path); got != c.want {
+			t.Errorf("NeedsTerminal(%s) = %v, want %v", c.path, got, c.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/doctor"
 	"github.com/cardbridge/cardbridge/internal/cli"
+	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/version"
@@ -22,6 +23,7 @@ func (c commands) doctor(ctx context.Context, args []string) error {
 	port := fs.Int("port", doctor.DefaultStandalonePort, "where a standalone agent (--listen) would listen; 0 not to look")
 	stateDir := fs.String("state-dir", "", "the port service's state directory, for its log (default: as the port service says, else "+doctor.DefaultStateDir(runtime.GOOS)+")")
 	agentLog := fs.String("log", os.Getenv("CARDBRIDGE_LOG"), "the agent's log file (default: $CARDBRIDGE_LOG, else the per-user log directory)")
+	pinEntry := fs.String("pinentry", os.Getenv(flagenv.Name("pinentry")), "the PIN prompt program the agent is given with --pinentry, if any (default: $CARDBRIDGE_PINENTRY)")
 	timeout := fs.Duration("timeout", doctor.DefaultTimeout, "give up on whatever has not answered after this long")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
@@ -46,6 +48,7 @@ func (c commands) doctor(ctx context.Context, args []string) error {
 		Timeout:        *timeout,
 		User:           whoAmI(),
 		Version:        version.Version,
+		PINEntry:       *pinEntry,
 	})
 	if *asJSON {
 		_ = writeJSON(c.stdout, rep)
