@@ -1,18 +1,43 @@
 // Package wine tells tests whether they run under Wine rather than on
-// Windows, so that a test can skip what Wine does not implement, saying what,
-// while still running in full on Windows. Only tests import it.
+// Windows, and which Wine, so that a test can skip what a Wine release does
+// not implement, saying what, while still running in full on Windows and on
+// the Wine releases that do implement it. Only tests import it.
 package wine
 
-import "testing"
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
 
 // Running reports whether the program runs under Wine.
 func Running() bool { return Version() != "" }
 
-// Skip skips the test under Wine, giving Wine's version and why; on Windows
-// and elsewhere it does nothing.
+// Major is Wine's major version (8 for "8.0"), or 0 when not under Wine or
+// when the version cannot be read.
+func Major() int {
+	v, _, _ := strings.Cut(Version(), ".")
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// SkipBefore skips the test under a Wine older than release fixed (a major
+// version), the first release that implements what the test needs, giving
+// the running version and why; under that release or later, on Windows and
+// elsewhere it does nothing.
+func SkipBefore(t testing.TB, fixed int, why string) {
+	t.Helper()
+	if v := Version(); v != "" && Major() < fixed {
+		t.Skipf("Wine %s (before Wine %d): %s", v, fixed, why)
+	}
+}
+
+// Skip skips the test under every Wine release so far (the running one is
+// named), for what no Wine release implements; on Windows and elsewhere it
+// does nothing.
 func Skip(t testing.TB, why string) {
 	t.Helper()
 	if v := Version(); v != "" {
-		t.Skipf("Wine %s: %s", v, why)
+		t.Skipf("Wine %s (and every release up to it): %s", v, why)
 	}
 }
