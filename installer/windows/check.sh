@@ -48,7 +48,9 @@ done
 [ ${#msis[@]} -gt 0 ] || usage
 
 need_packages msitools osslsigncode openssl
-[ $wine_test = no ] || need_packages wine wine64
+# MinGW-w64 builds the ProcessPrng DLL Go programs need under Wine 8 (see
+# wine_tests), so that the installed programs can be run.
+[ $wine_test = no ] || need_packages wine wine64 gcc-mingw-w64-x86-64-win32
 
 passed=0
 failed=0

@@ -247,7 +247,7 @@ func stopForeign() error {
 	return nil
 }
 
-// foreignPIDs lists running pcscd processes.
+// foreignPIDs lists running pcscd processes in this root.
 func foreignPIDs() []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
@@ -257,11 +257,23 @@ func foreignPIDs() []int {
 			continue
 		}
 		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err == nil && strings.TrimSpace(string(comm)) == "pcscd" && alive(pid) {
+		if err == nil && strings.TrimSpace(string(comm)) == "pcscd" && alive(pid) && inHostRoot(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// inHostRoot reports whether pid sees the same root directory as this
+// process: a pcscd chrooted elsewhere (the Windows lane's) has its own
+// /run/pcscd and vpcd ports, and is left alone.
+func inHostRoot(pid int) bool {
+	root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+	if err != nil {
+		return true // cannot tell: treat it as ours to stop
+	}
+	self, err := os.Readlink("/proc/self/root")
+	return err != nil || root == self
 }
 
 // alive reports whether pid runs and is not a zombie.

@@ -5,7 +5,10 @@
 //
 //	probe -base http://127.0.0.1:43485 -origin https://my.esr.nhs.uk /api/card /api/events ...
 //
-// Paths are fetched with GET; /api/events is dialled as a WebSocket.
+// Paths are fetched with GET (or -method, with -body); /api/events is
+// dialled as a WebSocket and closed at once, or with -until TYPE kept open,
+// each message printed as it comes, until one of that type arrives (or -wait
+// passes): a line with body "connected" says the socket is open.
 // Instead of fetching paths it can, as a hostile local user would:
 //
 //	-hold ADDR     listen on ADDR until killed (a port squatter)
@@ -49,6 +52,10 @@ func main() {
 	hog := flag.Int("hog", 0, "instead: hold this many connections to -base open until stdin closes")
 	flood := flag.Int("flood", 0, "instead: send this many requests to -base, a connection each")
 	raw := flag.String("raw", "", "instead: send this request line to -base and print the status")
+	method := flag.String("method", "GET", "the HTTP method for the paths")
+	body := flag.String("body", "", "a JSON request body to send with -method")
+	until := flag.String("until", "", "keep /api/events open, printing its messages, until one of this type")
+	wait := flag.Duration("wait", time.Minute, "how long -until waits, and bounds each request")
 	flag.Parse()
 	addr := strings.TrimPrefix(*base, "http://")
 	switch {
@@ -78,7 +85,7 @@ func main() {
 		}
 	}
 	enc := json.NewEncoder(os.Stdout)
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: *wait}
 	for _, path := range flag.Args() {
 		r := result{Path: path}
 		hdr := http.Header{}
@@ -88,6 +95,10 @@ func main() {
 		if path == "/api/events" {
 			d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 			conn, resp, err := d.Dial(strings.Replace(*base, "http", "ws", 1)+path, hdr)
+			if conn != nil && *until != "" {
+				followEvents(enc, conn, *until, *wait)
+				continue
+			}
 			if conn != nil {
 				conn.Close()
 			}
@@ -100,7 +111,12 @@ func main() {
 				r.Body = string(b)
 			}
 		} else {
-			req, _ := http.NewRequest("GET", *base+path, nil)
+			var rb io.Reader
+			if *body != "" {
+				rb = strings.NewReader(*body)
+				hdr.Set("Content-Type", "application/json")
+			}
+			req, _ := http.NewRequest(*method, *base+path, rb)
 			req.Header = hdr
 			resp, err := client.Do(req)
 			if err != nil {
@@ -114,6 +130,27 @@ func main() {
 		if err := enc.Encode(r); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
+		}
+	}
+}
+
+// followEvents prints "connected", then every message of conn, until one
+// whose type is until, or wait passes, and closes conn.
+func followEvents(enc *json.Encoder, conn *websocket.Conn, until string, wait time.Duration) {
+	defer conn.Close()
+	const path = "/api/events"
+	_ = enc.Encode(result{Path: path, Status: http.StatusSwitchingProtocols, Body: "connected"})
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			_ = enc.Encode(result{Path: path, Err: err.Error()})
+			return
+		}
+		_ = enc.Encode(result{Path: path, Status: http.StatusSwitchingProtocols, Body: string(msg)})
+		var ev struct{ Type string }
+		if json.Unmarshal(msg, &ev) == nil && ev.Type == until {
+			return
 		}
 	}
 }
