@@ -3,6 +3,7 @@ package winlane
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,8 +43,14 @@ func TestIdleAgentUnderWine(t *testing.T) {
 	needLane(t)
 	c, _, _ := newCard(t, "555000000706", "p256")
 	insert(t, c, 0)
-	w := startRegistered(t)
+	// This agent logs where the Windows build logs by default
+	// (--log given empty): %LOCALAPPDATA%\cardbridge\logs\agent.log.
+	w := startRegistered(t, "--log=")
 	waitFor(t, 60*time.Second, "the card to be read", func() bool { return w.cardUUID(t) == "555000000706" })
+	defaultLog := filepath.Join(lane.prefix, "drive_c/users/root/AppData/Local/cardbridge/logs/agent.log")
+	if b, err := os.ReadFile(defaultLog); err != nil || !strings.Contains(string(b), "cardbridge agent starting") {
+		t.Errorf("the agent's default log %s: %v\n%s", defaultLog, err, b)
+	}
 	pid := w.agent.cmd.Process.Pid
 	const idle = 5 * time.Second
 	before := cpuTicks(t, pid)
