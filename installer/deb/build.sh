@@ -29,10 +29,19 @@ go run ./tools/pkgfiles --out "$stage" >/dev/null
 doc="$stage/usr/share/doc/cardbridge"
 mkdir -p "$doc"
 cp README.md "$doc/README.md"
+cp NOTICE "$doc/NOTICE"
 cat >"$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: cardbridge
 Source: https://github.com/cardbridge/cardbridge
+
+Files: *
+Copyright: The cardbridge authors
+License: Apache-2.0
+ On Debian systems the full text of the Apache License, Version 2.0 is in
+ /usr/share/common-licenses/Apache-2.0. The third-party Go modules built
+ into the programs, with their licences, are listed in
+ /usr/share/doc/cardbridge/NOTICE.
 COPYRIGHT
 printf 'cardbridge (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- cardbridge developers <cardbridge@users.noreply.github.com>  %s\n' \
   "$debversion" "$version" "$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" |

@@ -20,6 +20,8 @@ export -f as_alice get service_pid agent_pid alice_port version_of
 
 echo "== install"
 check "dpkg -i installs the package" dpkg -i /cb/cardbridge.deb
+check "the copyright file names the Apache-2.0 licence" grep -q '^License: Apache-2.0$' /usr/share/doc/cardbridge/copyright
+check "NOTICE lists the third-party modules and their licences" grep -q 'github.com/ebfe/scard .*BSD-2-Clause' /usr/share/doc/cardbridge/NOTICE
 check "the port service is enabled" test "$(systemctl is-enabled cardbridge-portservice)" = enabled
 check "the port service is running" wait_for 10 systemctl is-active --quiet cardbridge-portservice
 # Every well-known port, on ::1 too where the root has IPv6 loopback.

@@ -58,6 +58,8 @@ CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
   -o "$files/" ./cmd/cardbridge ./cmd/cardbridge-portservice
 # Older Notepads (Windows Server 2016) need CRLF line ends.
 sed 's/\r*$/\r/' "$here/README.txt" >"$files/README.txt"
+sed 's/\r*$/\r/' LICENSE >"$files/LICENSE.txt"
+sed 's/\r*$/\r/' NOTICE >"$files/NOTICE.txt"
 
 # sign FILE signs FILE in place.
 sign() {
@@ -90,7 +92,7 @@ if [ $signing = yes ]; then
   sign "$work/cardbridge.msi"
 fi
 mv "$work/cardbridge.msi" "$msi"
-(cd "$files" && sha256sum cardbridge.exe cardbridge-portservice.exe README.txt) >"$msi.sha256"
+(cd "$files" && sha256sum cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt) >"$msi.sha256"
 
 if [ $signing = yes ]; then
   subject="$(openssl x509 -in "$SIGN_CERT" -noout -subject | sed 's/^subject=//')"

@@ -163,7 +163,9 @@ check_tables() {
   file_row cardbridge.exe Agent
   file_row cardbridge-portservice.exe PortService
   file_row README.txt Readme
-  expect "File rows" "3" "$(msi_table "$msi" File | wc -l)"
+  file_row LICENSE.txt Licence
+  file_row NOTICE.txt Notice
+  expect "File rows" "5" "$(msi_table "$msi" File | wc -l)"
 
   local si=PortServiceInstall
   expect "ServiceInstall Name" "cardbridge-portservice" "$(field "$msi" ServiceInstall 1 $si 2)"
@@ -287,9 +289,10 @@ check_files() {
   local from
   from="$(dirname "$(find "$dir" -type f -name cardbridge.exe | head -n 1)")"
   expect "unpacked folder" "cardbridge" "$(basename "$from")"
-  for f in cardbridge.exe cardbridge-portservice.exe README.txt; do
+  for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt; do
     if [ -f "$from/$f" ]; then ok "unpacked $f"; else bad "cabinet lacks $f"; fi
   done
+  if grep -q -F "Apache License" "$from/LICENSE.txt" 2>/dev/null; then ok "LICENSE.txt is the Apache License"; else bad "LICENSE.txt is not the Apache License"; fi
   for f in cardbridge.exe cardbridge-portservice.exe; do
     [ -f "$from/$f" ] || continue
     expect "$f is a PE file for x64 (machine)" "8664" "$(pe_machine "$from/$f")"
@@ -383,7 +386,7 @@ wine_tests() {
   if [ "$rc" = 0 ]; then ok "msiexec /i succeeded ($((SECONDS - t0)) s)"; else
     bad "msiexec /i exit code $rc; log:"; grep -i 'error\|return value [^1]' "$tmp/install.log" | head -n 20 | sed 's/^/     /' || true; return 0
   fi
-  for f in cardbridge.exe cardbridge-portservice.exe README.txt; do
+  for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt; do
     if cmp -s "$pf/$f" "$files/$f"; then ok "installed C:\\Program Files\\cardbridge\\$f"; else bad "C:\\Program Files\\cardbridge\\$f missing or different"; fi
   done
   expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise' "$(wreg "$run" cardbridge)"
