@@ -11,7 +11,6 @@ import (
 
 	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/internal/cli"
-	"github.com/cardbridge/cardbridge/internal/flagenv"
 )
 
 // Exit codes of `status`, as init scripts use them.
@@ -39,12 +38,12 @@ func (c commands) control(verb string, act func(installer.Service, io.Writer) er
 func (c commands) service(verb string, args []string) (installer.Service, error) {
 	var svcArgs []string
 	if verb == "install" {
-		var ok bool
-		if svcArgs, ok = installArgs(args, c.stderr); !ok {
-			return installer.Service{}, cli.Usage(nil)
+		var err error
+		if svcArgs, err = installArgs(args, c.stdout, c.stderr); err != nil {
+			return installer.Service{}, err
 		}
-	} else if err := flagenv.Parse(cli.NewFlagSet(verb, c.stderr), args); err != nil {
-		return installer.Service{}, cli.Usage(nil)
+	} else if err := cli.NewFlags("cardbridge-portservice "+verb, verbSummary[verb], true, c.stdout, c.stderr).Parse(args); err != nil {
+		return installer.Service{}, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -80,14 +79,13 @@ func status(svc installer.Service, stdout io.Writer) error {
 // the installed service's arguments after `run`: only the flags given (on
 // the command line or as CARDBRIDGE_<FLAG>), so the defaults stay the
 // program's own.
-func installArgs(args []string, stderr io.Writer) ([]string, bool) {
-	fs, f := newRunFlags("install", stderr)
-	if err := flagenv.Parse(fs, args); err != nil {
-		return nil, false
+func installArgs(args []string, stdout, stderr io.Writer) ([]string, error) {
+	fs, f := newRunFlags("install", verbSummary["install"], stdout, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
 	if _, err := f.options(); err != nil {
-		fmt.Fprintf(stderr, "cardbridge-portservice install: %v\n", err)
-		return nil, false
+		return nil, cli.Usage(err)
 	}
 	var out []string
 	fixed := ""
@@ -100,8 +98,16 @@ func installArgs(args []string, stderr io.Writer) ([]string, bool) {
 	if fixed != "" {
 		// The hardened unit runs the service as a dynamic user that may
 		// write only to its StateDirectory and RuntimeDirectory.
-		fmt.Fprintf(stderr, "cardbridge-portservice install: --%s cannot be changed under systemd: the service keeps its state and log in /var/lib/cardbridge and its socket in /run/cardbridge\n", fixed)
-		return nil, false
+		return nil, cli.Usagef("--%s cannot be changed under systemd: the service keeps its state and log in /var/lib/cardbridge and its socket in /run/cardbridge", fixed)
 	}
-	return out, true
+	return out, nil
+}
+
+// verbSummary describes the service-control commands for their --help.
+var verbSummary = map[string]string{
+	"install":   "Installs the port service as a system service, started at boot, with the flags given here, and the agent's start at each user's login. Needs administrator rights.",
+	"uninstall": "Stops and removes the port service and the agent's start at login. Keeps the state directory.",
+	"start":     "Starts the installed port service.",
+	"stop":      "Stops the installed port service.",
+	"status":    "Says whether the port service is installed and running (exit 0 running, 3 stopped, 4 not installed).",
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/internal/cli"
-	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
@@ -91,16 +89,16 @@ type runFlags struct {
 }
 
 // newRunFlags declares the flags of `run` (and `install`) on a new set.
-func newRunFlags(name string, stderr io.Writer) (*flag.FlagSet, *runFlags) {
-	fs := cli.NewFlagSet(name, stderr)
+func newRunFlags(name, summary string, stdout, stderr io.Writer) (*cli.Flags, *runFlags) {
+	fs := cli.NewFlags("cardbridge-portservice "+name, summary, true, stdout, stderr)
 	f := &runFlags{}
-	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "state directory")
-	fs.StringVar(&f.ports, "ports", portservice.FormatPorts(portservice.DefaultPorts), "well-known ports")
-	fs.StringVar(&f.prange, "range", portservice.DefaultRange.String(), "per-user port range")
-	fs.StringVar(&f.socket, "socket", localsock.DefaultPath, "agents' socket")
-	fs.StringVar(&f.trustedURL, "trusted-url", "", "DomainList refresh URL")
-	fs.StringVar(&f.logFile, "log", "", "log file")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "the `DIRECTORY` holding PortStore.txt, DomainList.txt and the log")
+	fs.StringVar(&f.ports, "ports", portservice.FormatPorts(portservice.DefaultPorts), "the well-known `PORTS` pages ask which port is their user's, comma-separated, in the order pages try them")
+	fs.StringVar(&f.prange, "range", portservice.DefaultRange.String(), "the `RANGE` (LO-HI, within 1024-65535) each user's agent is given its own port from")
+	fs.StringVar(&f.socket, "socket", localsock.DefaultPath, "the local socket (a named pipe on Windows) agents register over")
+	fs.StringVar(&f.trustedURL, "trusted-url", "", "the `URL` the DomainList is refreshed from (none: the DomainList file, else the built-in one)")
+	fs.StringVar(&f.logFile, "log", "", "the log `FILE` (default: portservice.log in the state directory)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs, f
 }
 
@@ -125,9 +123,9 @@ func (f *runFlags) options() (server.Options, error) {
 // run runs the port service in the foreground, or under the Windows
 // service control manager when it started the process.
 func (c commands) run(ctx context.Context, args []string) error {
-	fs, f := newRunFlags("run", c.stderr)
-	if err := flagenv.Parse(fs, args); err != nil {
-		return cli.Usage(nil)
+	fs, f := newRunFlags("run", "Runs the port service in the foreground (or under the Windows service manager when it starts it).", c.stdout, c.stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	opt, err := f.options()
 	if err != nil {

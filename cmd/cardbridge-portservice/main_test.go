@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,6 +32,10 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"run", "--range", "5-6"}, code: 2, stderr: "cardbridge-portservice: --range: "},
 		{args: []string{"help"}, code: 0, stdout: "cardbridge-portservice status "},
 		{args: []string{"-h"}, code: 0, stdout: "Usage:"},
+		{args: []string{"run", "--help"}, code: 0, stdout: "(default: 55000-55999; environment: CARDBRIDGE_RANGE)"},
+		{args: []string{"install", "--help"}, code: 0, stdout: "Needs administrator rights."},
+		{args: []string{"status", "--help"}, code: 0, stdout: "Usage: cardbridge-portservice status [flags]"},
+		{args: []string{"run", "--bogus"}, code: 2, stderr: "Run 'cardbridge-portservice run --help' for its flags."},
 		{args: []string{"version"}, code: 0, stdout: "cardbridge-portservice " + version.Version + " (commit "},
 		{args: []string{"--version"}, code: 0, stdout: "cardbridge-portservice " + version.Version},
 	}
@@ -48,19 +53,19 @@ func TestCommandLine(t *testing.T) {
 
 func TestInstallArgs(t *testing.T) {
 	t.Setenv("CARDBRIDGE_LOG_LEVEL", "debug")
-	var errOut bytes.Buffer
-	got, ok := installArgs([]string{"--trusted-url", "https://cm.example.nhs.uk", "--range=56000-56999"}, &errOut)
-	if !ok {
-		t.Fatalf("installArgs refused good flags: %s", errOut.String())
+	var out, errOut bytes.Buffer
+	got, err := installArgs([]string{"--trusted-url", "https://cm.example.nhs.uk", "--range=56000-56999"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("installArgs refused good flags: %v %s", err, errOut.String())
 	}
 	// Only the flags given, by flag or environment, in flag order.
 	want := []string{"--log-level", "debug", "--range", "56000-56999", "--trusted-url", "https://cm.example.nhs.uk"}
 	if !slices.Equal(got, want) {
 		t.Errorf("installArgs = %q, want %q", got, want)
 	}
-	got, ok = installArgs(nil, &errOut)
-	if !ok || !slices.Equal(got, []string{"--log-level", "debug"}) {
-		t.Errorf("installArgs(nil) = %q, %v; want only the environment's flag", got, ok)
+	got, err = installArgs(nil, &out, &errOut)
+	if err != nil || !slices.Equal(got, []string{"--log-level", "debug"}) {
+		t.Errorf("installArgs(nil) = %q, %v; want only the environment's flag", got, err)
 	}
 }
 
@@ -69,9 +74,9 @@ func TestInstallFixedPathsOnLinux(t *testing.T) {
 		t.Skip("systemd fixes the paths only on Linux")
 	}
 	for _, flag := range []string{"--state-dir", "--socket", "--log"} {
-		var errOut bytes.Buffer
-		if got, ok := installArgs([]string{flag, "/srv/cardbridge"}, &errOut); ok || !strings.Contains(errOut.String(), "cannot be changed under systemd") {
-			t.Errorf("installArgs(%s) = %q, %v, %q; want a refusal", flag, got, ok, errOut.String())
+		var out, errOut bytes.Buffer
+		if got, err := installArgs([]string{flag, "/srv/cardbridge"}, &out, &errOut); cli.Code(err) != cli.ExitUsage || !strings.Contains(cli.Message(err), "cannot be changed under systemd") {
+			t.Errorf("installArgs(%s) = %q, %v; want a refusal", flag, got, err)
 		}
 	}
 }

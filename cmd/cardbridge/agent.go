@@ -4,30 +4,37 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cardbridge/cardbridge/agentd"
 	"github.com/cardbridge/cardbridge/internal/cli"
-	"github.com/cardbridge/cardbridge/internal/flagenv"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // agent runs the agent, or with --supervise keeps it running.
 func (c commands) agent(ctx context.Context, args []string) error {
-	fs := cli.NewFlagSet("agent", c.stderr)
+	fs := cli.NewFlags("cardbridge agent", "Runs the agent: the local web server pages talk to, for this user's smartcard.", true, c.stdout, c.stderr)
 	var opt agentd.Options
 	var keepRunning bool
 	fs.BoolVar(&keepRunning, "supervise", false, "keep the agent running: start it again whenever it stops unexpectedly (used at login)")
 	fs.StringVar(&opt.Listen, "listen", "", "standalone: serve on this loopback address, e.g. 127.0.0.1:43485, and do not ask the port service")
 	fs.StringVar(&opt.PortService, "portservice", localsock.DefaultPath, "the port service's local socket")
 	fs.StringVar(&opt.Domains, "domains", "", "a DomainList file to use instead of the port service's")
-	fs.StringVar(&opt.PINEntry, "pinentry", "", "a PIN prompt program speaking GnuPG's pinentry protocol (default: the Windows credential dialog on Windows; elsewhere a graphical pinentry found on PATH)")
+	fs.StringVar(&opt.PINEntry, "pinentry", "", "a PIN prompt `PROGRAM` speaking GnuPG's pinentry protocol (default: the Windows credential dialog on Windows; elsewhere a graphical pinentry found on PATH)")
 	fs.StringVar(&opt.LogFile, "log", "", "log file (default: the per-user log directory)")
 	fs.StringVar(&opt.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&opt.UpgradeCheck, "upgrade-check", 10*time.Second, "how often to look for an upgraded cardbridge executable, to restart onto it when no signing is under way (0: never; not on Windows)")
-	if err := flagenv.Parse(fs, args); err != nil {
-		return cli.Usage(nil)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkAgentFlags(&opt); err != nil {
+		return cli.Usage(err)
 	}
 	if keepRunning {
 		var childArgs []string
@@ -43,4 +50,32 @@ func (c commands) agent(ctx context.Context, args []string) error {
 		return &cli.ExitError{Code: exitAlreadyRunning, Err: err}
 	}
 	return err
+}
+
+// checkAgentFlags checks the agent's flag values before anything starts,
+// with one sentence for each that is wrong, and completes --listen PORT to
+// localhost:PORT.
+func checkAgentFlags(opt *agentd.Options) error {
+	if opt.Listen != "" && !strings.Contains(opt.Listen, ":") {
+		port, err := strconv.Atoi(opt.Listen)
+		if err != nil || port < 1 || port > 65535 {
+			return fmt.Errorf("--listen %q is neither a port nor a loopback address such as 127.0.0.1:43485", opt.Listen)
+		}
+		opt.Listen = "localhost:" + opt.Listen
+	}
+	switch opt.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q is not one of debug, info, warn or error", opt.LogLevel)
+	}
+	if opt.PINEntry != "" {
+		fi, err := os.Stat(opt.PINEntry)
+		switch {
+		case err != nil:
+			return fmt.Errorf("--pinentry %s: no such program (%v)", opt.PINEntry, errors.Unwrap(err))
+		case !fi.Mode().IsRegular() || (runtime.GOOS != "windows" && fi.Mode()&0o111 == 0):
+			return fmt.Errorf("--pinentry %s is not an executable program", opt.PINEntry)
+		}
+	}
+	return nil
 }

@@ -17,10 +17,10 @@ import (
 // card lists readers and, for each card, its ATR and holder. It succeeds
 // whenever PC/SC answered, with or without cards.
 func (c commands) card(ctx context.Context, args []string) error {
-	fs := cli.NewFlagSet("card", c.stderr)
+	fs := cli.NewFlags("cardbridge card", "Shows the card readers, the card in each and its holder, read through the smart card service.", false, c.stdout, c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON in the shape of GET /api/readers")
 	timeout := fs.Duration("timeout", 15*time.Second, "give up after this long")
-	if err := cli.ParseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

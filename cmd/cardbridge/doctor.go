@@ -17,7 +17,7 @@ import (
 // doctor runs the helpdesk check. It exits 0 when nothing failed
 // (warnings allowed), 1 when something did, 2 on a bad command line.
 func (c commands) doctor(ctx context.Context, args []string) error {
-	fs := cli.NewFlagSet("doctor", c.stderr)
+	fs := cli.NewFlags("cardbridge doctor", "Checks everything a smartcard login needs on this machine, for this user, and says how to fix what is wrong.", false, c.stdout, c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON for scripts: {checks:[{id,name,status,detail,fix}],summary,ok}")
 	ports := fs.String("ports", portservice.FormatPorts(portservice.DefaultPorts), "the port service's well-known ports, in the order pages try them")
 	port := fs.Int("port", doctor.DefaultStandalonePort, "where a standalone agent (--listen) would listen; 0 not to look")
@@ -25,7 +25,7 @@ func (c commands) doctor(ctx context.Context, args []string) error {
 	agentLog := fs.String("log", os.Getenv("CARDBRIDGE_LOG"), "the agent's log file (default: $CARDBRIDGE_LOG, else the per-user log directory)")
 	pinEntry := fs.String("pinentry", os.Getenv(flagenv.Name("pinentry")), "the PIN prompt program the agent is given with --pinentry, if any (default: $CARDBRIDGE_PINENTRY)")
 	timeout := fs.Duration("timeout", doctor.DefaultTimeout, "give up on whatever has not answered after this long")
-	if err := cli.ParseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	wellKnown, err := portservice.ParsePorts(*ports)

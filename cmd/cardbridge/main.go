@@ -22,12 +22,15 @@ func main() {
 const usage = `cardbridge: a local bridge between web pages and your smartcard.
 
 Usage:
-  cardbridge agent [--listen 127.0.0.1:43485]  run the local server web pages talk to
-                   [--domains FILE] [--log FILE] [--log-level info]
-  cardbridge card [--json] [--timeout 15s]   show readers, cards and card holders
-  cardbridge doctor [--json]                 check everything a smartcard login needs, and say how to fix it
-  cardbridge version [--json]                show the build
-  cardbridge help                            show this text
+  cardbridge agent [flags]     run the local server web pages talk to: registered
+                               with the port service, or on its own with --listen PORT
+  cardbridge card [--json]     show readers, cards and card holders
+  cardbridge doctor [--json]   check everything a smartcard login needs, and say how to fix it
+  cardbridge version [--json]  show the build
+  cardbridge help              show this text
+
+Run 'cardbridge COMMAND --help' for a command's flags and their CARDBRIDGE_*
+environment variables.
 `
 
 // commands are cardbridge's sub-commands, printing on stdout and stderr.

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/cardbridge/cardbridge/agentd"
 	"github.com/cardbridge/cardbridge/doctor"
 	"github.com/cardbridge/cardbridge/version"
 )
@@ -31,10 +34,18 @@ func TestRunCommandLine(t *testing.T) {
 		{[]string{"doctor", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"doctor", "--ports", "43487,x"}, 2, "", `--ports: "x" is not a port`},
 		{[]string{"doctor", "--port", "70000"}, 2, "", "cardbridge doctor: --port 70000 is not a port"},
-		{[]string{"-h"}, 0, "cardbridge agent [--listen", ""},
+		{[]string{"-h"}, 0, "Run 'cardbridge COMMAND --help' for a command's flags", ""},
 		{[]string{"--version"}, 0, "cardbridge " + version.Version, ""},
 		{[]string{"version", "--bogus"}, 2, "", "flag provided but not defined"},
-		{[]string{"agent", "--bogus"}, 2, "", "flag provided but not defined"},
+		{[]string{"agent", "--bogus"}, 2, "", "Run 'cardbridge agent --help' for its flags."},
+		{[]string{"agent", "--listen", "70000"}, 2, "", `cardbridge agent: --listen "70000" is neither a port nor a loopback address such as 127.0.0.1:43485`},
+		{[]string{"agent", "--log-level", "verbose"}, 2, "", `cardbridge agent: --log-level "verbose" is not one of debug, info, warn or error`},
+		{[]string{"agent", "--pinentry", "/nonexistent/pinentry"}, 2, "", "cardbridge agent: --pinentry /nonexistent/pinentry: no such program"},
+		{[]string{"agent", "--help"}, 0, "(default: info; environment: CARDBRIDGE_LOG_LEVEL)", ""},
+		{[]string{"agent", "-h"}, 0, "  --pinentry PROGRAM\n", ""},
+		{[]string{"card", "--help"}, 0, "Usage: cardbridge card [flags]", ""},
+		{[]string{"doctor", "--help"}, 0, "(default: 43487,44213,45031,46478,48853)", ""},
+		{[]string{"version", "--help"}, 0, "Usage: cardbridge version [flags]", ""},
 		{[]string{"agent", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"agent", "--upgrade-check", "soon"}, 2, "", `invalid value "soon" for flag -upgrade-check`},
 	}
@@ -95,5 +106,38 @@ func TestVersionJSON(t *testing.T) {
 	var info version.Info
 	if err := json.Unmarshal(out.Bytes(), &info); err != nil || info.Product != "cardbridge" || info.Version != version.Version || info.OS == "" {
 		t.Errorf("version --json = %s (%v)", out.String(), err)
+	}
+}
+
+// TestAgentRefusesANonExecutablePinentry: a --pinentry file without an
+// execute bit is refused at start, before anything runs.
+func TestAgentRefusesANonExecutablePinentry(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows files have no execute bit")
+	}
+	p := filepath.Join(t.TempDir(), "pinentry")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"agent", "--pinentry", p}, &out, &errOut)
+	if want := "cardbridge agent: --pinentry " + p + " is not an executable program\n"; code != 2 || errOut.String() != want {
+		t.Errorf("exit %d, stderr %q; want exit 2, %q", code, errOut.String(), want)
+	}
+}
+
+// TestListenPort: --listen PORT is localhost:PORT; an address stays as given.
+func TestListenPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"43491":           "localhost:43491",
+		"127.0.0.1:43485": "127.0.0.1:43485",
+		"[::1]:43485":     "[::1]:43485",
+		"localhost:43485": "localhost:43485",
+		"":                "",
+	} {
+		opt := agentd.Options{Listen: in, LogLevel: "info"}
+		if err := checkAgentFlags(&opt); err != nil || opt.Listen != want {
+			t.Errorf("--listen %q: %q, %v; want %q", in, opt.Listen, err, want)
+		}
 	}
 }

@@ -8,12 +8,12 @@ import (
 	"github.com/cardbridge/cardbridge/version"
 )
 
-// version prints the build. Arguments after the flags are ignored.
+// version prints the build.
 func (c commands) version(_ context.Context, args []string) error {
-	fs := cli.NewFlagSet("version", c.stderr)
+	fs := cli.NewFlags("cardbridge version", "Shows the version, commit and build of this cardbridge.", false, c.stdout, c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
-		return cli.Usage(nil)
+		return err
 	}
 	info := version.Get()
 	if *asJSON {

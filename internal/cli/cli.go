@@ -7,7 +7,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -116,24 +115,4 @@ func Message(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// NewFlagSet makes the flag set of the command name, printing its errors
-// and help to stderr.
-func NewFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// ParseFlags parses args, which must be flags only; a bad flag or another
-// argument is a usage error.
-func ParseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return Usage(nil)
-	}
-	if fs.NArg() > 0 {
-		return Usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
 }

@@ -94,33 +94,71 @@ func TestCodeAndMessage(t *testing.T) {
 	}
 }
 
-func TestParseFlags(t *testing.T) {
+func TestFlagsParse(t *testing.T) {
 	tests := []struct {
 		args    []string
 		code    int
-		msg     string // Message of the error
-		printed string // in what the flag set printed
+		printed string // in what the flag set printed on stderr
 		json    bool
 	}{
 		{args: nil},
 		{args: []string{"--json"}, json: true},
-		{args: []string{"--bogus"}, code: 2, printed: "flag provided but not defined: -bogus"},
-		{args: []string{"extra"}, code: 2, msg: `unexpected argument "extra"`},
-		{args: []string{"--json", "extra"}, code: 2, msg: `unexpected argument "extra"`, json: true},
+		{args: []string{"--bogus"}, code: 2, printed: "flag provided but not defined: -bogus\nRun 'cardbridge card --help' for its flags."},
+		{args: []string{"extra"}, code: 2, printed: `unexpected argument "extra"`},
+		{args: []string{"--json", "extra"}, code: 2, printed: `unexpected argument "extra"`, json: true},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var printed bytes.Buffer
-			fs := NewFlagSet("card", &printed)
+			var out, printed bytes.Buffer
+			fs := NewFlags("cardbridge card", "Shows the cards.", false, &out, &printed)
 			asJSON := fs.Bool("json", false, "print JSON")
-			err := ParseFlags(fs, tt.args)
-			if Code(err) != tt.code || Message(err) != tt.msg || *asJSON != tt.json || !strings.Contains(printed.String(), tt.printed) {
-				t.Errorf("ParseFlags = %v (code %d), json %v, printed %q; want code %d, message %q, json %v, printed %q",
-					err, Code(err), *asJSON, printed.String(), tt.code, tt.msg, tt.json, tt.printed)
+			err := fs.Parse(tt.args)
+			if Code(err) != tt.code || Message(err) != "" || *asJSON != tt.json || !strings.Contains(printed.String(), tt.printed) {
+				t.Errorf("Parse = %v (code %d), json %v, printed %q; want code %d, json %v, printed %q",
+					err, Code(err), *asJSON, printed.String(), tt.code, tt.json, tt.printed)
 			}
 			if tt.printed == "" && printed.Len() > 0 {
 				t.Errorf("the flag set printed %q", printed.String())
 			}
+			if out.Len() > 0 {
+				t.Errorf("printed on stdout: %q", out.String())
+			}
 		})
+	}
+}
+
+// TestFlagsHelp: --help and -h print the usage and every flag, with its
+// default and its environment variable, on stdout, and end with exit 0.
+func TestFlagsHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "-help"} {
+		var out, errOut bytes.Buffer
+		fs := NewFlags("cardbridge agent", "Runs the agent.", true, &out, &errOut)
+		fs.String("listen", "", "standalone: serve on this `ADDRESS`")
+		fs.String("log-level", "info", "debug, info, warn or error")
+		fs.Bool("supervise", false, "keep the agent running")
+		err := fs.Parse([]string{arg})
+		if err == nil || Code(err) != 0 || Message(err) != "" {
+			t.Errorf("%s: Parse = %v (code %d); want the command ended with exit code 0", arg, err, Code(err))
+		}
+		if errOut.Len() > 0 {
+			t.Errorf("%s: printed on stderr: %q", arg, errOut.String())
+		}
+		for _, want := range []string{
+			"Usage: cardbridge agent [flags]\n\nRuns the agent.\n",
+			"  --listen ADDRESS\n        standalone: serve on this ADDRESS\n        (environment: CARDBRIDGE_LISTEN)\n",
+			"  --log-level string\n        debug, info, warn or error\n        (default: info; environment: CARDBRIDGE_LOG_LEVEL)\n",
+			"  --supervise\n        keep the agent running\n        (environment: CARDBRIDGE_SUPERVISE)\n",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: help lacks %q:\n%s", arg, want, out.String())
+			}
+		}
+	}
+	var out bytes.Buffer
+	fs := NewFlags("cardbridge card", "Shows the cards.", false, &out, &out)
+	fs.Bool("json", false, "print JSON")
+	_ = fs.Parse([]string{"--help"})
+	if strings.Contains(out.String(), "environment:") {
+		t.Errorf("a command that reads no environment variables names some:\n%s", out.String())
 	}
 }
