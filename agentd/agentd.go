@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -34,6 +35,11 @@ type Options struct {
 	// PortService is the port service's local socket (localsock.DefaultPath
 	// when empty).
 	PortService string
+	// StandaloneFallback makes an agent that finds no port service at
+	// PortService serve standalone on localhost:43485 instead of failing,
+	// saying so in the log: what a plain `cardbridge agent` does, while
+	// one told --portservice waits for no fallback.
+	StandaloneFallback bool
 	// Domains is a DomainList file to use instead of the port service's
 	// list, reloaded when it changes.
 	Domains string
@@ -88,6 +94,9 @@ func run(ctx context.Context, opt Options) error {
 		register: func(ctx context.Context) (registration, error) { return register(ctx, opt.PortService, self) },
 		listen:   listenLocalhost,
 		after:    time.After,
+	}
+	if opt.StandaloneFallback {
+		l.fallback = "localhost:" + strconv.Itoa(standalonePort)
 	}
 	// Fail now, before anything runs, if there is no port to serve on.
 	reg, lns, port, err := l.open(ctx, opt.Listen)

@@ -14,6 +14,7 @@ import (
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // Pacing of the port service's loss: the agent waits retryMin before it
@@ -77,8 +78,11 @@ type loop struct {
 	domains   *domainSource
 	connected atomic.Bool // registered with the port service (versioninfo)
 	register  func(context.Context) (registration, error)
-	listen    func(port int) ([]net.Listener, error)
-	after     func(time.Duration) <-chan time.Time // time.After
+	// fallback, when set, is where to serve standalone when no port
+	// service listens (localsock.ErrNoService).
+	fallback string
+	listen   func(port int) ([]net.Listener, error)
+	after    func(time.Duration) <-chan time.Time // time.After
 }
 
 // open finds the agent's port before anything else runs: with listen set
@@ -91,6 +95,11 @@ func (l *loop) open(ctx context.Context, listen string) (reg registration, lns [
 		return nil, lns, 0, err
 	}
 	if reg, err = l.register(ctx); err != nil {
+		if l.fallback != "" && errors.Is(err, localsock.ErrNoService) {
+			l.log.Warn().Err(err).Str("listen", l.fallback).Msg("no port service: serving standalone (start cardbridge-portservice and restart the agent to use it; an agent given --portservice fails instead)")
+			lns, err = localhttp.Listen(l.fallback)
+			return nil, lns, 0, err
+		}
 		if se := (*portservice.ServiceError)(nil); errors.As(err, &se) && errors.Is(err, portservice.ErrAlreadyRunning) {
 			return nil, nil, 0, fmt.Errorf("%w (%s)", portservice.ErrAlreadyRunning, se.Message)
 		}

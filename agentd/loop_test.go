@@ -17,6 +17,7 @@ import (
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // The loop's tests run it with doubles: a registration the test drives, an
@@ -454,5 +455,34 @@ func TestLoopOpenFails(t *testing.T) {
 				t.Error("connected after a failed registration")
 			}
 		})
+	}
+}
+
+// An agent allowed to fall back serves standalone when no port service
+// listens, and says so; it still fails when a service answers badly.
+func TestLoopOpenFallsBackToStandalone(t *testing.T) {
+	noService := fmt.Errorf("reach the port service at /run/cardbridge/portservice.sock: %w", localsock.ErrNoService)
+	tl := newTestLoop(t)
+	tl.fallback = "127.0.0.1:0"
+	tl.register = func(context.Context) (registration, error) { return nil, noService }
+	reg, lns, _, err := tl.open(context.Background(), "")
+	if err != nil || reg != nil || len(lns) != 1 {
+		t.Fatalf("open = %v, %v, %v; want one standalone listener", reg, lns, err)
+	}
+	closeAll(lns)
+	if !strings.Contains(tl.logs.String(), "no port service: serving standalone") || !strings.Contains(tl.logs.String(), `"listen":"127.0.0.1:0"`) {
+		t.Errorf("the fallback is not logged:\n%s", tl.logs)
+	}
+
+	tl = newTestLoop(t)
+	tl.fallback = "127.0.0.1:0"
+	tl.register = func(context.Context) (registration, error) { return nil, errors.New("port service: bad answer") }
+	if _, lns, _, err := tl.open(context.Background(), ""); err == nil || lns != nil {
+		t.Errorf("open with a service that answers badly = %v, %v; want the error", lns, err)
+	}
+	tl = newTestLoop(t) // no fallback: --portservice given
+	tl.register = func(context.Context) (registration, error) { return nil, noService }
+	if _, lns, _, err := tl.open(context.Background(), ""); !errors.Is(err, localsock.ErrNoService) || lns != nil {
+		t.Errorf("open without fallback = %v, %v; want ErrNoService", lns, err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // Names the operating system knows cardbridge by.
@@ -32,8 +34,14 @@ const (
 )
 
 // AgentArgs are the arguments the agent is started with at login: it keeps
-// itself running (restarting after a crash) with --supervise.
-var AgentArgs = []string{"agent", "--supervise"}
+// itself running (restarting after a crash) with --supervise, and names the
+// port service, so that an agent started before the service waits for it
+// rather than serving standalone as a plain `cardbridge agent` would.
+var AgentArgs = []string{"agent", "--supervise", "--portservice", localsock.DefaultPath}
+
+// agentUnitArgs are the arguments of the agent under a service manager
+// that restarts it (systemd, launchd): no --supervise.
+var agentUnitArgs = []string{"agent", "--portservice", localsock.DefaultPath}
 
 // ErrNotAdmin is returned by changes that need administrator rights when the
 // caller lacks them.

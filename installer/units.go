@@ -87,7 +87,7 @@ After=graphical-session-pre.target
 
 [Service]
 Type=simple
-ExecStart=` + systemdCommand([]string{exe, "agent"}) + `
+ExecStart=` + systemdCommand(append([]string{exe}, agentUnitArgs...)) + `
 Restart=always
 RestartSec=2
 RestartPreventExitStatus=2 3
@@ -143,7 +143,7 @@ func LaunchDaemonPlist(exe string, args []string) string {
 // LaunchAgentPlist starts the agent in every user's macOS login session and
 // restarts it unless it exited cleanly.
 func LaunchAgentPlist(exe string) string {
-	return plist(LaunchdAgentLabel, []string{exe, "agent"}, `	<key>RunAtLoad</key>
+	return plist(LaunchdAgentLabel, append([]string{exe}, agentUnitArgs...), `	<key>RunAtLoad</key>
 	<true/>
 	<key>KeepAlive</key>
 	<dict>

@@ -36,6 +36,14 @@ func (c commands) agent(ctx context.Context, args []string) error {
 	if err := checkAgentFlags(&opt); err != nil {
 		return cli.Usage(err)
 	}
+	// Without --portservice (or CARDBRIDGE_PORTSERVICE), an agent that
+	// finds no port service serves standalone.
+	opt.StandaloneFallback = true
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "portservice" {
+			opt.StandaloneFallback = false
+		}
+	})
 	if keepRunning {
 		var childArgs []string
 		fs.Visit(func(fl *flag.Flag) {

@@ -200,7 +200,7 @@ check_tables() {
 
   local run
   run="$(msi_table "$msi" Registry | awk -F'\t' '$3 == "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run" && $4 == "cardbridge"')"
-  expect "Registry Run value (root 2 = HKLM)" '2	SOFTWARE\Microsoft\Windows\CurrentVersion\Run	cardbridge	"[INSTALLDIR]cardbridge.exe" agent --supervise	Agent' "$(cut -f2- <<<"$run")"
+  expect "Registry Run value (root 2 = HKLM)" '2	SOFTWARE\Microsoft\Windows\CurrentVersion\Run	cardbridge	"[INSTALLDIR]cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice	Agent' "$(cut -f2- <<<"$run")"
 
   local up down
   up="$(msi_table "$msi" Upgrade | awk -F'\t' '$7 == "WIX_UPGRADE_DETECTED"')"
@@ -389,7 +389,7 @@ wine_tests() {
   for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt; do
     if cmp -s "$pf/$f" "$files/$f"; then ok "installed C:\\Program Files\\cardbridge\\$f"; else bad "C:\\Program Files\\cardbridge\\$f missing or different"; fi
   done
-  expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise' "$(wreg "$run" cardbridge)"
+  expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
   expect_match "service ImagePath (TRUSTEDURL and RANGE given)" "$first_path" "$(wreg "$svc" ImagePath)"
   expect "service Start (2 = automatic)" "0x2" "$(wreg "$svc" Start)"
   expect "service Type (0x10 = own process)" "0x10" "$(wreg "$svc" Type)"
@@ -431,7 +431,7 @@ wine_tests() {
     if wkey "$uninst\\$code"; then bad "the old version is still registered after the upgrade"; else ok "the old version ($code) was removed"; fi
     expect "new version registered (ARP DisplayVersion)" "$((major + 1)).0.0" "$(wreg "$uninst\\$next_code" DisplayVersion)"
     expect_match "service ImagePath: PORTS added, the rest kept" "$want_path" "$(wreg "$svc" ImagePath)"
-    expect "Run value after upgrade" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise' "$(wreg "$run" cardbridge)"
+    expect "Run value after upgrade" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
     if cmp -s "$pf/cardbridge.exe" "$files/cardbridge.exe"; then ok "programs in place after upgrade"; else bad "cardbridge.exe missing after upgrade"; fi
     expect "ProgramData state kept by the upgrade" "$state_sum" "$(sha256sum <"$state/PortStore.txt" 2>/dev/null || true)"
 

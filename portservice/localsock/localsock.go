@@ -14,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"syscall"
 
 	"github.com/cardbridge/cardbridge/peercred"
 )
@@ -52,13 +54,21 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
+// ErrNoService is Dial's error when nothing listens at the path: no socket
+// or pipe there, or nobody accepting on it.
+var ErrNoService = errors.New("no port service listens there")
+
 // Dial connects to the port service's local socket at path; ctx bounds the wait,
-// including, on Windows, the wait for a free pipe instance.
+// including, on Windows, the wait for a free pipe instance. It fails with
+// ErrNoService when no port service listens at path.
 func Dial(ctx context.Context, path string) (net.Conn, error) {
 	if path == "" {
 		return nil, errors.New("localsock: dial: empty path")
 	}
 	c, err := dial(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, fmt.Errorf("localsock: dial %s: %w: %w", path, ErrNoService, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("localsock: dial %s: %w", path, err)
 	}

@@ -272,7 +272,7 @@ func TestListenNotSocket(t *testing.T) {
 	}
 }
 
-func TestDialNoService(t *testing.T) {
+func TestDialNoServiceNamesThePath(t *testing.T) {
 	path := testPath(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()

@@ -496,3 +496,24 @@ func TestWait(t *testing.T) {
 		t.Fatalf("Recv after close = %v, want io.EOF", err)
 	}
 }
+
+// TestDialNoService: nothing at the path, or a listener gone, is
+// ErrNoService, which the agent tells from a service that answers badly.
+func TestDialNoService(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if c, err := Dial(ctx, testPath(t)); !errors.Is(err, ErrNoService) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("Dial with nothing at the path = %v, want ErrNoService", err)
+	}
+	l, path := listenT(t)
+	l.Close()
+	if c, err := Dial(ctx, path); !errors.Is(err, ErrNoService) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("Dial after the listener closed = %v, want ErrNoService", err)
+	}
+}
