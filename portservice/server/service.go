@@ -18,8 +18,10 @@ package server
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -170,6 +172,12 @@ func (s *Service) Port() int { return int(s.httpPort.Load()) }
 // Run serves pages and agents until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	lns, served, held := listenWellKnown(s.opt.Ports)
+	if err := anotherService(ctx, held); err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
 	if len(served) == 0 {
 		return fmt.Errorf("every well-known port is taken: %w", errors.Join(held...))
 	}
@@ -237,13 +245,55 @@ func listenWellKnown(ports []int) (lns []net.Listener, served []int, held []erro
 	for _, p := range ports {
 		l, err := localhttp.Listen("localhost:" + strconv.Itoa(p))
 		if err != nil {
-			held = append(held, fmt.Errorf("well-known port %d: %w", p, err))
+			held = append(held, &heldPortError{port: p, err: err})
 			continue
 		}
 		lns = append(lns, l...)
 		served = append(served, p)
 	}
 	return lns, served, held
+}
+
+// heldPortError is a well-known port the service could not listen on.
+type heldPortError struct {
+	port int
+	err  error
+}
+
+func (e *heldPortError) Error() string { return fmt.Sprintf("well-known port %d: %v", e.port, e.err) }
+func (e *heldPortError) Unwrap() error { return e.err }
+
+// ErrAnotherService is Run's error when another cardbridge port service
+// already serves one of the well-known ports: two would split the users
+// between them.
+var ErrAnotherService = errors.New("another cardbridge port service is already running")
+
+// anotherService asks each held well-known port whether a cardbridge port
+// service answers there, and returns ErrAnotherService, naming it, for the
+// first that does.
+func anotherService(ctx context.Context, held []error) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	for _, h := range held {
+		var hp *heldPortError
+		if !errors.As(h, &hp) {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://localhost:%d/api/versioninfo", hp.port), nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		var vi api.VersionInfo
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&vi)
+		resp.Body.Close()
+		if err == nil && vi.Product == "cardbridge-portservice" {
+			return fmt.Errorf("%w: version %s answers on well-known port %d (%v); stop it before starting another, or give this one other --ports and --socket", ErrAnotherService, vi.Version, hp.port, hp.err)
+		}
+	}
+	return nil
 }
 
 // logHeld reports a well-known port the service could not take: whoever

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -203,5 +204,32 @@ func TestHoldsEveryWellKnownPort(t *testing.T) {
 		if err := connect(host, ports[1]); err != nil {
 			t.Errorf("%s port %d after it came free: %v", host, ports[1], err)
 		}
+	}
+}
+
+// TestRefusesASecondService: a port service that finds another cardbridge
+// port service on one of its well-known ports refuses to start, names it,
+// and leaves none of the others taken; another program there is only
+// logged (TestHoldsEveryWellKnownPort).
+func TestRefusesASecondService(t *testing.T) {
+	var logs testutil.Buffer
+	first, _ := runService(t, nil, &logs)
+	free := freePort(t)
+	dir := t.TempDir()
+	second, err := New(Options{StateDir: dir, Ports: []int{free, first.Port()}, Range: portservice.Range{Lo: 57010, Hi: 57019}, Socket: testSocket(dir), Logger: zerolog.New(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = second.Run(ctx)
+	if !errors.Is(err, ErrAnotherService) || !strings.Contains(err.Error(), fmt.Sprintf("well-known port %d", first.Port())) {
+		t.Fatalf("Run = %v; want ErrAnotherService naming port %d", err, first.Port())
+	}
+	l, lerr := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", free))
+	if lerr != nil {
+		t.Errorf("the refused service left port %d taken: %v", free, lerr)
+	} else {
+		l.Close()
 	}
 }
