@@ -91,13 +91,13 @@ type loop struct {
 // cannot, saying what to do.
 func (l *loop) open(ctx context.Context, listen string) (reg registration, lns []net.Listener, port int, err error) {
 	if listen != "" {
-		lns, err = localhttp.Listen(listen)
+		lns, err = l.listenStandalone(ctx, listen)
 		return nil, lns, 0, err
 	}
 	if reg, err = l.register(ctx); err != nil {
 		if l.fallback != "" && errors.Is(err, localsock.ErrNoService) {
 			l.log.Warn().Err(err).Str("listen", l.fallback).Msg("no port service: serving standalone (start cardbridge-portservice and restart the agent to use it; an agent given --portservice fails instead)")
-			lns, err = localhttp.Listen(l.fallback)
+			lns, err = l.listenStandalone(ctx, l.fallback)
 			return nil, lns, 0, err
 		}
 		if se := (*portservice.ServiceError)(nil); errors.As(err, &se) && errors.Is(err, portservice.ErrAlreadyRunning) {
@@ -112,6 +112,25 @@ func (l *loop) open(ctx context.Context, listen string) (reg registration, lns [
 		return nil, nil, 0, err
 	}
 	return reg, lns, port, nil
+}
+
+// listenStandalone listens on addr; a port another cardbridge already
+// serves is named as such.
+func (l *loop) listenStandalone(ctx context.Context, addr string) ([]net.Listener, error) {
+	lns, err := localhttp.Listen(addr)
+	if errors.Is(err, localhttp.ErrPortHeld) {
+		if _, p, perr := net.SplitHostPort(addr); perr == nil {
+			port, _ := strconv.Atoi(p)
+			if vi, ok := localhttp.WhoServes(ctx, port); ok {
+				what := "another cardbridge agent"
+				if vi.Product != "cardbridge" {
+					what = "a " + vi.Product
+				}
+				return nil, fmt.Errorf("%s (version %s) already serves on port %d: stop it, or give --listen another port (%w)", what, vi.Version, port, err)
+			}
+		}
+	}
+	return lns, err
 }
 
 // serve serves the API on lns, bound to port, the one reg gave, until ctx

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -484,5 +487,24 @@ func TestLoopOpenFallsBackToStandalone(t *testing.T) {
 	tl.register = func(context.Context) (registration, error) { return nil, noService }
 	if _, lns, _, err := tl.open(context.Background(), ""); !errors.Is(err, localsock.ErrNoService) || lns != nil {
 		t.Errorf("open without fallback = %v, %v; want ErrNoService", lns, err)
+	}
+}
+
+// A standalone port another cardbridge serves is named as such.
+func TestLoopStandalonePortHeldByCardbridge(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/versioninfo" {
+			_, _ = io.WriteString(w, `{"product":"cardbridge","version":"9.9.9"}`)
+		}
+	}))
+	defer other.Close()
+	tl := newTestLoop(t)
+	_, lns, _, err := tl.open(context.Background(), other.Listener.Addr().String())
+	port := other.Listener.Addr().(*net.TCPAddr).Port
+	if want := fmt.Sprintf("another cardbridge agent (version 9.9.9) already serves on port %d", port); err == nil || !strings.Contains(err.Error(), want) || lns != nil {
+		t.Errorf("open = %v, %v; want an error saying %q", lns, err, want)
+	}
+	if !errors.Is(err, localhttp.ErrPortHeld) {
+		t.Errorf("open = %v, want it to wrap localhttp.ErrPortHeld", err)
 	}
 }

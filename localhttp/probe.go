@@ -1,9 +1,17 @@
 package localhttp
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardbridge/cardbridge/api"
 )
 
 // CanBind checks that a listener could be opened on port on 127.0.0.1 and
@@ -46,4 +54,27 @@ func FreePort() (int, error) {
 		l.Close()
 	}
 	return port, nil
+}
+
+// WhoServes asks whatever listens on the loopback port for its
+// /api/versioninfo, as cardbridge's agent and port service answer it, within
+// a second; ok is false when nothing answers so. It tells a port held by
+// another cardbridge from one held by some other program.
+func WhoServes(ctx context.Context, port int) (info api.VersionInfo, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://localhost:%d/api/versioninfo", port), nil)
+	if err != nil {
+		return info, false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return info, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&info) != nil {
+		return info, false
+	}
+	return info, strings.HasPrefix(info.Product, "cardbridge")
 }

@@ -18,10 +18,8 @@ package server
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -272,24 +270,12 @@ var ErrAnotherService = errors.New("another cardbridge port service is already r
 // service answers there, and returns ErrAnotherService, naming it, for the
 // first that does.
 func anotherService(ctx context.Context, held []error) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	for _, h := range held {
 		var hp *heldPortError
 		if !errors.As(h, &hp) {
 			continue
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://localhost:%d/api/versioninfo", hp.port), nil)
-		if err != nil {
-			continue
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			continue
-		}
-		var vi api.VersionInfo
-		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&vi)
-		resp.Body.Close()
-		if err == nil && vi.Product == "cardbridge-portservice" {
+		if vi, ok := localhttp.WhoServes(ctx, hp.port); ok && vi.Product == "cardbridge-portservice" {
 			return fmt.Errorf("%w: version %s answers on well-known port %d (%v); stop it before starting another, or give this one other --ports and --socket", ErrAnotherService, vi.Version, hp.port, hp.err)
 		}
 	}
