@@ -295,6 +295,22 @@ func TestBrokenSetups(t *testing.T) {
 			{"agent", OK, "standalone", ""},
 			{"domainlist", OK, "version 2026-02, 2 entries", ""},
 		}},
+		{name: "registered agent while the port service is down", edit: func(f *fakeProbes) {
+			portServiceDown(f)
+			f.userID = "uid:1000"
+			f.contents = map[string]string{filepath.Join(DefaultStateDir("linux"), "PortStore.txt"): "uid:999\t55001\t2026-03-01T08:00:00Z\nuid:1000\t55123\t2026-03-05T08:00:00Z\n"}
+			f.local[key(55123, "/api/versioninfo")] = ok200(agentInfoAt(55123))
+		}, want: []want{
+			{"portservice", Fail, "not running", "sudo systemctl start cardbridge-portservice"},
+			{"agent", Warn, "cardbridge 1.2.0 on port 55123, at the port PortStore.txt keeps for you; the port service is down, so pages cannot find it", "sudo systemctl start cardbridge-portservice"},
+		}, exit: 1},
+		{name: "port service down, PortStore.txt names a port nobody serves", edit: func(f *fakeProbes) {
+			portServiceDown(f)
+			f.userID = "uid:1000"
+			f.contents = map[string]string{filepath.Join(DefaultStateDir("linux"), "PortStore.txt"): "uid:1000\t55123\t2026-03-05T08:00:00Z\n"}
+		}, want: []want{
+			{"agent", Skip, "cannot tell without the port service; none runs standalone on port 43485", ""},
+		}, exit: 1},
 		{name: "two agents", edit: standalone, want: []want{
 			{"agent", Warn, "a second agent runs standalone on port 43485", "stop the agent started with --listen"},
 		}},

@@ -67,7 +67,9 @@ type fakeProbes struct {
 	// stands for a prompt that works (the Windows dialog).
 	pinPrompt    pinprompt.Choice
 	pinPromptErr error
-	pinAsked     []string // the configured paths PINPrompt was given
+	pinAsked     []string          // the configured paths PINPrompt was given
+	contents     map[string]string // ReadFile by path
+	userID       string            // UserID
 
 	mu    sync.Mutex
 	asked []string // every Local and Remote call, "port path" or URL
@@ -116,6 +118,15 @@ func (f *fakeProbes) Remote(ctx context.Context, url string) (int, []byte, error
 func (f *fakeProbes) Browsers() []Browser { return f.browsers }
 
 func (f *fakeProbes) PortHolder(port int) string { return f.holders[port] }
+
+func (f *fakeProbes) ReadFile(path string) ([]byte, error) {
+	if c, ok := f.contents[path]; ok {
+		return []byte(c), nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+func (f *fakeProbes) UserID() string { return f.userID }
 
 func (f *fakeProbes) PINPrompt(configured string) (pinprompt.Choice, error) {
 	f.mu.Lock()

@@ -1,11 +1,14 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +47,9 @@ type netFacts struct {
 
 	agent      *answer // on gpnPort, when there is one
 	standalone answer  // on the standalone port (port 0: not looked at)
+	// stored is, when no port service answers, the agent on the port
+	// PortStore.txt keeps for this user (nil: no such line, or no file).
+	stored *answer
 
 	agentPCSCDown bool // the agent found says the PC/SC service is unavailable
 
@@ -81,6 +87,15 @@ func gatherNet(ctx context.Context, opt Options) netFacts {
 		}
 	}
 	if f.ps == nil {
+		stateDir := cmp.Or(opt.StateDir, DefaultStateDir(opt.GOOS))
+		if port := storedPort(p, filepath.Join(stateDir, "PortStore.txt")); port > 0 {
+			a := askVersion(ctx, p, port, agentTimeout, "cardbridge")
+			f.stored = &a
+			if a.kind == kindCardbridge {
+				f.agentPCSCDown = pcscDown(ctx, p, a)
+				return f
+			}
+		}
 		f.agentPCSCDown = pcscDown(ctx, p, f.standalone)
 		return f
 	}
@@ -104,6 +119,29 @@ func gatherNet(ctx context.Context, opt Options) netFacts {
 	}
 	wg.Wait()
 	return f
+}
+
+// storedPort is the port PortStore.txt at path keeps for the user doctor
+// runs as, or 0. The file is the port service's (one line per user: id,
+// tab, port, tab, last seen); doctor only reads the user's own line.
+func storedPort(p Probes, path string) int {
+	data, err := p.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	id := p.UserID()
+	if id == "" {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		f := strings.Split(strings.TrimRight(line, "\r\n"), "\t")
+		if len(f) >= 2 && f[0] == id {
+			if port, err := strconv.Atoi(f[1]); err == nil && port > 0 && port <= 65535 {
+				return port
+			}
+		}
+	}
+	return 0
 }
 
 // askVersion asks port for /api/versioninfo and classifies the answer as
@@ -360,6 +398,11 @@ func checkAgent(f netFacts, pf pcscFacts, standalonePort int, goos string) Check
 			c.Detail = fmt.Sprintf("the port service gives port %d, but another program answers there (%s)", f.gpnPort, f.agent.what)
 			c.Fix = fmt.Sprintf("find it with `%s` and stop it, then %s", whoListens(goos, f.gpnPort), fixRestartAgent(goos))
 		}
+	case f.stored != nil && f.stored.kind == kindCardbridge:
+		found(*f.stored, "at the port PortStore.txt keeps for you")
+		c.Status = Warn
+		c.Detail += "; the port service is down, so pages cannot find it"
+		c.Fix = fixStartPortService(goos)
 	case sa.kind == kindCardbridge:
 		found(sa, "standalone (not registered with a port service)")
 	case sa.kind == kindHung:

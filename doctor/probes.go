@@ -30,6 +30,12 @@ type Probes interface {
 	Browsers() []Browser
 	// Stat is os.Stat.
 	Stat(path string) (fs.FileInfo, error)
+	// ReadFile reads a regular file of at most 1 MiB.
+	ReadFile(path string) ([]byte, error)
+	// UserID is the OS user doctor runs as, as the port service names
+	// users in PortStore.txt ("uid:1000", or a Windows SID); "" when
+	// unknown.
+	UserID() string
 	// PINPrompt says how signing would ask for the PIN, given the
 	// agent's --pinentry (configured; "" for none): pinprompt.Choose.
 	PINPrompt(configured string) (pinprompt.Choice, error)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
@@ -125,6 +126,18 @@ func (*System) Browsers() []Browser { return findBrowsers() }
 
 // Stat is os.Stat.
 func (*System) Stat(path string) (fs.FileInfo, error) { return os.Stat(path) }
+
+// ReadFile reads a regular file of at most 1 MiB.
+func (*System) ReadFile(path string) ([]byte, error) { return atomicfile.ReadRegular(path, 1<<20) }
+
+// UserID is the current user's id.
+func (*System) UserID() string {
+	u, err := peercred.Current()
+	if err != nil {
+		return ""
+	}
+	return u.ID
+}
 
 // PINPrompt is pinprompt.Choose.
 func (*System) PINPrompt(configured string) (pinprompt.Choice, error) {

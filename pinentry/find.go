@@ -53,13 +53,17 @@ func (e *notFoundError) Unwrap() error { return ErrNotFound }
 // without one ("Inappropriate ioctl for device").
 var terminalOnly = []string{"pinentry-curses", "pinentry-tty"}
 
-// NeedsTerminal reports whether the program at path (after symbolic links,
-// such as Debian's /usr/bin/pinentry alternative) is a pinentry that works
-// only in a terminal, which an agent started at login does not have.
+// NeedsTerminal reports whether the program at path is a pinentry that
+// works only in a terminal, which an agent started at login does not have:
+// by its name, or the name it links to (Debian's /usr/bin/pinentry is a
+// link through /etc/alternatives).
 func NeedsTerminal(path string) bool {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	terminal := func(p string) bool {
+		return slices.Contains(terminalOnly, strings.TrimSuffix(strings.ToLower(filepath.Base(p)), ".exe"))
 	}
-	name := strings.TrimSuffix(strings.ToLower(filepath.Base(path)), ".exe")
-	return slices.Contains(terminalOnly, name)
+	if terminal(path) {
+		return true
+	}
+	real, err := filepath.EvalSymlinks(path)
+	return err == nil && terminal(real)
 }

@@ -92,9 +92,9 @@ func (b *doctorBed) run(t *testing.T, args ...string) (string, int, time.Duratio
 
 // doctor runs `cardbridge doctor --json` and returns the report, the exit
 // code and how long it took.
-func (b *doctorBed) doctor(t *testing.T) (doctor.Report, int, time.Duration) {
+func (b *doctorBed) doctor(t *testing.T, args ...string) (doctor.Report, int, time.Duration) {
 	t.Helper()
-	out, code, took := b.run(t, "--json")
+	out, code, took := b.run(t, append([]string{"--json"}, args...)...)
 	var rep doctor.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("doctor --json printed %q: %v", out, err)
@@ -192,8 +192,10 @@ func TestDoctor(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	trusted := trustedServer(t, "test-2", http.StatusOK)
 	b := &doctorBed{
-		ps:             &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: freePort(t), lo: 56500, hi: 56599, extra: []string{"--trusted-url", trusted.URL}},
-		env:            []string{"XDG_STATE_HOME=" + filepath.Join(dir, "xdg"), "CARDBRIDGE_LOG="},
+		ps: &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: freePort(t), lo: 56500, hi: 56599, extra: []string{"--trusted-url", trusted.URL}},
+		// The agent and doctor both take the PIN prompt from
+		// CARDBRIDGE_PINENTRY: the scripted one, as a desktop's would be.
+		env:            []string{"XDG_STATE_HOME=" + filepath.Join(dir, "xdg"), "CARDBRIDGE_LOG=", "CARDBRIDGE_PINENTRY=" + filepath.Join(binDir, "fakepinentry")},
 		standalonePort: freePort(t),
 		top:            t,
 	}
@@ -291,6 +293,9 @@ func TestDoctor(t *testing.T) {
 		expect(t, rep, "portservice", doctor.Fail, fmt.Sprintf("not running: nothing answers on port %d", b.ps.port), "sudo systemctl start cardbridge-portservice")
 		expect(t, rep, "trusted-url", doctor.Skip, "port service is not reachable", "")
 		expectExit(t, code, 1, rep)
+		// The agent still serves on its port, which PortStore.txt keeps.
+		rep, _, _ = b.doctor(t, "--state-dir", state)
+		expect(t, rep, "agent", doctor.Warn, "at the port PortStore.txt keeps for you; the port service is down, so pages cannot find it", "start the port service")
 		text, code, took := b.run(t)
 		if code != 1 || !strings.Contains(text, "  FAIL  port service ") || !strings.Contains(text, "fix: start the port service: sudo systemctl start cardbridge-portservice") {
 			t.Errorf("doctor (exit %d) printed:\n%s", code, text)
@@ -391,5 +396,19 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("doctor (exit %d) printed:\n%s", code, out)
 		}
 		t.Logf("cardbridge doctor printed:\n%s", out)
+	})
+
+	t.Run("PIN prompt needs a terminal", func(t *testing.T) {
+		// A pinentry-curses, as Debian installs with GnuPG: the agent
+		// started at login could not sign.
+		curses := filepath.Join(t.TempDir(), "pinentry-curses")
+		if err := os.Symlink(filepath.Join(binDir, "fakepinentry"), curses); err != nil {
+			t.Fatal(err)
+		}
+		rep, code, _ := b.doctor(t, "--pinentry", curses)
+		expect(t, rep, "pin-prompt", doctor.Fail, "works only in a terminal", "pinentry-gnome3")
+		expectExit(t, code, 1, rep)
+		rep, _, _ = b.doctor(t)
+		expect(t, rep, "pin-prompt", doctor.OK, filepath.Join(binDir, "fakepinentry")+" (configured)", "")
 	})
 }
