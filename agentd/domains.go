@@ -85,35 +85,43 @@ func (d *domainSource) load() error {
 	return nil
 }
 
+// settle is how long a changed --domains file must stay the same before
+// it is loaded, so that a file still being written (an editor or a copy
+// that does not replace it whole) is never read half-written.
+const settle = 250 * time.Millisecond
+
 // watch reloads the file when its size or time changes (looking every 2 s)
-// and then stays the same for one more look, so that a file still being
-// written (an editor or a copy that does not replace it whole) is not read
-// half-written; until ctx ends. A file that disappears, cannot be read, is
-// not a regular file or is too large keeps the list in force, logged once
-// per change; no read ever blocks, so watch returns as soon as ctx ends.
+// and then stays the same for settle, until ctx ends. A file that
+// disappears, cannot be read, is not a regular file or is too large keeps
+// the list in force, logged once per change; no read ever blocks, so watch
+// returns as soon as ctx ends.
 func (d *domainSource) watch(ctx context.Context) {
 	if d.path == "" {
 		return
 	}
 	t := time.NewTicker(d.every)
 	defer t.Stop()
-	var seenMod time.Time // a change seen at the last look, not loaded yet
+	var settled <-chan time.Time // set while a change settles
+	var seenMod time.Time        // the change seen, not loaded yet
 	seenSize := int64(-1)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-settled:
 		}
 		st, err := os.Lstat(d.path)
 		if err != nil || (st.ModTime().Equal(d.mod) && st.Size() == d.size) {
-			seenSize = -1
+			seenSize, settled = -1, nil
 			continue
 		}
 		if !st.ModTime().Equal(seenMod) || st.Size() != seenSize {
 			seenMod, seenSize = st.ModTime(), st.Size()
-			continue // changed since the last look: wait for it to settle
+			settled = time.After(settle) // look again before loading
+			continue
 		}
+		settled = nil
 		seenSize = -1
 		d.mod, d.size = st.ModTime(), st.Size()
 		if err := d.load(); err != nil {
