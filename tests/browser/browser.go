@@ -171,7 +171,14 @@ func NewPageServer(t testing.TB, hosts ...string) *PageServer {
 	for _, h := range hosts {
 		s.vhost(h)
 	}
+	// NHS origins are on the default port. Test packages run side by side,
+	// and another package's page server may hold 443 for the length of
+	// one of its tests: wait for it (bounded) rather than give up at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:443")
+	for deadline := time.Now().Add(time.Minute); err != nil && errors.Is(err, syscall.EADDRINUSE) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		ln, err = net.Listen("tcp", "127.0.0.1:443")
+	}
 	if err != nil {
 		t.Logf("browser: page server cannot bind 127.0.0.1:443 (%v); using a free port, so origins carry it", err)
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
