@@ -212,7 +212,7 @@ func setListPolicy(goos string, b Browser, policy string, values []string, add b
 		verb = "add " + strings.Join(quoteAll(values), ", ") + " to the " + b.Name + " policy " + policy
 	}
 	var how string
-	switch goos {
+	switch osOf(goos) {
 	case "linux":
 		where := b.Where
 		if where == "" {

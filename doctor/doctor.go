@@ -11,6 +11,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -100,6 +101,10 @@ type Options struct {
 	// PINEntry is the agent's --pinentry; "" for the platform's default
 	// PIN prompt.
 	PINEntry string
+	// ServiceManager is what starts services on the host ("systemd",
+	// "launchd", "scm", or "none"), whose commands fixes name; "" asks
+	// Probes.ServiceManager.
+	ServiceManager string
 }
 
 // DefaultStandalonePort is the agent's port when it runs with --listen and
@@ -137,7 +142,7 @@ func Run(ctx context.Context, opt Options) Report {
 	go func() { defer wg.Done(); brs = opt.Probes.Browsers() }()
 	wg.Wait()
 
-	goos := opt.GOOS
+	goos := hostOS(opt.GOOS, cmp.Or(opt.ServiceManager, opt.Probes.ServiceManager()))
 	checks := []Check{
 		checkPCSC(pf, goos),
 		checkReaders(pf, goos),

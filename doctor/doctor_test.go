@@ -186,6 +186,12 @@ func TestBrokenSetups(t *testing.T) {
 			{"domainlist", Skip, "neither the port service nor the agent", ""},
 			{"trusted-url", Skip, "port service is not reachable", ""},
 		}, exit: 1},
+		{name: "port service not running on a Linux host without systemd", edit: func(f *fakeProbes) {
+			portServiceDown(f)
+			f.serviceManager = "none"
+		}, want: []want{
+			{"portservice", Fail, "not running", "start the port service from your init system (this host runs no systemd), or by hand: sudo cardbridge-portservice run"},
+		}, exit: 1},
 		{name: "port service not running on Windows", goos: "windows", edit: portServiceDown, want: []want{
 			{"portservice", Fail, "not running", "`sc start cardbridge-portservice`"},
 		}, exit: 1},

@@ -65,11 +65,12 @@ type fakeProbes struct {
 	holders     map[int]string // PortHolder by port
 	// pinPrompt and pinPromptErr answer PINPrompt; the zero Choice
 	// stands for a prompt that works (the Windows dialog).
-	pinPrompt    pinprompt.Choice
-	pinPromptErr error
-	pinAsked     []string          // the configured paths PINPrompt was given
-	contents     map[string]string // ReadFile by path
-	userID       string            // UserID
+	pinPrompt      pinprompt.Choice
+	pinPromptErr   error
+	pinAsked       []string          // the configured paths PINPrompt was given
+	contents       map[string]string // ReadFile by path
+	userID         string            // UserID
+	serviceManager string            // ServiceManager; systemd when ""
 
 	mu    sync.Mutex
 	asked []string // every Local and Remote call, "port path" or URL
@@ -127,6 +128,14 @@ func (f *fakeProbes) ReadFile(path string) ([]byte, error) {
 }
 
 func (f *fakeProbes) UserID() string { return f.userID }
+
+// ServiceManager is f.serviceManager, systemd when unset.
+func (f *fakeProbes) ServiceManager() string {
+	if f.serviceManager == "" {
+		return "systemd"
+	}
+	return f.serviceManager
+}
 
 func (f *fakeProbes) PINPrompt(configured string) (pinprompt.Choice, error) {
 	f.mu.Lock()

@@ -3,7 +3,9 @@ package doctor
 import "fmt"
 
 // The fixes differ by platform; goos picks one, so that tests can check each
-// platform's text anywhere. The service and login-item names are those the
+// platform's text anywhere. A Linux host without systemd is "linux-noinit"
+// (see hostOS): its fixes name no systemctl command that would not work
+// there. The service and login-item names are those the
 // installers register: the port service as "cardbridge-portservice"
 // (systemd unit, Windows service; launchd org.cardbridge.portservice) and
 // the agent as "cardbridge-agent" (systemd user unit; launchd
@@ -13,6 +15,8 @@ func fixStartPCSC(goos string) string {
 	switch goos {
 	case "linux":
 		return "start the smart card service: sudo systemctl start pcscd.socket pcscd (if it is not installed: sudo apt-get install pcscd libccid)"
+	case linuxNoInit:
+		return "start the smart card service from your init system, or by hand: sudo pcscd (if it is not installed: sudo apt-get install pcscd libccid)"
 	case "windows":
 		return "start the Smart Card service (SCardSvr): services.msc, or as administrator `sc start SCardSvr`; Windows stops it while no reader is plugged in, so plug the reader in first"
 	case "darwin":
@@ -25,6 +29,8 @@ func fixRestartPCSC(goos string) string {
 	switch goos {
 	case "linux":
 		return "restart the smart card service: sudo systemctl restart pcscd"
+	case linuxNoInit:
+		return "restart the smart card service from your init system, or by hand: sudo pkill -x pcscd; sudo pcscd"
 	case "windows":
 		return "restart the Smart Card service (SCardSvr): services.msc, or in an administrator PowerShell `Restart-Service SCardSvr`"
 	case "darwin":
@@ -38,7 +44,7 @@ func fixNoPCSCSupport() string {
 }
 
 func fixNoReader(goos string) string {
-	switch goos {
+	switch osOf(goos) {
 	case "linux":
 		return "connect the card reader; check that `lsusb` lists it and that its driver is installed (sudo apt-get install libccid), then run doctor again"
 	case "windows":
@@ -53,6 +59,8 @@ func fixStartPortService(goos string) string {
 	switch goos {
 	case "linux":
 		return "start the port service: sudo systemctl start cardbridge-portservice (see why it stopped: systemctl status cardbridge-portservice)"
+	case linuxNoInit:
+		return "start the port service from your init system (this host runs no systemd), or by hand: sudo cardbridge-portservice run"
 	case "windows":
 		return "start the \"cardbridge port service\": services.msc, or as administrator `sc start cardbridge-portservice`"
 	case "darwin":
@@ -65,6 +73,8 @@ func fixRestartPortService(goos string) string {
 	switch goos {
 	case "linux":
 		return "restart the port service: sudo systemctl restart cardbridge-portservice"
+	case linuxNoInit:
+		return "restart the port service from your init system (this host runs no systemd), or end it and run: sudo cardbridge-portservice run"
 	case "windows":
 		return "restart the \"cardbridge port service\": services.msc, or in an administrator PowerShell `Restart-Service cardbridge-portservice`"
 	case "darwin":
@@ -77,6 +87,8 @@ func fixStartAgent(goos string) string {
 	switch goos {
 	case "linux":
 		return "start the agent: systemctl --user start cardbridge-agent, or log out and back in (it starts at login), or run `cardbridge agent` in a terminal"
+	case linuxNoInit:
+		return "start the agent: log out and back in (a desktop starts it at login), or run `cardbridge agent` in a terminal"
 	case "windows":
 		return "sign out and back in (the agent starts at sign-in), or run `cardbridge agent` in a command prompt"
 	case "darwin":
@@ -89,6 +101,8 @@ func fixRestartAgent(goos string) string {
 	switch goos {
 	case "linux":
 		return "restart the agent: systemctl --user restart cardbridge-agent (or end the `cardbridge agent` process and run it again)"
+	case linuxNoInit:
+		return "end the `cardbridge agent` process (pkill -x cardbridge) and run `cardbridge agent` again, or log out and back in"
 	case "windows":
 		return "end cardbridge.exe in Task Manager, then sign out and back in, or run `cardbridge agent` in a command prompt"
 	case "darwin":
@@ -105,7 +119,7 @@ func fixRegisterAgent(goos string) string {
 
 // whoListens says how to find the program listening on a loopback port.
 func whoListens(goos string, port int) string {
-	switch goos {
+	switch osOf(goos) {
 	case "linux":
 		return fmt.Sprintf("sudo ss -ltnp 'sport = :%d'", port)
 	case "windows":
@@ -119,7 +133,7 @@ func whoListens(goos string, port int) string {
 // whoHoldsRange is the command that lists the programs holding TCP ports lo
 // to hi, with their users.
 func whoHoldsRange(goos string, lo, hi int) string {
-	switch goos {
+	switch osOf(goos) {
 	case "linux":
 		return fmt.Sprintf("sudo ss -tanpe '( sport >= :%d and sport <= :%d )'", lo, hi)
 	case "windows":
@@ -136,4 +150,24 @@ func policyPage(b Browser) string {
 		return "edge://policy"
 	}
 	return "chrome://policy"
+}
+
+// linuxNoInit is the platform of fixes for a Linux host without systemd.
+const linuxNoInit = "linux-noinit"
+
+// hostOS is the platform fixes are given for: goos, except that a Linux
+// host whose service manager is not systemd is linuxNoInit.
+func hostOS(goos, serviceManager string) string {
+	if goos == "linux" && serviceManager != "systemd" {
+		return linuxNoInit
+	}
+	return goos
+}
+
+// osOf is the operating system of a platform of fixes.
+func osOf(platform string) string {
+	if platform == linuxNoInit {
+		return "linux"
+	}
+	return platform
 }

@@ -27,7 +27,7 @@ func gatherPINPrompt(p Probes, configured, goos string) pinPromptFacts {
 	}
 	if fi, err := p.Stat(f.choice.Path); err != nil {
 		f.missing = err
-	} else if fi.IsDir() || (goos != "windows" && fi.Mode()&0o111 == 0) {
+	} else if fi.IsDir() || (osOf(goos) != "windows" && fi.Mode()&0o111 == 0) {
 		f.missing = errors.New("not an executable program")
 	}
 	f.terminal = pinentry.NeedsTerminal(f.choice.Path)
@@ -66,7 +66,7 @@ func checkPINPrompt(f pinPromptFacts, goos string) Check {
 }
 
 func fixNoPINPrompt(goos string) string {
-	switch goos {
+	switch osOf(goos) {
 	case "linux":
 		return "install a graphical PIN prompt: sudo apt-get install pinentry-gnome3 (GNOME and most desktops) or pinentry-qt (KDE), then sign in again; or start the agent with --pinentry PATH"
 	case "darwin":

@@ -30,6 +30,9 @@ type Probes interface {
 	Browsers() []Browser
 	// Stat is os.Stat.
 	Stat(path string) (fs.FileInfo, error)
+	// ServiceManager is what starts services on this host: "systemd",
+	// "launchd", "scm" (Windows) or "none".
+	ServiceManager() string
 	// ReadFile reads a regular file of at most 1 MiB.
 	ReadFile(path string) ([]byte, error)
 	// UserID is the OS user doctor runs as, as the port service names

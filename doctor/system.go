@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 
 	"github.com/cardbridge/cardbridge/api"
@@ -126,6 +127,22 @@ func (*System) Browsers() []Browser { return findBrowsers() }
 
 // Stat is os.Stat.
 func (*System) Stat(path string) (fs.FileInfo, error) { return os.Stat(path) }
+
+// ServiceManager is "scm" on Windows, "launchd" on macOS, and on Linux
+// "systemd" when it runs (/run/systemd/system exists, as sd_booted checks),
+// else "none".
+func (*System) ServiceManager() string {
+	switch runtime.GOOS {
+	case "windows":
+		return "scm"
+	case "darwin":
+		return "launchd"
+	}
+	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
+		return "systemd"
+	}
+	return "none"
+}
 
 // ReadFile reads a regular file of at most 1 MiB.
 func (*System) ReadFile(path string) ([]byte, error) { return atomicfile.ReadRegular(path, 1<<20) }

@@ -165,6 +165,15 @@ func expectExit(t *testing.T, code int, want int, r doctor.Report) {
 	}
 }
 
+// onSystemd is the fix text doctor gives on this host: the first where
+// systemd runs, the second (no systemctl) where it does not.
+func onSystemd(withSystemd, without string) string {
+	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
+		return withSystemd
+	}
+	return without
+}
+
 // trustedServer publishes a DomainList as the trusted URL does.
 func trustedServer(t *testing.T, listVersion string, listStatus int) *httptest.Server {
 	mux := http.NewServeMux()
@@ -256,7 +265,7 @@ func TestDoctor(t *testing.T) {
 		}
 		defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
 		rep, code, took := b.doctor(t)
-		expect(t, rep, "agent", doctor.Fail, "but the agent there does not answer within 2s", "systemctl --user restart cardbridge-agent")
+		expect(t, rep, "agent", doctor.Fail, "but the agent there does not answer within 2s", onSystemd("systemctl --user restart cardbridge-agent", "end the `cardbridge agent` process"))
 		expect(t, rep, "agent-port", doctor.Skip, "no agent answers", "")
 		expectExit(t, code, 1, rep)
 		if took > 8*time.Second {
@@ -269,7 +278,7 @@ func TestDoctor(t *testing.T) {
 	t.Run("agent not running", func(t *testing.T) {
 		stopUserAgent(b.agent)
 		rep, code := b.until(t, "the agent gone", func(r doctor.Report, _ int) bool { return statusOf(r, "agent") == doctor.Fail })
-		expect(t, rep, "agent", doctor.Fail, "not running for this user: the port service has no agent for you (PR30007)", "systemctl --user start cardbridge-agent")
+		expect(t, rep, "agent", doctor.Fail, "not running for this user: the port service has no agent for you (PR30007)", onSystemd("systemctl --user start cardbridge-agent", "run `cardbridge agent` in a terminal"))
 		expectExit(t, code, 1, rep)
 		b.startAgent(t)
 		b.good(t)
@@ -290,14 +299,14 @@ func TestDoctor(t *testing.T) {
 	t.Run("port service not running", func(t *testing.T) {
 		b.ps.stop(t)
 		rep, code, _ := b.doctor(t)
-		expect(t, rep, "portservice", doctor.Fail, fmt.Sprintf("not running: nothing answers on port %d", b.ps.port), "sudo systemctl start cardbridge-portservice")
+		expect(t, rep, "portservice", doctor.Fail, fmt.Sprintf("not running: nothing answers on port %d", b.ps.port), onSystemd("sudo systemctl start cardbridge-portservice", "start the port service from your init system"))
 		expect(t, rep, "trusted-url", doctor.Skip, "port service is not reachable", "")
 		expectExit(t, code, 1, rep)
 		// The agent still serves on its port, which PortStore.txt keeps.
 		rep, _, _ = b.doctor(t, "--state-dir", state)
 		expect(t, rep, "agent", doctor.Warn, "at the port PortStore.txt keeps for you; the port service is down, so pages cannot find it", "start the port service")
 		text, code, took := b.run(t)
-		if code != 1 || !strings.Contains(text, "  FAIL  port service ") || !strings.Contains(text, "fix: start the port service: sudo systemctl start cardbridge-portservice") {
+		if code != 1 || !strings.Contains(text, "  FAIL  port service ") || !strings.Contains(text, onSystemd("fix: start the port service: sudo systemctl start cardbridge-portservice", "fix: start the port service from your init system")) {
 			t.Errorf("doctor (exit %d) printed:\n%s", code, text)
 		}
 		t.Logf("cardbridge doctor took %v and printed:\n%s", took, text)
@@ -310,7 +319,7 @@ func TestDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep, code, _ := b.doctor(t)
-		expect(t, rep, "pcsc", doctor.Fail, "not running", "sudo systemctl start pcscd.socket pcscd")
+		expect(t, rep, "pcsc", doctor.Fail, "not running", onSystemd("sudo systemctl start pcscd.socket pcscd", "start the smart card service from your init system"))
 		expect(t, rep, "readers", doctor.Skip, "", "")
 		expect(t, rep, "card", doctor.Skip, "", "")
 		expectExit(t, code, 1, rep)
