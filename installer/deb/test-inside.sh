@@ -69,9 +69,18 @@ check "the agent serves the card's UUID to its user" wait_for 10 bash -c "runuse
 check "another user (root) is refused with WRONG_USER" bash -c "curl -s --max-time 3 http://localhost:$port/api/card | grep -q WRONG_USER"
 check "root has no agent: GetPortNumber answers PR30007" bash -c 'curl -s --max-time 3 http://localhost:43487/PRS/GetPortNumber | grep -q PR30007'
 if cardbridge help | grep -q doctor; then
+  # This root has no graphical pinentry (the package only recommends one):
+  # doctor says signing cannot work, and what to install.
+  as_alice cardbridge doctor >/tmp/doctor.out 2>&1; code=$?
+  check "without a pinentry, doctor fails only its PIN prompt check (exit $code)" \
+    bash -c "[ $code = 1 ] && grep -q '^  FAIL  PIN prompt .*no pinentry program found' /tmp/doctor.out && [ \"\$(grep -c '^  FAIL' /tmp/doctor.out)\" = 1 ] && grep -q 'apt-get install pinentry-gnome3' /tmp/doctor.out"
+  # A desktop's pinentry (the scripted one, under a graphical pinentry's
+  # name) puts everything right.
+  install -m 0755 /cb/pinentry /usr/local/bin/pinentry-gtk-2
   as_alice cardbridge doctor >/tmp/doctor.out 2>&1; code=$?
   sed 's/^/      /' /tmp/doctor.out
   check "cardbridge doctor finds nothing wrong for the user (exit $code)" test "$code" = 0
+  check "doctor names the PIN prompt signing will use" grep -q '^  ok    PIN prompt .*/usr/local/bin/pinentry-gtk-2 (found)' /tmp/doctor.out
 fi
 
 echo "== killed processes come back"

@@ -9,16 +9,18 @@
 # programs are installed by hand with `cardbridge-portservice install` and
 # driven through install/status/stop/start/uninstall.
 #
-# Usage: installer/deb/test.sh DEB UPGRADE_DEB VCARD
+# Usage: installer/deb/test.sh DEB UPGRADE_DEB VCARD PINENTRY
 #   DEB          the package under test
 #   UPGRADE_DEB  the same package with a higher version
 #   VCARD        a static build of tools/vcard (the virtual card)
+#   PINENTRY     a static build of tools/fakepinentry (a desktop's pinentry)
 # DEBIAN_MIRROR overrides the mirror debootstrap uses.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-deb="$(realpath "${1:?usage: test.sh DEB UPGRADE_DEB VCARD}")"
+deb="$(realpath "${1:?usage: test.sh DEB UPGRADE_DEB VCARD PINENTRY}")"
 upgrade="$(realpath "${2:?}")"
 vcard="$(realpath "${3:?}")"
+pinentry="$(realpath "${4:?}")"
 . "$here/../../scripts/lib.sh"
 need_packages debootstrap systemd-container
 
@@ -39,6 +41,7 @@ mkdir -p "$root/cb"
 cp "$deb" "$root/cb/cardbridge.deb"
 cp "$upgrade" "$root/cb/cardbridge-upgrade.deb"
 cp "$vcard" "$root/cb/vcard"
+cp "$pinentry" "$root/cb/pinentry"
 cp "$here/test-inside.sh" "$root/cb/test-inside.sh"
 cat >"$root/etc/systemd/system/cardbridge-test.service" <<'UNIT'
 [Unit]
