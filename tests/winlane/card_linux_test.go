@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,3 +95,35 @@ func TestCardJSON(t *testing.T) {
 // lanePIN is the virtual cards' PIN: distinctive enough that finding it in
 // a log means it leaked.
 const lanePIN = "917364"
+
+// TestDoctorUnderWine: the Windows build's doctor sees the root's PC/SC
+// service and reader, and names the PIN prompt signing will use: the
+// Windows credential dialog, with nothing installed.
+func TestDoctorUnderWine(t *testing.T) {
+	needLane(t)
+	out, _ := runWindows(2*time.Minute, "cardbridge", "doctor", "--json", "--port", "0")
+	var rep struct {
+		Checks []struct{ ID, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor --json printed %q: %v", out, err)
+	}
+	want := map[string]string{
+		"pcsc":       "ok",
+		"pin-prompt": "ok",
+	}
+	for _, c := range rep.Checks {
+		if w, ok := want[c.ID]; ok {
+			if c.Status != w {
+				t.Errorf("doctor's %s check: %s %q, want %s", c.ID, c.Status, c.Detail, w)
+			}
+			delete(want, c.ID)
+		}
+		if c.ID == "pin-prompt" && !strings.Contains(c.Detail, "Windows credential dialog") {
+			t.Errorf("doctor's PIN prompt: %q, want the Windows credential dialog", c.Detail)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("doctor ran no %v check: %s", want, out)
+	}
+}
