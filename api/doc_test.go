@@ -1,0 +1,69 @@
+package api
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// codeRow is a row of the error code table in docs/API.md.
+var codeRow = regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| [0-9]")
+
+// TestAPIReferenceListsEveryCode: docs/API.md documents exactly the codes
+// errors.go defines, so neither can change without the other.
+func TestAPIReferenceListsEveryCode(t *testing.T) {
+	doc, err := os.ReadFile("../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range codeRow.FindAllSubmatch(doc, -1) {
+		documented = append(documented, string(m[1]))
+	}
+	defined := definedCodes(t)
+	for _, c := range defined {
+		if !slices.Contains(documented, c) {
+			t.Errorf("error code %s (api/errors.go) is not in docs/API.md's table", c)
+		}
+	}
+	for _, c := range documented {
+		if !slices.Contains(defined, c) {
+			t.Errorf("docs/API.md documents %s, which api/errors.go does not define", c)
+		}
+	}
+	if len(defined) < 13 {
+		t.Errorf("found only %d codes in api/errors.go: %v", len(defined), defined)
+	}
+}
+
+// definedCodes reads the Code constants of errors.go from its source.
+func definedCodes(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+			return true
+		}
+		for _, v := range vs.Values {
+			if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				s, _ := strconv.Unquote(lit.Value)
+				out = append(out, s)
+			}
+		}
+		return true
+	})
+	return out
+}
