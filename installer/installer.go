@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-
-	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // Names the operating system knows cardbridge by.
@@ -33,15 +31,26 @@ const (
 	LaunchdAgentLabel   = "org.cardbridge.agent"
 )
 
-// AgentArgs are the arguments the agent is started with at login: it keeps
-// itself running (restarting after a crash) with --supervise, and names the
-// port service, so that an agent started before the service waits for it
-// rather than serving standalone as a plain `cardbridge agent` would.
-var AgentArgs = []string{"agent", "--supervise", "--portservice", localsock.DefaultPath}
+// The port service's local socket on each platform (localsock.DefaultPath
+// there), as the installed login entries name it; the entries are made
+// the same on any platform, so that each can be tested anywhere.
+const (
+	linuxSocket  = "/run/cardbridge/portservice.sock"
+	darwinSocket = "/var/run/cardbridge/portservice.sock"
+	windowsPipe  = `\\.\pipe\cardbridge-portservice`
+)
 
-// agentUnitArgs are the arguments of the agent under a service manager
-// that restarts it (systemd, launchd): no --supervise.
-var agentUnitArgs = []string{"agent", "--portservice", localsock.DefaultPath}
+// agentArgs are the arguments the agent is started with at login. It names
+// the port service's socket, so that an agent started before the service
+// waits for it rather than serving standalone as a plain `cardbridge agent`
+// would. supervise adds --supervise, with which it keeps itself running
+// (restarting after a crash) where no service manager restarts it.
+func agentArgs(socket string, supervise bool) []string {
+	if supervise {
+		return []string{"agent", "--supervise", "--portservice", socket}
+	}
+	return []string{"agent", "--portservice", socket}
+}
 
 // ErrNotAdmin is returned by changes that need administrator rights when the
 // caller lacks them.

@@ -17,7 +17,7 @@ const (
 
 // AgentCommand is the Run value's command line for the agent program exe.
 func AgentCommand(exe string) string {
-	return `"` + exe + `" ` + strings.Join(AgentArgs, " ")
+	return `"` + exe + `" ` + strings.Join(agentArgs(windowsPipe, true), " ")
 }
 
 // installLogin sets the per-machine Run value that starts the agent at

@@ -87,7 +87,7 @@ After=graphical-session-pre.target
 
 [Service]
 Type=simple
-ExecStart=` + systemdCommand(append([]string{exe}, agentUnitArgs...)) + `
+ExecStart=` + systemdCommand(append([]string{exe}, agentArgs(linuxSocket, false)...)) + `
 Restart=always
 RestartSec=2
 RestartPreventExitStatus=2 3
@@ -108,7 +108,7 @@ func XDGAutostartEntry(exe string) string {
 Type=Application
 Name=cardbridge agent
 Comment=Lets trusted web pages see your smartcard and sign with it
-Exec=` + desktopExec(append([]string{exe}, AgentArgs...)) + `
+Exec=` + desktopExec(append([]string{exe}, agentArgs(linuxSocket, true)...)) + `
 Terminal=false
 NoDisplay=true
 X-GNOME-Autostart-enabled=true
@@ -143,7 +143,7 @@ func LaunchDaemonPlist(exe string, args []string) string {
 // LaunchAgentPlist starts the agent in every user's macOS login session and
 // restarts it unless it exited cleanly.
 func LaunchAgentPlist(exe string) string {
-	return plist(LaunchdAgentLabel, append([]string{exe}, agentUnitArgs...), `	<key>RunAtLoad</key>
+	return plist(LaunchdAgentLabel, append([]string{exe}, agentArgs(darwinSocket, false)...), `	<key>RunAtLoad</key>
 	<true/>
 	<key>KeepAlive</key>
 	<dict>
