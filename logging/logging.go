@@ -1,6 +1,7 @@
 // Package logging sets up cardbridge's logs: zerolog to a size-rotated file
 // the user can find (see DefaultDir), and to stderr as well when a person is
-// watching. What must never be logged — PINs, certificate bodies, cookies —
+// watching, or to the systemd journal, with each line's priority, when the
+// program runs under systemd (journal.go). What must never be logged — PINs, certificate bodies, cookies —
 // is kept out by the callers; this package only decides where lines go.
 package logging
 
@@ -51,7 +52,10 @@ func New(opt Options) (zerolog.Logger, io.Closer, error) {
 	if opt.Stderr != nil {
 		toStderr = *opt.Stderr
 	}
-	if toStderr {
+	switch {
+	case journalStream():
+		w = zerolog.MultiLevelWriter(rw, newJournalWriter(os.Stderr))
+	case toStderr:
 		w = zerolog.MultiLevelWriter(rw, zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
