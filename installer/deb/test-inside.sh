@@ -90,9 +90,10 @@ check "the user's agent's log is in the journal at priority info" \
   bash -c "journalctl _SYSTEMD_USER_UNIT=cardbridge-agent.service -p info..info -o cat --no-pager | grep -q '^cardbridge agent starting'"
 # A known error: another program holds a well-known port as the service
 # starts (here a standalone agent, as root, on the last one).
+systemctl stop cardbridge-portservice
 cardbridge agent --listen 48853 --log /tmp/squatter.log --pinentry /cb/pinentry & squatter=$!
 wait_for 10 bash -c 'curl -s --max-time 1 http://localhost:48853/api/versioninfo | grep -q cardbridge'
-systemctl restart cardbridge-portservice
+systemctl start cardbridge-portservice
 check "the journal holds the port service's error about the held port, at priority err" \
   wait_for 10 bash -c "journalctl -u cardbridge-portservice -p err..err -o cat --no-pager | grep -q 'well-known port 48853'"
 kill "$squatter"; wait "$squatter" 2>/dev/null || true
