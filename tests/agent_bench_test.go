@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cardbridge/cardbridge/httpapi"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/tests/testbed"
 )
 
@@ -261,4 +262,101 @@ func BenchmarkAgentMemory(b *testing.B) {
 	b.ReportMetric(float64(idleFD), "idle-fds")
 	b.ReportMetric(float64(loadedFD), "1000ws-fds")
 	b.ReportMetric(float64(afterFD), "after-fds")
+}
+
+// BenchmarkAgentColdStart measures exec to the first answer on
+// /api/versioninfo: the agent standalone (--listen), and registered with a
+// port service (it must register, be given its port and bind it first),
+// against refserver, a bare net/http program started and asked the same
+// way. Target (issue: the user logs in and a page asks at once): 50 ms
+// median for both.
+func BenchmarkAgentColdStart(b *testing.B) {
+	needPCSCD(b) // the agent opens PC/SC as it starts, as at a real login
+	const runs = 20
+	dir := testutil.SharedTempDir(b)
+	bodyFile := filepath.Join(dir, "body.json")
+	if err := os.WriteFile(bodyFile, []byte(`{"present":false}`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	// firstAnswer starts cmd, asks url until it answers 200, and stops
+	// cmd again; it returns the time from exec to that answer.
+	firstAnswer := func(cmd *exec.Cmd, url string) time.Duration {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		defer terminate(cmd, done)
+		for {
+			resp, err := client.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return time.Since(start)
+				}
+			}
+			select {
+			case <-done:
+				b.Fatalf("%s exited before answering %s", cmd.Path, url)
+			default:
+			}
+			if time.Since(start) > 10*time.Second {
+				b.Fatalf("%s did not answer %s within 10 s", cmd.Path, url)
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+	}
+	pinentry := filepath.Join(binDir, "fakepinentry")
+	var ref, standalone, registered []time.Duration
+	for range runs {
+		port := freePort(b)
+		ref = append(ref, firstAnswer(exec.Command(filepath.Join(binDir, "refserver"), "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-body", bodyFile),
+			fmt.Sprintf("http://127.0.0.1:%d/api/card", port)))
+		port = freePort(b)
+		standalone = append(standalone, firstAnswer(exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"--log", filepath.Join(dir, "standalone.log"), "--pinentry", pinentry), fmt.Sprintf("http://127.0.0.1:%d/api/versioninfo", port)))
+	}
+
+	ps := startBenchPortService(b, binDir)
+	agent := func() *exec.Cmd {
+		return exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--portservice", ps.socket,
+			"--log", filepath.Join(dir, "registered.log"), "--pinentry", pinentry)
+	}
+	// The user's port is the same at every start (PortStore.txt keeps it):
+	// learn it once.
+	port := 0
+	first := agent()
+	first.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := first.Start(); err != nil {
+		b.Fatal(err)
+	}
+	firstDone := make(chan struct{})
+	go func() { _ = first.Wait(); close(firstDone) }()
+	for deadline := time.Now().Add(10 * time.Second); port == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the agent did not register within 10 s; port service log:\n%s", ps.log())
+		}
+		data, _ := os.ReadFile(filepath.Join(ps.dir, "PortStore.txt"))
+		for line := range strings.Lines(string(data)) {
+			if f := strings.Split(line, "\t"); len(f) >= 2 && f[0] == "uid:0" {
+				port, _ = strconv.Atoi(f[1])
+			}
+		}
+	}
+	terminate(first, firstDone)
+	for range runs {
+		registered = append(registered, firstAnswer(agent(), fmt.Sprintf("http://127.0.0.1:%d/api/versioninfo", port)))
+	}
+
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(median(ref)), "reference-median-ms")
+	b.ReportMetric(ms(median(standalone)), "standalone-median-ms")
+	b.ReportMetric(ms(percentile(standalone, 0.9)), "standalone-p90-ms")
+	b.ReportMetric(ms(median(registered)), "registered-median-ms")
+	b.ReportMetric(ms(percentile(registered, 0.9)), "registered-p90-ms")
+	b.ReportMetric(50, "target-ms")
+	b.ReportMetric(0, "ns/op")
 }
