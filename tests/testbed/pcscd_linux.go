@@ -141,8 +141,23 @@ func (p *PCSCD) Readers() []string {
 }
 
 // Start starts pcscd (again) and waits until it lists every configured
-// reader.
+// reader. The vpcd ports lie in Linux's ephemeral range, so another
+// program's outgoing connection can hold one for a moment (vpcd then
+// fails with "Address already in use"): that is tried again, for up to
+// 10 s.
 func (p *PCSCD) Start() error {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err = p.start()
+		if err == nil || !strings.Contains(err.Error(), "Address already in use") || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// start is one try of Start.
+func (p *PCSCD) start() error {
 	p.mu.Lock()
 	if p.cmd != nil {
 		p.mu.Unlock()
@@ -168,6 +183,10 @@ func (p *PCSCD) Start() error {
 		r, err := pcsc.Readers(ctx)
 		if err == nil && len(r) >= want {
 			return nil
+		}
+		if strings.Contains(p.Log(), "Address already in use") {
+			_ = p.Stop()
+			return fmt.Errorf("pcscd's vpcd could not listen on its port; its log:\n%s", p.Log())
 		}
 		select {
 		case <-ctx.Done():

@@ -276,8 +276,21 @@ func (b *syncBuffer) String() string {
 }
 
 // startPCSCD starts the root's pcscd with the lane's vpcd readers and waits
-// until the driver listens for cards.
+// until the driver listens for cards. The vpcd ports lie in Linux's
+// ephemeral range, where another program's outgoing connection can hold
+// one for a moment: a start that fails so is tried again (three tries).
 func startPCSCD() error {
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = startPCSCDOnce(); err == nil || !strings.Contains(err.Error(), "Address already in use") {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	return err
+}
+
+func startPCSCDOnce() error {
 	conf := filepath.Join(lane.work, "reader.conf.d")
 	if err := os.MkdirAll(conf, 0o755); err != nil {
 		return err
@@ -300,7 +313,7 @@ func startPCSCD() error {
 	lane.pcscd = p
 	deadline := time.Now().Add(15 * time.Second)
 	for !listening(vpcdPort) || !listening(vpcdPort+1) {
-		if p.exited() || time.Now().After(deadline) {
+		if p.exited() || time.Now().After(deadline) || strings.Contains(p.out.String(), "Address already in use") {
 			p.stop()
 			return fmt.Errorf("the root's pcscd did not open vpcd's ports %d and %d within 15 s; it printed:\n%s", vpcdPort, vpcdPort+1, p.out.String())
 		}
