@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/pcsc"
 )
 
@@ -55,7 +55,7 @@ type PCSCD struct {
 	slots []Slot
 	cmd   *exec.Cmd
 	done  chan struct{}
-	log   *bytes.Buffer
+	log   *testutil.Buffer
 }
 
 // Require skips tb unless private-pcscd tests are enabled, and fails it when
@@ -163,7 +163,7 @@ func (p *PCSCD) start() error {
 		p.mu.Unlock()
 		return errors.New("pcscd is already running")
 	}
-	p.log = &bytes.Buffer{}
+	p.log = &testutil.Buffer{}
 	cmd := exec.Command("pcscd", "--foreground", "--error", "--config", filepath.Join(p.dir, "reader.conf.d"))
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // Environment of the lane, set by scripts/test-windows.
@@ -185,12 +186,12 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *testutil.Buffer
 }
 
 // startInRoot starts a program in the root; its output is kept.
 func startInRoot(name, prog string, args ...string) (*proc, error) {
-	p := &proc{name: name, cmd: inRoot(prog, args...), done: make(chan struct{}), out: &syncBuffer{}}
+	p := &proc{name: name, cmd: inRoot(prog, args...), done: make(chan struct{}), out: &testutil.Buffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -255,24 +256,6 @@ func runWindows(timeout time.Duration, name string, args ...string) (string, err
 		err = fmt.Errorf("%s %s: %w; stderr:\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), err
-}
-
-// syncBuffer is a bytes.Buffer safe for a program's two output streams.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // startPCSCD starts the root's pcscd with the lane's vpcd readers and waits
