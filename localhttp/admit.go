@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,7 +124,12 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, no *refusal) {
 		// come (or after turnAwayWait); an answer before the request
 		// confuses HTTP clients that reuse connections.
 		_ = c.SetReadDeadline(time.Now().Add(turnAwayWait))
-		readHead(c)
+		head := readHead(c)
+		if l.g.onRefuse != nil {
+			rf := requestOf(head)
+			rf.Time, rf.Code, rf.Reason, rf.Caller = time.Now(), no.code, no.reason, u.ID
+			l.g.onRefuse(rf)
+		}
 		body := `{"error":{"code":"` + string(no.code) + `","message":"` + no.message + `"}}` + "\n"
 		_ = c.SetWriteDeadline(time.Now().Add(turnAwayWait))
 		_, _ = c.Write([]byte("HTTP/1.1 " + strconv.Itoa(no.status) + " " + http.StatusText(no.status) + "\r\n" +
@@ -140,15 +146,45 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, no *refusal) {
 const maxTurnAwayHead = 8 << 10
 
 // readHead reads from c until the end of a request head (a blank line), an
-// error or maxTurnAwayHead bytes.
-func readHead(c net.Conn) {
+// error or maxTurnAwayHead bytes, and returns what it read.
+func readHead(c net.Conn) []byte {
 	var buf [1024]byte
 	var seen []byte
 	for len(seen) < maxTurnAwayHead {
 		n, err := c.Read(buf[:])
 		seen = append(seen, buf[:n]...)
 		if bytes.Contains(seen, []byte("\r\n\r\n")) || err != nil {
-			return
+			break
 		}
 	}
+	return seen
+}
+
+// requestOf picks the method, path (without its query), Host and Origin
+// out of a request head read by readHead; what is missing or cut short
+// stays "".
+func requestOf(head []byte) Refusal {
+	var rf Refusal
+	end := bytes.Index(head, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(head)
+	}
+	lines := strings.Split(string(head[:end]), "\r\n")
+	if f := strings.Fields(lines[0]); len(f) == 3 && strings.HasPrefix(f[2], "HTTP/") {
+		rf.Method = f[0]
+		rf.Path, _, _ = strings.Cut(f[1], "?")
+	}
+	for _, line := range lines[1:] {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "origin":
+			rf.Origin = strings.TrimSpace(value)
+		case "host":
+			rf.Host = strings.TrimSpace(value)
+		}
+	}
+	return rf
 }

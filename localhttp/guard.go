@@ -62,6 +62,24 @@ type GuardOptions struct {
 	// IdleTimeout closes keep-alive connections idle this long (Serve's
 	// default of 2 minutes when zero).
 	IdleTimeout time.Duration
+	// OnRefuse, when set, is told of every request and connection the
+	// Guard turns away, whether or not the refusal is logged in full (the
+	// agent's status page shows the last few). It must return quickly.
+	OnRefuse func(Refusal)
+}
+
+// Refusal is one request or connection the Guard turned away. It holds
+// what the caller sent that explains the refusal and nothing more: no
+// query string, cookie, body or other header.
+type Refusal struct {
+	Time   time.Time
+	Code   api.Code
+	Reason string // why, as logged, e.g. `Origin "https://evil.example" not on the DomainList`
+	Origin string // the Origin header; "" when there was none (or it was not read)
+	Method string // "" when the connection was turned away before its request came
+	Path   string // without the query
+	Host   string // the Host header
+	Caller string // the OS user at the other end ("uid:1001"), "" when unknown
 }
 
 // Guard checks every request and WebSocket upgrade before a handler sees
@@ -74,12 +92,13 @@ type Guard struct {
 	refusals  *refusalLog
 	conns     *userConns
 	idle      time.Duration
+	onRefuse  func(Refusal)
 }
 
 // NewGuard makes a Guard.
 func NewGuard(opt GuardOptions) *Guard {
 	g := &Guard{self: opt.Self, peerOwner: opt.PeerOwner, domains: opt.Domains, log: opt.Logger, refusals: newRefusalLog(opt.Logger),
-		conns: &userConns{max: opt.MaxConnsPerUser, perID: map[string]int{}}, idle: opt.IdleTimeout}
+		conns: &userConns{max: opt.MaxConnsPerUser, perID: map[string]int{}}, idle: opt.IdleTimeout, onRefuse: opt.OnRefuse}
 	if g.peerOwner == nil {
 		g.peerOwner = peerOfAddrs
 	}
@@ -325,7 +344,16 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, no *refusal) {
 		w.Header().Set("Connection", "close")
 	}
 	WriteError(w, no.status, no.code, no.message)
-	if !g.refusals.allow(refusalKey{caller: g.callerID(r), code: no.code}) {
+	caller := g.callerID(r)
+	if g.onRefuse != nil {
+		rf := Refusal{Time: time.Now(), Code: no.code, Reason: no.reason, Origin: r.Header.Get("Origin"),
+			Method: r.Method, Path: r.URL.Path, Host: r.Host}
+		if caller != "unidentified" {
+			rf.Caller = caller
+		}
+		g.onRefuse(rf)
+	}
+	if !g.refusals.allow(refusalKey{caller: caller, code: no.code}) {
 		return
 	}
 	g.log.WithLevel(no.level).
