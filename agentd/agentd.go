@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/pinprompt"
+	"github.com/cardbridge/cardbridge/policy"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
@@ -52,7 +54,16 @@ type Options struct {
 	// UpgradeCheck is how often to look for an upgraded cardbridge
 	// executable, to restart onto it; 0 never.
 	UpgradeCheck time.Duration
+	// Settings are the agent's settings and where each came from, and
+	// PolicyProblems what was wrong with the administrator's policies, to
+	// show on /api/versioninfo and the status page.
+	Settings       []api.Setting
+	PolicyProblems []string
 }
+
+// loadPolicies reads the administrator's policies, for the DomainList they
+// impose while the agent runs.
+var loadPolicies = policy.Load
 
 // Run runs the agent until ctx ends or it fails. When its executable is
 // upgraded it restarts onto the new one in place (where the OS allows it)
@@ -80,6 +91,7 @@ func run(ctx context.Context, opt Options) error {
 	if r, ok := closer.(*logging.Rotating); ok {
 		logPath = r.Path()
 	}
+	policy.Log(log, opt.Settings, opt.PolicyProblems)
 	self, err := peercred.Current()
 	if err != nil {
 		return fmt.Errorf("find the current user: %w", err)
@@ -88,6 +100,8 @@ func run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
+	domains.policies, domains.policyEvery = loadPolicies, policyEvery
+	domains.applyPolicy()
 	l := &loop{
 		log:      log,
 		domains:  domains,
@@ -106,7 +120,7 @@ func run(ctx context.Context, opt Options) error {
 
 	mon := pcsc.NewMonitor(pcsc.MonitorOptions{Logger: &log})
 	core := agent.New(agent.Options{Monitor: mon, Logger: log, PINPrompt: pinprompt.New(opt.PINEntry, log)})
-	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load})
+	srv := httpapi.New(httpapi.Options{Backend: core, Domains: domains.get, Self: self, Logger: log, LogFile: logPath, PortService: l.connected.Load, Settings: opt.Settings, PolicyProblems: opt.PolicyProblems})
 	defer srv.Close()
 	l.srv = srv
 	changed := srv.DomainsChanged
@@ -116,9 +130,10 @@ func run(ctx context.Context, opt Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); defer cancel(); _ = core.Run(ctx) }()
 	go func() { defer wg.Done(); domains.watch(ctx) }()
+	go func() { defer wg.Done(); domains.watchPolicy(ctx) }()
 	upgraded := make(chan *errUpgraded, 1)
 	if canReexec && opt.UpgradeCheck > 0 {
 		if w := newExeWatch(log); w != nil {

@@ -1,6 +1,7 @@
 package agentd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,22 +13,34 @@ import (
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/localhttp"
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // maxDomainsFile bounds a --domains file: a larger one is refused.
 const maxDomainsFile = 1 << 20
 
-// domainSource holds the DomainList in force and reloads a --domains file
-// when it changes.
+// domainSource holds the DomainList in force: one the administrator's
+// policy imposes, else a --domains file (reloaded when it changes), else the
+// port service's, else the built-in one.
 type domainSource struct {
 	path     string
 	every    time.Duration // how often watch looks at the file
 	log      zerolog.Logger
-	cur      atomic.Pointer[localhttp.DomainInfo]
-	onChange atomic.Pointer[func()] // told after a new list is in force
-	mod      time.Time              // the file's time and size when last loaded or tried
+	cur      atomic.Pointer[localhttp.DomainInfo] // the file's, the service's or the built-in list
+	imposed  atomic.Pointer[localhttp.DomainInfo] // the policy's, nil when none
+	onChange atomic.Pointer[func()]               // told after a new list is in force
+	mod      time.Time                            // the file's time and size when last loaded or tried
 	size     int64
+
+	// policies reads the policies (policy.Load), every policyEvery.
+	policies    func() *policy.Set
+	policyEvery time.Duration
+	policyErr   string // the last problem with the imposed list, logged once
 }
+
+// policyEvery is how often the agent looks at the policies for a changed
+// DomainList: a change reaches the agent within it.
+const policyEvery = 10 * time.Second
 
 func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	d := &domainSource{path: path, every: 2 * time.Second, log: log}
@@ -44,13 +57,82 @@ func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	return d, nil
 }
 
-func (d *domainSource) get() localhttp.DomainInfo { return *d.cur.Load() }
+func (d *domainSource) get() localhttp.DomainInfo {
+	if p := d.imposed.Load(); p != nil {
+		return *p
+	}
+	return *d.cur.Load()
+}
 
-// set puts info in force and tells onChange.
+// set puts info in force, unless a policy imposes another, and tells
+// onChange.
 func (d *domainSource) set(info *localhttp.DomainInfo) {
 	d.cur.Store(info)
+	if d.imposed.Load() == nil {
+		d.changed()
+	}
+}
+
+func (d *domainSource) changed() {
 	if f := d.onChange.Load(); f != nil {
 		(*f)()
+	}
+}
+
+// applyPolicy reads the policies and puts the DomainList they impose in
+// force, or, when they no longer impose one, the list underneath. A
+// DomainListFile that cannot be read keeps the list in force, logged once.
+func (d *domainSource) applyPolicy() {
+	if d.policies == nil {
+		return
+	}
+	imp, err := d.policies().DomainList()
+	if err != nil {
+		if msg := err.Error(); msg != d.policyErr {
+			d.policyErr = msg
+			d.log.Error().Err(err).Msg("keeping the DomainList in force")
+		}
+		return
+	}
+	d.policyErr = ""
+	old := d.imposed.Load()
+	switch {
+	case imp == nil && old == nil:
+		return
+	case imp == nil:
+		d.imposed.Store(nil)
+		d.log.Info().Msg("no DomainList policy any more; back to the DomainList underneath")
+		d.changed()
+		return
+	case old != nil && old.Source == imp.Source && bytes.Equal(old.List.Format(), imp.List.Format()):
+		return
+	}
+	for _, e := range imp.Bad {
+		d.log.Warn().Str("policy", imp.Source).Int("entry", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList policy entry")
+	}
+	if imp.List.Len() == 0 {
+		d.log.Warn().Str("policy", imp.Source).Msg("the DomainList policy has no usable entry: no page may use cardbridge")
+	}
+	d.imposed.Store(&localhttp.DomainInfo{List: imp.List, Source: imp.Source})
+	d.log.Info().Str("policy", imp.Source).Str("version", imp.List.Version()).Int("entries", imp.List.Len()).Msg("DomainList imposed by policy")
+	d.changed()
+}
+
+// watchPolicy applies the policies' DomainList every policyEvery until ctx
+// ends.
+func (d *domainSource) watchPolicy(ctx context.Context) {
+	if d.policies == nil {
+		return
+	}
+	t := time.NewTicker(d.policyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.applyPolicy()
+		}
 	}
 }
 

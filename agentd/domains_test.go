@@ -14,6 +14,8 @@ import (
 
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/localhttp"
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // watched is a domainSource for a test, its log, and how often it told
@@ -134,4 +136,51 @@ func waitFor(t *testing.T, logs *testutil.Buffer, msg string, d time.Duration) {
 			t.Fatalf("%q not logged within %v:\n%s", msg, d, logs.String())
 		}
 	}
+}
+
+// A DomainList policy beats the port service's list, is followed while the
+// agent runs, and when it goes the list underneath is back in force. A
+// DomainListFile that cannot be read keeps the list in force.
+func TestDomainSourcePolicy(t *testing.T) {
+	w := newWatched(t, "")
+	var current atomic.Pointer[policy.Set]
+	current.Store(policy.Of("/etc/cardbridge/policy.json", nil))
+	w.policies = func() *policy.Set { return current.Load() }
+	w.policyEvery = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.watchPolicy(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor := func(what string, ok func(localhttp.DomainInfo) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(w.get()); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: in force %s %v", what, w.get().Source, w.get().List.Entries())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	w.fromService("# version: 3\nhttps://svc.example\n")
+	current.Store(policy.Of("/etc/cardbridge/policy.json", policy.Values{"DomainList": []any{"https://my.esr.nhs.uk"}}))
+	waitFor("policy imposed", func(d localhttp.DomainInfo) bool {
+		return d.Source == "policy:/etc/cardbridge/policy.json" && d.List.Allows("https://my.esr.nhs.uk") && !d.List.Allows("https://svc.example")
+	})
+	// The service's new list does not displace the policy's.
+	w.fromService("# version: 4\nhttps://svc4.example\n")
+	if d := w.get(); !strings.HasPrefix(d.Source, "policy:") {
+		t.Errorf("the port service's list displaced the policy's: %s", d.Source)
+	}
+	current.Store(policy.Of("p", policy.Values{"DomainListFile": filepath.Join(t.TempDir(), "missing.txt")}))
+	time.Sleep(50 * time.Millisecond)
+	if d := w.get(); !d.List.Allows("https://my.esr.nhs.uk") {
+		t.Errorf("an unreadable DomainListFile replaced the list in force: %s %v", d.Source, d.List.Entries())
+	}
+	if n := strings.Count(w.logs.String(), "keeping the DomainList in force"); n != 1 {
+		t.Errorf("the unreadable file was logged %d times, want once:\n%s", n, w.logs)
+	}
+	current.Store(policy.Of("p", nil))
+	waitFor("policy removed", func(d localhttp.DomainInfo) bool {
+		return d.Source == "portservice" && d.List.Version() == "4"
+	})
 }

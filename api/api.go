@@ -52,6 +52,26 @@ type VersionInfo struct {
 	// PortRange is the port service's per-user port range; absent from the
 	// agent's answer.
 	PortRange *PortRangeInfo `json:"portRange,omitempty"`
+	// Settings are the program's settings (its flags) and where each value
+	// came from.
+	Settings []Setting `json:"settings,omitempty"`
+	// PolicyProblems are what was wrong with the administrator's policies
+	// (a source that cannot be read, a policy of the wrong type or name),
+	// which were ignored.
+	PolicyProblems []string `json:"policyProblems,omitempty"`
+}
+
+// Setting is one of a program's settings and where its value came from.
+type Setting struct {
+	// Name is the setting's flag, e.g. "log-level".
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// Source is "policy" (an administrator's policy, which beats the
+	// rest), "flag", "environment" or "default".
+	Source string `json:"source"`
+	// Where is the policy's registry value or file, the flag or the
+	// environment variable; absent for a default.
+	Where string `json:"where,omitempty"`
 }
 
 // PortRangeInfo describes the port service's per-user port range and who

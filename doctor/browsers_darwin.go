@@ -1,15 +1,11 @@
 package doctor
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
-	"time"
+
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // macBrowser is a browser's application bundle and preference domain.
@@ -52,11 +48,7 @@ func findBrowsers() []Browser {
 		var sources []func() (Policies, error)
 		for _, f := range files {
 			sources = append(sources, func() (Policies, error) {
-				p, err := readPlist(f)
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil, nil
-				}
-				return p, err
+				return policy.ReadPlist(f)
 			})
 		}
 		if b.readPolicies(sources...) {
@@ -64,22 +56,4 @@ func findBrowsers() []Browser {
 		}
 	}
 	return out
-}
-
-// readPlist reads a property list file as Policies through plutil.
-func readPlist(path string) (Policies, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "/usr/bin/plutil", "-convert", "json", "-o", "-", path).Output()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s with plutil: %w", path, err)
-	}
-	p, err := parseJSONPolicies(out)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
 }

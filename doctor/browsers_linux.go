@@ -3,6 +3,8 @@ package doctor
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // linuxBrowser is where a browser lives and reads its policies on Linux.
@@ -35,7 +37,7 @@ func browsersUnder(root string) []Browser {
 		var sources []func() (Policies, error)
 		for _, sub := range []string{"managed", "recommended"} {
 			dir := filepath.Join(root, lb.policies, sub)
-			sources = append(sources, func() (Policies, error) { return readPolicyDir(dir) })
+			sources = append(sources, func() (Policies, error) { return policy.ReadJSONDir(dir) })
 		}
 		if b.readPolicies(sources...) {
 			out = append(out, b)

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -64,5 +65,15 @@ func TestBrowsersUnderBadFile(t *testing.T) {
 	cs := checkBrowsers(brs, []string{"https://my.esr.nhs.uk"}, "linux")
 	if cs[0].Status != Info || cs[0].Fix == "" {
 		t.Errorf("an unreadable policy file: %+v", cs[0])
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

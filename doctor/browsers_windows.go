@@ -1,12 +1,12 @@
 package doctor
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"strings"
 
 	"golang.org/x/sys/windows/registry"
+
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // winBrowser is where a browser is installed and keeps its policies.
@@ -53,7 +53,7 @@ func findBrowsers() []Browser {
 			{registry.LOCAL_MACHINE, wb.key + `\Recommended`},
 			{registry.CURRENT_USER, wb.key + `\Recommended`},
 		} {
-			sources = append(sources, func() (Policies, error) { return readRegistryPolicies(src.root, src.path) })
+			sources = append(sources, func() (Policies, error) { return policy.ReadRegistry(src.root, src.path) })
 		}
 		if b.readPolicies(sources...) {
 			out = append(out, b)
@@ -84,70 +84,4 @@ func expandPercent(s string) string {
 		b.WriteString(v)
 		s = s[i+2+j:]
 	}
-}
-
-// readRegistryPolicies reads a policy key; a missing key holds none.
-func readRegistryPolicies(root registry.Key, path string) (Policies, error) {
-	k, err := registry.OpenKey(root, path, registry.READ|registry.WOW64_64KEY)
-	if errors.Is(err, registry.ErrNotExist) {
-		return Policies{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer k.Close()
-	values, err := readValues(k)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	names, err := k.ReadSubKeyNames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	subkeys := map[string]map[string]any{}
-	for _, n := range names {
-		if strings.EqualFold(n, "Recommended") {
-			continue
-		}
-		sk, err := registry.OpenKey(k, n, registry.READ|registry.WOW64_64KEY)
-		if err != nil {
-			continue
-		}
-		v, err := readValues(sk)
-		sk.Close()
-		if err == nil {
-			subkeys[n] = v
-		}
-	}
-	return policiesFromRegistry(values, subkeys), nil
-}
-
-// readValues reads a key's string, integer and multi-string values.
-func readValues(k registry.Key) (map[string]any, error) {
-	names, err := k.ReadValueNames(-1)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	for _, n := range names {
-		_, typ, err := k.GetValue(n, nil)
-		if err != nil {
-			continue
-		}
-		switch typ {
-		case registry.SZ, registry.EXPAND_SZ:
-			if s, _, err := k.GetStringValue(n); err == nil {
-				out[n] = s
-			}
-		case registry.DWORD, registry.QWORD:
-			if v, _, err := k.GetIntegerValue(n); err == nil {
-				out[n] = v
-			}
-		case registry.MULTI_SZ:
-			if v, _, err := k.GetStringsValue(n); err == nil {
-				out[n] = v
-			}
-		}
-	}
-	return out, nil
 }

@@ -1,73 +1,15 @@
 package doctor
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cardbridge/cardbridge/policy"
 )
 
-// Policies are a browser's policies by name, with JSON's types (bool,
-// float64, string, []any) or the registry's (uint64, string, []string).
-type Policies map[string]any
-
-// Bool reads a boolean policy (a registry DWORD counts, non-zero = true).
-func (p Policies) Bool(name string) (value, set bool) {
-	switch v := p[name].(type) {
-	case bool:
-		return v, true
-	case float64:
-		return v != 0, true
-	case uint64:
-		return v != 0, true
-	case int:
-		return v != 0, true
-	}
-	return false, false
-}
-
-// Int reads an integer policy.
-func (p Policies) Int(name string) (int, bool) {
-	switch v := p[name].(type) {
-	case float64:
-		return int(v), true
-	case uint64:
-		return int(v), true
-	case int:
-		return v, true
-	}
-	return 0, false
-}
-
-// List reads a list-of-strings policy; set is false when it is absent.
-func (p Policies) List(name string) (list []string, set bool) {
-	switch v := p[name].(type) {
-	case []string:
-		return v, true
-	case []any:
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				list = append(list, s)
-			}
-		}
-		return list, true
-	}
-	return nil, false
-}
-
-// merge sets every policy of lower that p does not set.
-func (p Policies) merge(lower Policies) {
-	for k, v := range lower {
-		if _, ok := p[k]; !ok {
-			p[k] = v
-		}
-	}
-}
+// Policies are a browser's policies by name (policy.Values).
+type Policies = policy.Values
 
 // readPolicies reads b's policy sources, the highest first, into
 // b.Policies; the errors of those that could not be read are joined in
@@ -82,93 +24,10 @@ func (b *Browser) readPolicies(sources ...func() (Policies, error)) bool {
 			errs = append(errs, err)
 			continue
 		}
-		b.Policies.merge(p)
+		b.Policies.Merge(p)
 	}
 	b.Err = errors.Join(errs...)
 	return b.Installed || len(b.Policies) > 0 || b.Err != nil
-}
-
-// parseJSONPolicies parses one policy file: a JSON object of policies.
-func parseJSONPolicies(data []byte) (Policies, error) {
-	var p Policies
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	return p, nil
-}
-
-// readPolicyDir reads every *.json file of dir, as Chromium on Linux does;
-// a later file (by name) overrides an earlier one. A missing directory
-// holds no policies. A file that cannot be read or parsed is skipped and
-// reported in the error, with the policies of the others.
-func readPolicyDir(dir string) (Policies, error) {
-	out := Policies{}
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return out, err
-	}
-	var errs []error
-	for _, e := range ents {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(path)
-		if err == nil {
-			var p Policies
-			if p, err = parseJSONPolicies(data); err == nil {
-				for k, v := range p {
-					out[k] = v
-				}
-				continue
-			}
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", path, err))
-	}
-	return out, errors.Join(errs...)
-}
-
-// policiesFromRegistry turns the values of a browser's policy key into
-// Policies: each value is a policy; each subkey (but "Recommended") is a
-// list policy whose entries are its string values "1", "2", ... in
-// numeric order. values and subkeys hold what the registry holds: string,
-// uint64 or []string.
-func policiesFromRegistry(values map[string]any, subkeys map[string]map[string]any) Policies {
-	p := Policies{}
-	for k, v := range values {
-		p[k] = v
-	}
-	for name, vals := range subkeys {
-		if strings.EqualFold(name, "Recommended") {
-			continue
-		}
-		type entry struct {
-			n int
-			s string
-		}
-		var es []entry
-		for k, v := range vals {
-			n, err := strconv.Atoi(k)
-			s, ok := v.(string)
-			if err != nil || n < 1 || !ok {
-				continue
-			}
-			es = append(es, entry{n, s})
-		}
-		slices.SortFunc(es, func(a, b entry) int { return a.n - b.n })
-		list := make([]string, len(es))
-		for i, e := range es {
-			list[i] = e.s
-		}
-		p[name] = list
-	}
-	return p
 }
 
 // urlPattern is a Chromium URL pattern as policies such as

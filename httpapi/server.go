@@ -51,6 +51,11 @@ type Options struct {
 	PortService func() bool
 	Logger      zerolog.Logger
 	LogFile     string // shown on the status page
+	// Settings are the agent's settings and where each came from, and
+	// PolicyProblems what was wrong with the policies: for versioninfo
+	// and the status page.
+	Settings       []api.Setting
+	PolicyProblems []string
 	// MaxConns bounds concurrent connections per listener (4096 when zero).
 	MaxConns int
 }
@@ -194,5 +199,6 @@ func (s *Server) versionInfo() api.VersionInfo {
 		OS: runtime.GOOS, Arch: runtime.GOARCH, Port: s.Port(),
 		PortService: api.PortServiceInfo{Connected: connected},
 		DomainList:  api.DomainListInfo{Version: d.List.Version(), Source: d.Source, Entries: d.List.Entries()},
+		Settings:    s.opt.Settings, PolicyProblems: s.opt.PolicyProblems,
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cardbridge/cardbridge/agentd"
 	"github.com/cardbridge/cardbridge/internal/cli"
+	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/policy"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
@@ -30,12 +32,14 @@ func (c commands) agent(ctx context.Context, args []string) error {
 	fs.StringVar(&opt.LogFile, "log", "", "log file (default: the per-user log directory)")
 	fs.StringVar(&opt.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&opt.UpgradeCheck, "upgrade-check", 10*time.Second, "how often to look for an upgraded cardbridge executable, to restart onto it when no signing is under way (0: never; not on Windows)")
+	fs.Policy = policy.Load()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := checkAgentFlags(&opt); err != nil {
+	if err := checkAgentFlags(&opt, fs.Origin); err != nil {
 		return cli.Usage(err)
 	}
+	opt.Settings, opt.PolicyProblems = fs.Settings(), fs.Policy.Problems
 	// Without --portservice (or CARDBRIDGE_PORTSERVICE), an agent that
 	// finds no port service serves standalone.
 	opt.StandaloneFallback = true
@@ -61,28 +65,27 @@ func (c commands) agent(ctx context.Context, args []string) error {
 }
 
 // checkAgentFlags checks the agent's flag values before anything starts,
-// with one sentence for each that is wrong, and completes --listen PORT to
-// localhost:PORT.
-func checkAgentFlags(opt *agentd.Options) error {
+// with one sentence for each that is wrong naming where it was set (origin
+// of the flag's name: the flag, its environment variable or a policy), and
+// completes --listen PORT to localhost:PORT.
+func checkAgentFlags(opt *agentd.Options, origin func(flag string) string) error {
 	if opt.Listen != "" && !strings.Contains(opt.Listen, ":") {
 		port, err := strconv.Atoi(opt.Listen)
 		if err != nil || port < 1 || port > 65535 {
-			return fmt.Errorf("--listen %q is neither a port nor a loopback address such as 127.0.0.1:43485", opt.Listen)
+			return fmt.Errorf("%s %q is neither a port nor a loopback address such as 127.0.0.1:43485", origin("listen"), opt.Listen)
 		}
 		opt.Listen = "localhost:" + opt.Listen
 	}
-	switch opt.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return fmt.Errorf("--log-level %q is not one of debug, info, warn or error", opt.LogLevel)
+	if _, err := logging.ParseLevel(opt.LogLevel); err != nil {
+		return fmt.Errorf("%s %q is not one of debug, info, warn or error", origin("log-level"), opt.LogLevel)
 	}
 	if opt.PINEntry != "" {
 		fi, err := os.Stat(opt.PINEntry)
 		switch {
 		case err != nil:
-			return fmt.Errorf("--pinentry %s: no such program (%v)", opt.PINEntry, errors.Unwrap(err))
+			return fmt.Errorf("%s %s: no such program (%v)", origin("pinentry"), opt.PINEntry, errors.Unwrap(err))
 		case !fi.Mode().IsRegular() || (runtime.GOOS != "windows" && fi.Mode()&0o111 == 0):
-			return fmt.Errorf("--pinentry %s is not an executable program", opt.PINEntry)
+			return fmt.Errorf("%s %s is not an executable program", origin("pinentry"), opt.PINEntry)
 		}
 	}
 	return nil

@@ -136,7 +136,7 @@ func TestListenPort(t *testing.T) {
 		"":                "",
 	} {
 		opt := agentd.Options{Listen: in, LogLevel: "info"}
-		if err := checkAgentFlags(&opt); err != nil || opt.Listen != want {
+		if err := checkAgentFlags(&opt, func(f string) string { return "--" + f }); err != nil || opt.Listen != want {
 			t.Errorf("--listen %q: %q, %v; want %q", in, opt.Listen, err, want)
 		}
 	}

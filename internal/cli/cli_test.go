@@ -5,8 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 func TestProgramRun(t *testing.T) {
@@ -160,5 +165,60 @@ func TestFlagsHelp(t *testing.T) {
 	_ = fs.Parse([]string{"--help"})
 	if strings.Contains(out.String(), "environment:") {
 		t.Errorf("a command that reads no environment variables names some:\n%s", out.String())
+	}
+}
+
+// A policy beats the command line and the environment, and every setting
+// says where its value came from.
+func TestFlagsPolicy(t *testing.T) {
+	t.Setenv("CARDBRIDGE_PORTS", "43487")
+	var stdout, stderr bytes.Buffer
+	fs := NewFlags("tool run", "Runs.", true, &stdout, &stderr)
+	level := fs.String("log-level", "info", "level")
+	ports := fs.String("ports", "1,2", "ports")
+	listen := fs.String("listen", "", "address")
+	check := fs.Duration("upgrade-check", 10*time.Second, "how often")
+	fs.String("range", "55000-55999", "range")
+	fs.Policy = policy.Of("/etc/cardbridge/policy.json", policy.Values{"LogLevel": "warn", "UpgradeCheck": float64(0)})
+	if err := fs.Parse([]string{"--log-level", "debug", "--listen", "43491"}); err != nil {
+		t.Fatal(err)
+	}
+	if *level != "warn" || *check != 0 || *ports != "43487" || *listen != "43491" {
+		t.Errorf("level %q check %v ports %q listen %q", *level, *check, *ports, *listen)
+	}
+	want := map[string]api.Setting{
+		"log-level":     {Name: "log-level", Value: "warn", Source: "policy", Where: "/etc/cardbridge/policy.json"},
+		"upgrade-check": {Name: "upgrade-check", Value: "0s", Source: "policy", Where: "/etc/cardbridge/policy.json"},
+		"ports":         {Name: "ports", Value: "43487", Source: "environment", Where: "CARDBRIDGE_PORTS"},
+		"listen":        {Name: "listen", Value: "43491", Source: "flag", Where: "--listen"},
+		"range":         {Name: "range", Value: "55000-55999", Source: "default"},
+	}
+	got := map[string]api.Setting{}
+	for _, s := range fs.Settings() {
+		got[s.Name] = s
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("settings\n got %+v\nwant %+v", got, want)
+	}
+	for flag, want := range map[string]string{
+		"log-level": "the LogLevel policy (/etc/cardbridge/policy.json)",
+		"ports":     "CARDBRIDGE_PORTS",
+		"listen":    "--listen",
+		"range":     "--range",
+	} {
+		if got := fs.Origin(flag); got != want {
+			t.Errorf("Origin(%s) = %q, want %q", flag, got, want)
+		}
+	}
+
+	// A policy value the flag refuses stops the program, naming the policy.
+	fs = NewFlags("tool run", "Runs.", true, &stdout, &stderr)
+	fs.Duration("upgrade-check", time.Second, "how often")
+	fs.Policy = policy.Of(`HKLM\SOFTWARE\Policies\cardbridge`, policy.Values{"UpgradeCheck": "-5"})
+	if err := fs.Parse(nil); err != nil {
+		t.Errorf("a policy ignored as wrong stopped the program: %v", err)
+	}
+	if len(fs.Policy.Problems) != 1 || fs.Settings()[0].Source != "default" {
+		t.Errorf("problems %q, settings %+v", fs.Policy.Problems, fs.Settings())
 	}
 }

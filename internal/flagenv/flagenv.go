@@ -25,24 +25,33 @@ func Name(flagName string) string {
 // value from its environment variable when that is set. Arguments other
 // than flags are refused.
 func Parse(fs *flag.FlagSet, args []string) error {
+	_, err := ParseFrom(fs, args)
+	return err
+}
+
+// ParseFrom is Parse, also returning the names of the flags whose value
+// came from the environment.
+func ParseFrom(fs *flag.FlagSet, args []string) (fromEnv map[string]bool, err error) {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		return errors.New("unexpected argument")
+		return nil, errors.New("unexpected argument")
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
+	fromEnv = map[string]bool{}
 	fs.VisitAll(func(f *flag.Flag) {
 		env := Name(f.Name)
 		if v, ok := os.LookupEnv(env); ok && !given[f.Name] && err == nil {
 			if e := fs.Set(f.Name, v); e != nil {
 				fmt.Fprintf(fs.Output(), "%s: %v\n", env, e)
 				err = fmt.Errorf("%s: %w", env, e)
+				return
 			}
+			fromEnv[f.Name] = true
 		}
 	})
-	return err
+	return fromEnv, err
 }

@@ -1,0 +1,23 @@
+package policy
+
+import (
+	"os/user"
+	"path/filepath"
+)
+
+// Domain is the managed preferences domain a configuration profile sets
+// cardbridge's policies in.
+const Domain = "org.cardbridge"
+
+// managedPrefs is where configuration profiles put managed preferences.
+const managedPrefs = "/Library/Managed Preferences"
+
+func platformSources() []source {
+	machine := filepath.Join(managedPrefs, Domain+".plist")
+	srcs := []source{{where: machine, read: func() (Values, error) { return ReadPlist(machine) }}}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		mine := filepath.Join(managedPrefs, u.Username, Domain+".plist")
+		srcs = append(srcs, source{where: mine, perUser: true, read: func() (Values, error) { return ReadPlist(mine) }})
+	}
+	return srcs
+}
