@@ -25,8 +25,8 @@ func TestLoadPrecedenceAndProblems(t *testing.T) {
 			"DomainList":   []string{"https://my.esr.nhs.uk"},
 		}, nil)},
 		{where: `HKCU\K`, named: true, perUser: true, read: fixed(Values{
-			"LogLevel":   "debug",              // the machine's wins
-			"PINPrompt":  `C:\pin.exe`,         // per-user: taken
+			"LogLevel":   "debug",                // the machine's wins
+			"PINPrompt":  `C:\pin.exe`,           // per-user: taken
 			"TrustedURL": "https://evil.example", // machine only
 		}, nil)},
 		{where: "broken", read: fixed(nil, errors.New("access denied"))},
