@@ -1,11 +1,14 @@
 // Package logging sets up cardbridge's logs: zerolog to a size-rotated file
 // the user can find (see DefaultDir), and to stderr as well when a person is
 // watching, or to the systemd journal, with each line's priority, when the
-// program runs under systemd (journal.go). What must never be logged — PINs, certificate bodies, cookies —
-// is kept out by the callers; this package only decides where lines go.
+// program runs under systemd (journal.go); on Windows a program may also send
+// its warnings and errors to the Application event log (eventlog.go). What
+// must never be logged — PINs, certificate bodies, cookies — is kept out by
+// the callers; this package only decides where lines go.
 package logging
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +30,11 @@ type Options struct {
 	// Stderr forces (true) or suppresses (false) a copy on stderr; nil
 	// copies when stderr is a terminal.
 	Stderr *bool
+	// EventSource, on Windows, also sends warnings and errors to the
+	// Application event log as this registered event source (see
+	// eventlog.go); when it is not registered the file says so once and the
+	// program goes on. Ignored elsewhere.
+	EventSource string
 }
 
 // New opens the log. Close the returned closer when done.
@@ -58,8 +66,35 @@ func New(opt Options) (zerolog.Logger, io.Closer, error) {
 	case toStderr:
 		w = zerolog.MultiLevelWriter(rw, zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
 	}
+	var closer io.Closer = rw
+	var noEventLog error
+	if opt.EventSource != "" {
+		sink, err := openEventLog(opt.EventSource)
+		switch {
+		case err != nil:
+			noEventLog = err
+		case sink != nil:
+			w = zerolog.MultiLevelWriter(w, newEventLogWriter(sink))
+			closer = closers{rw, sink}
+		}
+	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), rw, nil
+	log := zerolog.New(w).Level(level).With().Timestamp().Logger()
+	if noEventLog != nil {
+		log.Warn().Err(noEventLog).Msg("the Windows event log is unavailable; logging to this file only")
+	}
+	return log, closer, nil
+}
+
+// closers closes each of its closers, the first first.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // ParseLevel accepts debug, info, warn or error.
