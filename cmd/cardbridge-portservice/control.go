@@ -84,7 +84,7 @@ func installArgs(args []string, stdout, stderr io.Writer) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if _, err := f.options(); err != nil {
+	if _, err := f.options(fs.Origin); err != nil {
 		return nil, cli.Usage(err)
 	}
 	var out []string

@@ -14,6 +14,7 @@ import (
 	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/policy"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 	"github.com/cardbridge/cardbridge/portservice/server"
@@ -102,20 +103,20 @@ func newRunFlags(name, summary string, stdout, stderr io.Writer) (*cli.Flags, *r
 	return fs, f
 }
 
-// options checks the flags and turns them into the service's options.
-func (f *runFlags) options() (server.Options, error) {
+// options checks the flags and turns them into the service's options; a
+// wrong value is named by where it was set (origin of the flag's name: the
+// flag, its environment variable or a policy).
+func (f *runFlags) options(origin func(flag string) string) (server.Options, error) {
 	opt := server.Options{StateDir: f.stateDir, Socket: f.socket, TrustedURL: f.trustedURL}
 	var err error
 	if opt.Ports, err = portservice.ParsePorts(f.ports); err != nil {
-		return opt, fmt.Errorf("--ports: %w", err)
+		return opt, fmt.Errorf("%s: %w", origin("ports"), err)
 	}
 	if opt.Range, err = portservice.ParseRange(f.prange); err != nil {
-		return opt, fmt.Errorf("--range: %w", err)
+		return opt, fmt.Errorf("%s: %w", origin("range"), err)
 	}
-	switch f.logLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return opt, fmt.Errorf("--log-level: %q is not debug, info, warn or error", f.logLevel)
+	if _, err := logging.ParseLevel(f.logLevel); err != nil {
+		return opt, fmt.Errorf("%s: %q is not debug, info, warn or error", origin("log-level"), f.logLevel)
 	}
 	return opt, nil
 }
@@ -124,13 +125,15 @@ func (f *runFlags) options() (server.Options, error) {
 // service control manager when it started the process.
 func (c commands) run(ctx context.Context, args []string) error {
 	fs, f := newRunFlags("run", "Runs the port service in the foreground (or under the Windows service manager when it starts it).", c.stdout, c.stderr)
+	fs.Policy = policy.Load()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opt, err := f.options()
+	opt, err := f.options(fs.Origin)
 	if err != nil {
 		return cli.Usage(err)
 	}
+	opt.Settings, opt.PolicyProblems = fs.Settings(), fs.Policy.Problems
 	if f.logFile == "" {
 		f.logFile = f.stateDir + string(os.PathSeparator) + "portservice.log"
 	}
@@ -140,6 +143,7 @@ func (c commands) run(ctx context.Context, args []string) error {
 	}
 	defer closer.Close()
 	opt.Logger = log
+	policy.Log(log, opt.Settings, opt.PolicyProblems)
 	// One service holds a registration for every user on a terminal
 	// server; keep its heap near its live data (GOGC still overrides).
 	if os.Getenv("GOGC") == "" {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
+	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/portservice"
 )
 
@@ -101,16 +103,90 @@ func writeDomains(path string, list *domainlist.List, log zerolog.Logger) {
 
 func (s *Service) domainsPath() string { return filepath.Join(s.opt.StateDir, "DomainList.txt") }
 
-// setDomains puts a new DomainList in force, saves it and sends it to every
-// agent.
+// setDomains saves a new DomainList (from the trusted URL) and, unless a
+// policy imposes another, puts it in force and sends it to every agent.
 func (s *Service) setDomains(list *domainlist.List, raw []byte) {
 	s.domains.Store(list)
 	s.updated.Store(time.Now().UnixNano())
 	writeDomains(s.domainsPath(), list, s.log)
+	if s.imposed.Load() == nil {
+		s.sendDomains(list)
+	}
+}
+
+// inForce is the DomainList in force, with where it came from: the one a
+// policy imposes, else DomainList.txt.
+func (s *Service) inForce() localhttp.DomainInfo {
+	if p := s.imposed.Load(); p != nil {
+		return *p
+	}
+	return localhttp.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
+}
+
+// sendDomains sends the list in force to every agent.
+func (s *Service) sendDomains(list *domainlist.List) {
 	msg := portservice.Message{Type: portservice.MsgDomainList, DomainList: string(list.Format()), DomainListVersion: list.Version()}
 	for _, r := range s.liveRegs() {
 		if err := r.send(msg); err != nil {
 			s.log.Warn().Err(err).Str("user", r.user.ID).Msg("cannot send the DomainList to an agent")
+		}
+	}
+}
+
+// policyEvery is how often the service looks at the policies for a changed
+// DomainList: a change reaches every agent within it.
+const policyEvery = 10 * time.Second
+
+// applyPolicy puts the DomainList the policies impose in force and sends it
+// to every agent, or, when they no longer impose one, DomainList.txt's.
+// DomainList.txt is left as it is: it is what the service goes back to. A
+// DomainListFile that cannot be read keeps the list in force, logged once.
+func (s *Service) applyPolicy() {
+	imp, err := s.opt.policies().DomainList()
+	if err != nil {
+		if msg := err.Error(); msg != s.policyErr {
+			s.policyErr = msg
+			s.log.Error().Err(err).Msg("keeping the DomainList in force")
+		}
+		return
+	}
+	s.policyErr = ""
+	old := s.imposed.Load()
+	switch {
+	case imp == nil && old == nil:
+		return
+	case imp == nil:
+		s.imposed.Store(nil)
+		s.updated.Store(time.Now().UnixNano())
+		s.log.Info().Str("file", s.domainsPath()).Msg("no DomainList policy any more; back to the DomainList file")
+		s.sendDomains(s.domains.Load())
+		return
+	case old != nil && old.Source == imp.Source && bytes.Equal(old.List.Format(), imp.List.Format()):
+		return
+	}
+	for _, e := range imp.Bad {
+		s.log.Warn().Str("policy", imp.Source).Int("entry", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList policy entry")
+	}
+	if imp.List.Len() == 0 {
+		s.log.Warn().Str("policy", imp.Source).Msg("the DomainList policy has no usable entry: no page may use cardbridge")
+	}
+	s.imposed.Store(&localhttp.DomainInfo{List: imp.List, Source: imp.Source})
+	s.updated.Store(time.Now().UnixNano())
+	s.log.Info().Str("policy", imp.Source).Str("version", imp.List.Version()).Int("entries", imp.List.Len()).Msg("DomainList imposed by policy")
+	s.sendDomains(imp.List)
+}
+
+// watchPolicy applies the policies' DomainList every policyEvery until ctx
+// ends.
+func (s *Service) watchPolicy(ctx context.Context) {
+	t := time.NewTicker(s.opt.policyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.applyPolicy()
 		}
 	}
 }

@@ -2,15 +2,21 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/internal/testutil"
+	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/policy"
+	"github.com/cardbridge/cardbridge/portservice"
 )
 
 func TestLoadDomains(t *testing.T) {
@@ -66,3 +72,83 @@ func TestLoadDomains(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A DomainList policy is put in force while the service runs: registered
+// agents are sent it, /api/versioninfo names the policy, DomainList.txt is
+// left alone; when the policy goes, DomainList.txt's list is back.
+func TestDomainListPolicy(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[policy.Set]
+	current.Store(policy.Of("/etc/cardbridge/policy.json", nil))
+	var logs testutil.Buffer
+	s, sock := runServiceWith(t, &logs, func(opt *Options) {
+		opt.policies = func() *policy.Set { return current.Load() }
+		opt.policyEvery = 10 * time.Millisecond
+	})
+	file, err := os.ReadFile(s.domainsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := portservice.Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { reg.Close() }()
+	if reg.Domains != string(file) {
+		t.Fatalf("registered with %q, want DomainList.txt's %q", reg.Domains, file)
+	}
+	next := func(what string) portservice.Message {
+		t.Helper()
+		for {
+			select {
+			case m := <-reg.Updates:
+				if m.Type == portservice.MsgDomainList {
+					return m
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: no DomainList sent to the agent", what)
+			}
+		}
+	}
+
+	current.Store(policy.Of("/etc/cardbridge/policy.json", policy.Values{"DomainList": []any{"https://policy.example", "not an origin"}}))
+	m := next("policy set")
+	list, _ := domainlist.Parse([]byte(m.DomainList))
+	if !list.Allows("https://policy.example") || list.Allows("https://my.esr.nhs.uk") || !strings.HasPrefix(m.DomainListVersion, "policy-") {
+		t.Errorf("sent %q (version %q), want the policy's one good entry", m.DomainList, m.DomainListVersion)
+	}
+	vi := s.VersionInfo()
+	if vi.DomainList.Source != "policy:/etc/cardbridge/policy.json" || len(vi.DomainList.Entries) != 1 {
+		t.Errorf("versioninfo DomainList %+v", vi.DomainList)
+	}
+	if again, err := os.ReadFile(s.domainsPath()); err != nil || !bytes.Equal(again, file) {
+		t.Errorf("DomainList.txt changed under a policy: %q %v", again, err)
+	}
+	if !strings.Contains(logs.String(), `"entry":2`) || strings.Contains(logs.String(), "not an origin") {
+		t.Errorf("the bad entry is not logged by number alone:\n%s", logs.String())
+	}
+	// The agent registering again (a restart) is given the policy's list.
+	reg.Close()
+	reg, err = portservice.Register(context.Background(), sock, me)
+	for i := 0; err != nil && i < 100; i++ { // until the service has seen the old one go
+		time.Sleep(20 * time.Millisecond)
+		reg, err = portservice.Register(context.Background(), sock, me)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Domains != m.DomainList {
+		t.Errorf("registered again with %q, want the policy's list", reg.Domains)
+	}
+
+	current.Store(policy.Of("/etc/cardbridge/policy.json", nil))
+	if m := next("policy removed"); m.DomainList != string(file) {
+		t.Errorf("sent %q after the policy went, want DomainList.txt's %q", m.DomainList, file)
+	}
+	if vi := s.VersionInfo(); !strings.HasPrefix(vi.DomainList.Source, "file:") {
+		t.Errorf("versioninfo source %q after the policy went", vi.DomainList.Source)
+	}
+}

@@ -31,15 +31,17 @@ func (s *Service) routes() http.Handler {
 // VersionInfo describes the service for /api/versioninfo and doctor.
 func (s *Service) VersionInfo() api.VersionInfo {
 	v := version.Get()
-	list := s.domains.Load()
+	domains := s.inForce()
+	list := domains.List
 	updated := time.Unix(0, s.updated.Load()).UTC()
 	vi := api.VersionInfo{
 		Product: "cardbridge-portservice", Version: v.Version, Commit: v.Commit, API: api.APIVersion,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, Port: s.Port(),
 		PortService: api.PortServiceInfo{Connected: true},
-		DomainList:  api.DomainListInfo{Version: list.Version(), Source: "file:" + s.domainsPath(), Entries: list.Entries(), Updated: &updated},
+		DomainList:  api.DomainListInfo{Version: list.Version(), Source: domains.Source, Entries: list.Entries(), Updated: &updated},
 		TrustedURL:  api.TrustedURLInfo{URL: s.opt.TrustedURL},
 		PortRange:   s.portRangeInfo(),
+		Settings:    s.opt.Settings, PolicyProblems: s.opt.PolicyProblems,
 	}
 	if s.refresher != nil {
 		st := s.refresher.Status()

@@ -153,7 +153,7 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 		return nil
 	}
 	reg.set(e.Port, false)
-	list := s.domains.Load()
+	list := s.inForce().List
 	if err := reg.send(portservice.Message{Type: portservice.MsgRegistered, Port: e.Port, DomainList: string(list.Format()), DomainListVersion: list.Version()}); err != nil {
 		log.Warn().Err(err).Msg("agent went before its registration was answered")
 		return nil

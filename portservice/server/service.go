@@ -37,6 +37,7 @@ import (
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
+	"github.com/cardbridge/cardbridge/policy"
 	"github.com/cardbridge/cardbridge/portservice"
 	"github.com/cardbridge/cardbridge/portservice/localsock"
 	"github.com/cardbridge/cardbridge/portservice/portstore"
@@ -51,6 +52,11 @@ type Options struct {
 	Socket     string            // the agents' local socket (localsock.DefaultPath)
 	TrustedURL string            // where to refresh the DomainList from; "" for none
 	Logger     zerolog.Logger
+	// Settings are the service's settings and where each came from, and
+	// PolicyProblems what was wrong with the administrator's policies: for
+	// /api/versioninfo.
+	Settings       []api.Setting
+	PolicyProblems []string
 	// ExpireAfter frees the port of a user not seen for this long
 	// (30 days when zero), so a user who comes back within it keeps the port.
 	ExpireAfter time.Duration
@@ -64,6 +70,8 @@ type Options struct {
 	canBind      func(port int) error
 	freePort     func() (int, error)
 	now          func() time.Time
+	policies     func() *policy.Set // the administrator's policies (policy.Load)
+	policyEvery  time.Duration      // how often they are read again (policyEvery)
 }
 
 // Service is a running port service.
@@ -72,8 +80,10 @@ type Service struct {
 	log   zerolog.Logger
 	store *portstore.Store
 
-	domains   atomic.Pointer[domainlist.List]
-	updated   atomic.Int64 // when the list in force was saved or put in force, Unix nanoseconds
+	domains   atomic.Pointer[domainlist.List]      // DomainList.txt's
+	imposed   atomic.Pointer[localhttp.DomainInfo] // a policy's, in force over it; nil when none
+	policyErr string                               // the last problem with the imposed list, logged once (applyPolicy's)
+	updated   atomic.Int64                         // when the list in force was saved or put in force, Unix nanoseconds
 	refresher *trusted.Refresher
 	httpPort  atomic.Int32
 
@@ -124,6 +134,12 @@ func New(opt Options) (*Service, error) {
 	if opt.freePort == nil {
 		opt.freePort = localhttp.FreePort
 	}
+	if opt.policies == nil {
+		opt.policies = policy.Load
+	}
+	if opt.policyEvery <= 0 {
+		opt.policyEvery = policyEvery
+	}
 	if opt.now == nil {
 		opt.now = time.Now
 	}
@@ -150,6 +166,7 @@ func New(opt Options) (*Service, error) {
 		updated = st.ModTime()
 	}
 	s.updated.Store(updated.UnixNano())
+	s.applyPolicy()
 	if opt.TrustedURL != "" {
 		s.refresher, err = trusted.New(trusted.Options{
 			URL:     opt.TrustedURL,
@@ -179,7 +196,6 @@ func (s *Service) Run(ctx context.Context) error {
 	if len(served) == 0 {
 		return fmt.Errorf("every well-known port is taken: %w", errors.Join(held...))
 	}
-	s.httpPort.Store(int32(served[0]))
 	s.setServed(served)
 	for _, err := range held {
 		s.logHeld(err)
@@ -192,22 +208,23 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("agent socket: %w", err)
 	}
+	// Port tells callers the service is up: only once agents can register.
+	s.httpPort.Store(int32(served[0]))
 	s.log.Info().Int("port", port).Str("socket", s.opt.Socket).Str("state", s.opt.StateDir).Int("users", s.store.Len()).Msg("port service started")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.acceptAgents(ctx, sock) }()
 	go func() { defer wg.Done(); s.maintain(ctx) }()
+	go func() { defer wg.Done(); s.watchPolicy(ctx) }()
 	if s.refresher != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = s.refresher.Run(ctx) }()
 	}
 	guard := localhttp.NewGuard(localhttp.GuardOptions{
-		Domains: func() localhttp.DomainInfo {
-			return localhttp.DomainInfo{List: s.domains.Load(), Source: "file:" + s.domainsPath()}
-		},
+		Domains:         s.inForce,
 		Logger:          s.log,
 		MaxConnsPerUser: MaxConnsPerUser,
 		IdleTimeout:     IdleTimeout,

@@ -71,12 +71,20 @@ func testSocket(dir string) string {
 // runService runs a service in-process on a free well-known port.
 func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Service, string) {
 	t.Helper()
+	return runServiceWith(t, logs, func(opt *Options) {
+		if fl != nil {
+			opt.portUsers = fl.users
+			opt.listeners = fl.users
+		}
+	})
+}
+
+// runServiceWith is runService with options changed by change.
+func runServiceWith(t *testing.T, logs *testutil.Buffer, change func(*Options)) (*Service, string) {
+	t.Helper()
 	dir := t.TempDir()
 	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.New(logs)}
-	if fl != nil {
-		opt.portUsers = fl.users
-		opt.listeners = fl.users
-	}
+	change(&opt)
 	s, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
