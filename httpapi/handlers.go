@@ -1,13 +1,10 @@
 package httpapi
 
 import (
-	"bytes"
-	"embed"
-	"html/template"
+	_ "embed"
 	"net/http"
 	"runtime"
 	"strconv"
-	"time"
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/localhttp"
@@ -49,46 +46,6 @@ func (s *Server) handleClientJS(w http.ResponseWriter, r *http.Request) {
 //
 //go:embed cardbridge.js
 var clientJS []byte
-
-//go:embed status.html
-var statusFS embed.FS
-
-var statusTmpl = template.Must(template.ParseFS(statusFS, "status.html"))
-
-// statusData is what the status page shows.
-type statusData struct {
-	Info      api.VersionInfo
-	Available bool
-	Readers   []api.Reader
-	Started   time.Time
-	Now       time.Time
-	LogFile   string
-}
-
-// handleStatus renders the helpdesk status page: plain HTML, no script,
-// refreshing itself every few seconds.
-func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	d := statusData{
-		Info:      s.versionInfo(),
-		Available: s.opt.Backend.Available(),
-		Readers:   s.opt.Backend.Readers().Readers,
-		Started:   s.started,
-		Now:       time.Now(),
-		LogFile:   s.opt.LogFile,
-	}
-	var buf bytes.Buffer
-	if err := statusTmpl.Execute(&buf, d); err != nil {
-		s.log.Error().Err(err).Msg("render status page")
-		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
-		return
-	}
-	h := w.Header()
-	localhttp.DocumentHeaders(h)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	_, _ = w.Write(buf.Bytes())
-}
 
 // Stats is the answer to GET /debug/stats: the agent's own resource use,
 // for helpdesk tools and benchmarks.

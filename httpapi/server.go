@@ -1,8 +1,8 @@
 // Package httpapi is the agent's browser-facing HTTP API: /api/versioninfo,
 // /api/readers, /api/card, the /api/events WebSocket, the helpdesk status
-// page at / and the JavaScript client, all behind one Guard (same OS user,
-// Host, Origin, CORS). It serves the state kept by package agent and never
-// talks to a card itself.
+// page at / (status.go) and the JavaScript client, all behind one Guard
+// (same OS user, Host, Origin, CORS). It serves the state kept by package
+// agent and never talks to a card itself.
 package httpapi
 
 import (
@@ -19,6 +19,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/doctor"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/peercred"
@@ -58,6 +59,10 @@ type Options struct {
 	PolicyProblems []string
 	// MaxConns bounds concurrent connections per listener (4096 when zero).
 	MaxConns int
+	// Diagnostics makes the helpdesk report the status page offers to
+	// copy: what `cardbridge doctor --json` says for this user. Nil runs
+	// package doctor's checks on this machine.
+	Diagnostics func(ctx context.Context) doctor.Report
 }
 
 // Server is the HTTP API.
@@ -73,6 +78,10 @@ type Server struct {
 
 	hub    *signalr.Server // the NHS Credential Management signing hub
 	frames frames          // event frames, made once for every stream
+	// refused are the latest requests the Guard turned away, and diag the
+	// helpdesk report, both for the status page.
+	refused refusedRing
+	diag    diagnostics
 
 	mu   sync.Mutex
 	port int
@@ -87,8 +96,12 @@ func New(opt Options) *Server {
 		started: time.Now(),
 		ws:      map[*websocket.Conn]string{},
 	}
+	s.diag.run = opt.Diagnostics
+	if s.diag.run == nil {
+		s.diag.run = s.runDoctor
+	}
 	self := opt.Self
-	s.guard = localhttp.NewGuard(localhttp.GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log})
+	s.guard = localhttp.NewGuard(localhttp.GuardOptions{Self: &self, PeerOwner: opt.PeerOwner, Domains: opt.Domains, Logger: s.log, OnRefuse: s.refused.add})
 	s.domains = s.guard.Domains
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 5 * time.Second,
