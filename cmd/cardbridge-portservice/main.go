@@ -51,6 +51,9 @@ Flags of run and install (each also read from CARDBRIDGE_<FLAG>, e.g. CARDBRIDGE
   --range LO-HI         per-user ports (default 55000-55999)
   --socket PATH         where agents register (default ` + localsock.DefaultPath + `)
   --trusted-url URL     refresh the DomainList from URL every few hours
+  --domainlist-seed LIST
+                        the DomainList to start with when the state directory has
+                        none: origins separated by ';' (the MSI's DOMAINLIST)
   --log FILE            log file (default <state-dir>/portservice.log)
   --log-level LEVEL     debug, info, warn or error
 `
@@ -87,6 +90,8 @@ func (c commands) version(context.Context, []string) error {
 // runFlags are the flags of `run`, which `install` records for the service.
 type runFlags struct {
 	stateDir, ports, prange, socket, trustedURL, logFile, logLevel string
+
+	domainListSeed string // --domainlist-seed, seed.go
 }
 
 // newRunFlags declares the flags of `run` (and `install`) on a new set.
@@ -98,6 +103,7 @@ func newRunFlags(name, summary string, stdout, stderr io.Writer) (*cli.Flags, *r
 	fs.StringVar(&f.prange, "range", portservice.DefaultRange.String(), "the `RANGE` (LO-HI, within 1024-65535) each user's agent is given its own port from")
 	fs.StringVar(&f.socket, "socket", localsock.DefaultPath, "the local socket (a named pipe on Windows) agents register over")
 	fs.StringVar(&f.trustedURL, "trusted-url", "", "the `URL` the DomainList is refreshed from (none: the DomainList file, else the built-in one)")
+	fs.StringVar(&f.domainListSeed, "domainlist-seed", "", "the DomainList to start with when the state directory has none: origins separated by ';' (the MSI's DOMAINLIST); an existing DomainList.txt is kept")
 	fs.StringVar(&f.logFile, "log", "", "the log `FILE` (default: portservice.log in the state directory)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs, f
@@ -118,6 +124,9 @@ func (f *runFlags) options(origin func(flag string) string) (server.Options, err
 	if _, err := logging.ParseLevel(f.logLevel); err != nil {
 		return opt, fmt.Errorf("%s: %q is not debug, info, warn or error", origin("log-level"), f.logLevel)
 	}
+	if _, err := parseSeed(f.domainListSeed); err != nil {
+		return opt, fmt.Errorf("%s: %w", origin("domainlist-seed"), err)
+	}
 	return opt, nil
 }
 
@@ -137,12 +146,16 @@ func (c commands) run(ctx context.Context, args []string) error {
 	if f.logFile == "" {
 		f.logFile = f.stateDir + string(os.PathSeparator) + "portservice.log"
 	}
-	log, closer, err := logging.New(logging.Options{File: f.logFile, Level: f.logLevel})
+	log, closer, err := logging.New(logging.Options{File: f.logFile, Level: f.logLevel, EventSource: installer.ServiceName})
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
 	opt.Logger = log
+	if err := seedDomainList(f.stateDir, f.domainListSeed, log); err != nil {
+		log.Error().Err(err).Msg("port service failed")
+		return err
+	}
 	policy.Log(log, opt.Settings, opt.PolicyProblems)
 	// One service holds a registration for every user on a terminal
 	// server; keep its heap near its live data (GOGC still overrides).
