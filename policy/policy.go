@@ -26,6 +26,10 @@ import (
 	"strings"
 )
 
+// Key is the Windows registry key of the policies, under
+// HKEY_LOCAL_MACHINE for the machine and HKEY_CURRENT_USER for the user.
+const Key = `SOFTWARE\Policies\cardbridge`
+
 // Kind is the type of a setting's value.
 type Kind int
 
