@@ -24,6 +24,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /api/versioninfo", func(w http.ResponseWriter, r *http.Request) {
 		localhttp.WriteJSON(w, http.StatusOK, s.VersionInfo())
 	})
+	mux.HandleFunc("GET /{$}", s.handleHome)
 	mux.HandleFunc("/", localhttp.NotFound)
 	return mux
 }

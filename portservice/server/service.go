@@ -72,6 +72,9 @@ type Options struct {
 	now          func() time.Time
 	policies     func() *policy.Set // the administrator's policies (policy.Load)
 	policyEvery  time.Duration      // how often they are read again (policyEvery)
+	// peerOwner finds who is at the other end of a page's connection
+	// (nil: the OS says).
+	peerOwner func(net.Conn) (peercred.User, error)
 }
 
 // Service is a running port service.
@@ -225,6 +228,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	guard := localhttp.NewGuard(localhttp.GuardOptions{
 		Domains:         s.inForce,
+		PeerOwner:       s.opt.peerOwner,
 		Logger:          s.log,
 		MaxConnsPerUser: MaxConnsPerUser,
 		IdleTimeout:     IdleTimeout,

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"bytes"
+	_ "embed"
+	"html/template"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/localhttp"
+)
+
+// homeHTML is the port service's page at /, for people: it sends the
+// calling user to their own agent's status page, or says that they have no
+// agent running and what to do. Its <style> holds no template action (see
+// localhttp.PageCSP).
+//
+//go:embed home.html
+var homeHTML []byte
+
+var (
+	homeTmpl = template.Must(template.New("home.html").Parse(string(homeHTML)))
+	homeCSP  = localhttp.PageCSP(homeHTML)
+)
+
+// homeData is what the page shows.
+type homeData struct {
+	Status  string // the calling user's agent status page; "" when none
+	Who     string // the calling user, "uid:1000 (alice)"; "" when unknown
+	Windows bool
+}
+
+// handleHome answers GET / for the calling user only, found as
+// GetPortNumber finds them (the OS owner of the page's TCP connection): a
+// redirect to their agent's status page, on the loopback name they used,
+// or a page saying they have no agent and what to do. No other user's
+// port, name or state is ever part of the answer.
+func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
+	d := homeData{Windows: runtime.GOOS == "windows"}
+	status := http.StatusOK
+	user, err := localhttp.PeerUser(r)
+	switch {
+	case err != nil:
+		s.log.Warn().Err(err).Str("remote", r.RemoteAddr).Msg("home page: cannot tell who is calling")
+		status = http.StatusForbidden
+	default:
+		d.Who = user.Describe()
+		port, err := s.portFor(r.Context(), user)
+		if err != nil {
+			s.log.Info().Str("user", user.ID).Err(err).Msg("home page: no agent for this user")
+			break
+		}
+		d.Status = agentStatusURL(r.Host, port)
+		w.Header().Set("Location", d.Status)
+		status = http.StatusSeeOther
+	}
+	var buf bytes.Buffer
+	if err := homeTmpl.Execute(&buf, d); err != nil {
+		s.log.Error().Err(err).Msg("render home page")
+		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the page")
+		return
+	}
+	localhttp.WriteHTML(w, status, homeCSP, buf.Bytes())
+}
+
+// agentStatusURL is the agent's status page on port, under the loopback
+// name the page was asked for by (localhost, 127.0.0.1 or [::1], as the
+// Guard has checked).
+func agentStatusURL(host string, port int) string {
+	name, _, err := net.SplitHostPort(host)
+	if err != nil || name == "" {
+		name = "localhost"
+	}
+	return "http://" + net.JoinHostPort(strings.ToLower(name), strconv.Itoa(port)) + "/"
+}
