@@ -143,6 +143,11 @@ func Run(ctx context.Context, opt Options) Report {
 	wg.Wait()
 
 	goos := hostOS(opt.GOOS, cmp.Or(opt.ServiceManager, opt.Probes.ServiceManager()))
+	pol := opt.Probes.Policies()
+	pinEntry := opt.PINEntry
+	if v, ok := pol.ForFlag("pinentry"); ok {
+		pinEntry = v.Text // the policy beats the agent's flag
+	}
 	checks := []Check{
 		checkPCSC(pf, goos),
 		checkReaders(pf, goos),
@@ -152,7 +157,8 @@ func Run(ctx context.Context, opt Options) Report {
 		checkAgentPort(nf, goos),
 		checkDomainList(nf, opt.Probes, now, goos),
 		checkTrustedURL(nf, now, goos),
-		checkPINPrompt(gatherPINPrompt(opt.Probes, opt.PINEntry, goos), goos),
+		checkPINPrompt(gatherPINPrompt(opt.Probes, pinEntry, goos), goos),
+		checkPolicy(pol, goos),
 	}
 	checks = append(checks, checkBrowsers(brs, domainEntries(nf), goos)...)
 	checks = append(checks,

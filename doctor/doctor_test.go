@@ -29,7 +29,7 @@ func find(t *testing.T, r Report, id string) Check {
 
 // The checks a healthy machine passes, in order.
 var requiredChecks = []string{"pcsc", "readers", "card", "portservice", "agent", "agent-port", "domainlist", "trusted-url",
-	"pin-prompt", "browser-lna-chrome", "browser-cookies-chrome", "agent-log", "portservice-log"}
+	"pin-prompt", "policy", "browser-lna-chrome", "browser-cookies-chrome", "agent-log", "portservice-log"}
 
 func TestHealthy(t *testing.T) {
 	f := healthy()
@@ -47,7 +47,7 @@ func TestHealthy(t *testing.T) {
 	if strings.Join(ids, " ") != strings.Join(requiredChecks, " ") {
 		t.Errorf("checks %v, want %v", ids, requiredChecks)
 	}
-	if !r.OK || r.ExitCode() != 0 || r.Summary.OK != len(requiredChecks) || r.Summary.Text != "all good: 13 checks ok" {
+	if !r.OK || r.ExitCode() != 0 || r.Summary.OK != len(requiredChecks) || r.Summary.Text != "all good: 14 checks ok" {
 		t.Errorf("ok %v exit %d summary %+v", r.OK, r.ExitCode(), r.Summary)
 	}
 	for id, want := range map[string]string{

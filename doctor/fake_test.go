@@ -13,6 +13,7 @@ import (
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/pinprompt"
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // reply is one canned answer of fakeProbes.
@@ -71,6 +72,7 @@ type fakeProbes struct {
 	contents       map[string]string // ReadFile by path
 	userID         string            // UserID
 	serviceManager string            // ServiceManager; systemd when ""
+	policies       *policy.Set       // Policies; none when nil
 
 	mu    sync.Mutex
 	asked []string // every Local and Remote call, "port path" or URL
@@ -128,6 +130,13 @@ func (f *fakeProbes) ReadFile(path string) ([]byte, error) {
 }
 
 func (f *fakeProbes) UserID() string { return f.userID }
+
+func (f *fakeProbes) Policies() *policy.Set {
+	if f.policies == nil {
+		return policy.Of("none", nil)
+	}
+	return f.policies
+}
 
 // ServiceManager is f.serviceManager, systemd when unset.
 func (f *fakeProbes) ServiceManager() string {

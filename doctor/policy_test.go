@@ -1,7 +1,11 @@
 package doctor
 
 import (
+	"context"
+	"strings"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 func TestURLPatternCovers(t *testing.T) {
@@ -83,5 +87,38 @@ func TestURLPatternTouches(t *testing.T) {
 		if touches != covers {
 			t.Errorf("%q: touches %v, covers %v", pattern, touches, covers)
 		}
+	}
+}
+
+// doctor lists what policy imposes and where, warns of policies ignored as
+// wrong, and checks the PIN prompt a PINPrompt policy names over the
+// agent's flag.
+func TestPolicyCheck(t *testing.T) {
+	f := healthy()
+	f.policies = policy.Of(`HKLM\SOFTWARE\Policies\cardbridge`, policy.Values{
+		"LogLevel":   "debug",
+		"DomainList": []string{"https://my.esr.nhs.uk", "https://x.example"},
+		"PINPrompt":  `C:\policy\pin.exe`,
+		"Colour":     "blue",
+	})
+	opt := options(f)
+	opt.PINEntry = `C:\flag\pin.exe`
+	opt.GOOS = "windows"
+	r := Run(context.Background(), opt)
+	c := find(t, r, "policy")
+	for _, want := range []string{
+		`LogLevel = debug (HKLM\SOFTWARE\Policies\cardbridge)`,
+		`DomainList = https://my.esr.nhs.uk, https://x.example (HKLM\SOFTWARE\Policies\cardbridge)`,
+		"Colour is not a cardbridge policy",
+	} {
+		if !strings.Contains(c.Detail, want) {
+			t.Errorf("policy detail %q lacks %q", c.Detail, want)
+		}
+	}
+	if c.Status != Warn || !strings.Contains(c.Fix, `HKLM\SOFTWARE\Policies\cardbridge`) {
+		t.Errorf("policy: %s, fix %q; want a warning naming the key", c.Status, c.Fix)
+	}
+	if len(f.pinAsked) == 0 || f.pinAsked[0] != `C:\policy\pin.exe` {
+		t.Errorf("PIN prompt checked for %q, want the policy's program", f.pinAsked)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/pinprompt"
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // Probes is everything the checks ask of the machine. Each method returns
@@ -46,6 +47,9 @@ type Probes interface {
 	// port and, where the OS tells, its process ("uid:1001 (alice), probe
 	// (pid 4242)"), or "" when the OS does not tell.
 	PortHolder(port int) string
+	// Policies are the administrator's policies for cardbridge
+	// (policy.Load).
+	Policies() *policy.Set
 }
 
 // Errors of Probes.Local.

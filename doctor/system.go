@@ -20,6 +20,7 @@ import (
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/pinprompt"
+	"github.com/cardbridge/cardbridge/policy"
 )
 
 // maxBody bounds what doctor reads of any answer.
@@ -155,6 +156,9 @@ func (*System) UserID() string {
 	}
 	return u.ID
 }
+
+// Policies is policy.Load.
+func (*System) Policies() *policy.Set { return policy.Load() }
 
 // PINPrompt is pinprompt.Choose.
 func (*System) PINPrompt(configured string) (pinprompt.Choice, error) {
