@@ -100,6 +100,35 @@ kill "$squatter"; wait "$squatter" 2>/dev/null || true
 systemctl restart cardbridge-portservice
 check "the user gets a port again after the restart" wait_for 15 bash -c '[ -n "$(alice_port)" ]'
 
+echo "== policy in /etc/cardbridge, changed while installed"
+vi_of() { as_alice curl -s --max-time 3 "http://localhost:$1/api/versioninfo"; }
+export -f vi_of
+mkdir -p /etc/cardbridge
+printf '%s\n' '{"DomainList": ["https://policy.example"], "LogLevel": "debug"}' >/etc/cardbridge/policy.json
+check "the running port service puts the policy's DomainList in force" \
+  wait_for 20 bash -c "vi_of 43487 | grep -q '\"source\":\"policy:/etc/cardbridge/policy.json\"'"
+check "the running agent follows it" wait_for 20 bash -c "vi_of $port | grep -q '\"entries\":\\[\"https://policy.example\"\\]'"
+check "a page of the site the policy allows reads the card" \
+  bash -c "as_alice curl -s --max-time 3 -H 'Origin: https://policy.example' http://localhost:$port/api/card | grep -q '\"uuid\":\"555123456789\"'"
+check "a site of the list underneath is refused" \
+  bash -c "as_alice curl -s --max-time 3 -H 'Origin: https://my.esr.nhs.uk' http://localhost:$port/api/card | grep -q ORIGIN_NOT_ALLOWED"
+systemctl restart cardbridge-portservice
+check "after a restart the port service reports its log level from the policy" \
+  wait_for 15 bash -c "vi_of 43487 | grep -q '{\"name\":\"log-level\",\"value\":\"debug\",\"source\":\"policy\",\"where\":\"/etc/cardbridge/policy.json\"}'"
+check "and logs at debug: the journal holds its debug lines" \
+  wait_for 15 bash -c "journalctl -u cardbridge-portservice -p debug..debug -o cat --no-pager | grep -q '^agent listening'"
+as_alice systemctl --user restart cardbridge-agent
+check "the restarted agent reports its log level from the policy" \
+  wait_for 15 bash -c "vi_of $port | grep -q '{\"name\":\"log-level\",\"value\":\"debug\",\"source\":\"policy\"'"
+printf '%s\n' '{"LogLevel": "verbose", "Colour": "blue"}' >/etc/cardbridge/policy.json
+as_alice cardbridge doctor >/tmp/doctor.out 2>&1
+check "doctor warns of the policies it cannot use" grep -q '^  warn  Administrator policy .*Colour is not a cardbridge policy' /tmp/doctor.out
+rm /etc/cardbridge/policy.json
+check "without the policy the agent is back on the port service's DomainList" \
+  wait_for 20 bash -c "vi_of $port | grep -q '\"source\":\"portservice\"'"
+systemctl restart cardbridge-portservice
+check "the user gets a port again after the restart" wait_for 15 bash -c '[ -n "$(alice_port)" ]'
+
 echo "== killed processes come back"
 old="$(agent_pid)"
 kill -KILL "$old"
@@ -165,7 +194,7 @@ check "start again is harmless" $svc start
 echo "CARDBRIDGE_RANGE=bogus" >/etc/default/cardbridge-portservice
 systemctl restart cardbridge-portservice
 check "a bad setting in /etc/default stops the service without a restart loop" wait_for 10 bash -c '[ "$(systemctl is-failed cardbridge-portservice)" = failed ]'
-check "the journal says which setting" bash -c "journalctl -u cardbridge-portservice --no-pager | grep -q -- '--range: \"bogus\"'"
+check "the journal says which setting" bash -c "journalctl -u cardbridge-portservice --no-pager | grep -q -- 'CARDBRIDGE_RANGE: \"bogus\"'"
 $svc status >/dev/null 2>&1; code=$?
 check "status says stopped for a failed service (exit $code, want 3)" test "$code" = 3
 rm /etc/default/cardbridge-portservice
