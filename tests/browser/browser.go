@@ -23,6 +23,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -407,6 +408,7 @@ type Line struct {
 	URL   string    `json:"url,omitempty"`
 	Page  string    `json:"page,omitempty"`
 	Error string    `json:"error,omitempty"`
+	Data  string    `json:"data,omitempty"` // a screenshot's base64 PNG
 	T     time.Time `json:"-"`
 	Raw   string    `json:"-"`
 }
@@ -443,6 +445,17 @@ type Options struct {
 	Public bool
 	// Timeout bounds launching Chromium and loading the page (default 30 s).
 	Timeout time.Duration
+	// Eval are JavaScript expressions evaluated in the page once it has
+	// loaded, each reported as an "eval" Line holding its result as JSON
+	// (see Page.Eval).
+	Eval []string
+	// Screenshot asks for a full-page PNG of the page once it has loaded
+	// (see Page.Screenshot).
+	Screenshot bool
+	// Prepare, when set, adjusts the driver's command before it starts:
+	// to run the browser as another OS user, say, with an environment of
+	// that user's.
+	Prepare func(*exec.Cmd)
 }
 
 // Page is a page open in headless Chromium, with what it has reported.
@@ -496,6 +509,12 @@ func OpenWith(t testing.TB, url string, opts Options) *Page {
 	for _, g := range opts.Grant {
 		args = append(args, "--grant", g)
 	}
+	for _, e := range opts.Eval {
+		args = append(args, "--eval", e)
+	}
+	if opts.Screenshot {
+		args = append(args, "--screenshot")
+	}
 	args = append(args, "--", url)
 
 	p := &Page{
@@ -511,6 +530,9 @@ func OpenWith(t testing.TB, url string, opts Options) *Page {
 	pr, pw := io.Pipe()
 	p.cmd.Stdout = pw
 	p.cmd.WaitDelay = 2 * time.Second
+	if opts.Prepare != nil {
+		opts.Prepare(p.cmd)
+	}
 	stdin, err := p.cmd.StdinPipe()
 	if err != nil {
 		t.Fatalf("browser: driver stdin: %v", err)
@@ -650,6 +672,36 @@ func (p *Page) exitError() error {
 // satisfies match, waiting up to timeout.
 func (p *Page) WaitConsole(timeout time.Duration, match func(text string) bool) (Line, error) {
 	return p.Wait(timeout, func(l Line) bool { return l.Kind == "console" && match(l.Text) })
+}
+
+// Eval waits up to timeout for the result of the next Options.Eval
+// expression and decodes it into v.
+func (p *Page) Eval(timeout time.Duration, v any) error {
+	l, err := p.Wait(timeout, func(l Line) bool { return l.Kind == "eval" })
+	if err != nil {
+		return err
+	}
+	if l.Error != "" {
+		return fmt.Errorf("browser: eval in %s: %s", l.Page, l.Error)
+	}
+	if err := json.Unmarshal([]byte(l.Text), v); err != nil {
+		return fmt.Errorf("browser: eval result %.200q: %w", l.Text, err)
+	}
+	return nil
+}
+
+// Screenshot waits up to timeout for the page's screenshot (with
+// Options.Screenshot) and returns the PNG.
+func (p *Page) Screenshot(timeout time.Duration) ([]byte, error) {
+	l, err := p.Wait(timeout, func(l Line) bool { return l.Kind == "screenshot" })
+	if err != nil {
+		return nil, err
+	}
+	png, err := base64.StdEncoding.DecodeString(l.Data)
+	if err != nil {
+		return nil, fmt.Errorf("browser: screenshot: %w", err)
+	}
+	return png, nil
 }
 
 // Lines returns every line the driver has reported so far.

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -385,5 +386,36 @@ func TestParseLine(t *testing.T) {
 	}
 	if l := parseLine("not json"); l.Kind != "raw" || l.Text != "not json" {
 		t.Errorf("parseLine(non-JSON) = %+v", l)
+	}
+}
+
+// TestEvalAndScreenshot: --eval reports each expression's result, in
+// order, and --screenshot a PNG of the whole page, after the page loads.
+func TestEvalAndScreenshot(t *testing.T) {
+	Require(t)
+	ps := NewPageServer(t, "page.test")
+	ps.HandleHTML("page.test", "/", `<!doctype html><title>t</title><p id="x">hello</p><div style="height:1500px"></div>`)
+	p := OpenWith(t, ps.URL("page.test", "/"), Options{
+		Hosts:      ps.Hosts(),
+		Eval:       []string{`document.getElementById("x").textContent`, `({h: document.documentElement.scrollHeight > 1500})`, `nosuchname`},
+		Screenshot: true,
+	})
+	var text string
+	if err := p.Eval(30*time.Second, &text); err != nil || text != "hello" {
+		t.Fatalf("first eval: %q, %v", text, err)
+	}
+	var tall struct{ H bool }
+	if err := p.Eval(5*time.Second, &tall); err != nil || !tall.H {
+		t.Fatalf("second eval: %+v, %v", tall, err)
+	}
+	if err := p.Eval(5*time.Second, &text); err == nil || !strings.Contains(err.Error(), "nosuchname") {
+		t.Errorf("an expression that throws: %v", err)
+	}
+	png, err := p.Screenshot(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 1000 {
+		t.Errorf("screenshot of %d bytes starting %q", len(png), png[:min(8, len(png))])
 	}
 }

@@ -10,6 +10,10 @@
 // --grant PERM   grant a permission such as local-network-access to every
 //                origin (repeatable)
 // --timeout MS   bound on launching the browser and on each navigation
+// --eval EXPR    after each page loads, evaluate the JavaScript expression
+//                EXPR in it and report the result (repeatable, in order)
+// --screenshot   after each page loads (and the --eval reports), report a
+//                full-page PNG screenshot
 //
 // Chromium keeps only the last --disable-features (and --enable-features)
 // flag, and playwright-core passes its own, so an --arg of either replaces
@@ -24,6 +28,8 @@
 //   {"kind":"requestfailed","url":...,"error":...}
 //   {"kind":"websocket","type":"created|close|error","url":...,"error":...}
 //   {"kind":"loaded"}                                  the page's load event
+//   {"kind":"eval","text":<JSON of the result>,"error":...}   each --eval
+//   {"kind":"screenshot","data":<base64 PNG>}          with --screenshot
 //   {"kind":"crash"} / {"kind":"closed"}
 //   {"kind":"error","error":...}   the driver failed; it then exits non-zero
 //
@@ -43,6 +49,8 @@ const { values: opts, positionals: urls } = parseArgs({
     arg: { type: 'string', multiple: true, default: [] },
     grant: { type: 'string', multiple: true, default: [] },
     timeout: { type: 'string', default: '30000' },
+    eval: { type: 'string', multiple: true, default: [] },
+    screenshot: { type: 'boolean', default: false },
     executable: { type: 'string', default: process.env.CARDBRIDGE_CHROMIUM || '/usr/bin/chromium' },
   },
 });
@@ -154,9 +162,26 @@ if (context && !shuttingDown) {
       const page = i === 0 && blank ? blank : await context.newPage();
       watch(page);
       await page.goto(url, { timeout, waitUntil: 'load' });
+      await inspect(page);
     }
   } catch (e) {
     fail('open', e);
+  }
+}
+
+// inspect reports what --eval and --screenshot ask of a loaded page.
+async function inspect(page) {
+  for (const expr of opts.eval) {
+    try {
+      const v = await page.evaluate(expr);
+      emit({ kind: 'eval', text: JSON.stringify(v === undefined ? null : v), page: page.url() });
+    } catch (e) {
+      emit({ kind: 'eval', error: String(e && e.message ? e.message : e), page: page.url() });
+    }
+  }
+  if (opts.screenshot) {
+    const png = await page.screenshot({ fullPage: true, timeout });
+    emit({ kind: 'screenshot', data: png.toString('base64'), page: page.url() });
   }
 }
 
