@@ -31,16 +31,18 @@ type diagnostics struct {
 	mu      sync.Mutex
 	last    []byte    // the last report as indented JSON
 	at      time.Time // when it was made
+	key     string    // in what state
 	running chan struct{}
 }
 
-// get returns the report as indented JSON: the last one while it is
-// fresh, else a new one; it waits for a run under way rather than start
+// get returns the report as indented JSON: the last one while it is fresh
+// and was made in the same state (key: what the agent sees of readers and
+// cards), else a new one; it waits for a run under way rather than start
 // another. It gives up when ctx ends.
-func (d *diagnostics) get(ctx context.Context) ([]byte, error) {
+func (d *diagnostics) get(ctx context.Context, key string) ([]byte, error) {
 	for {
 		d.mu.Lock()
-		if d.last != nil && time.Since(d.at) < diagnosticsFresh {
+		if d.last != nil && d.key == key && time.Since(d.at) < diagnosticsFresh {
 			b := d.last
 			d.mu.Unlock()
 			return b, nil
@@ -66,7 +68,7 @@ func (d *diagnostics) get(ctx context.Context) ([]byte, error) {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		d.mu.Lock()
 		if err == nil {
-			d.last, d.at = b, time.Now()
+			d.last, d.at, d.key = b, time.Now(), key
 		}
 		d.running = nil
 		d.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
@@ -48,7 +50,7 @@ type readerView struct {
 // refusalView is one refused request on the status page.
 type refusalView struct {
 	Time time.Time
-	What string // who asked: a site's origin, or "a program (no Origin)"
+	What string // who asked: a site's origin, or that no Origin was sent
 	Path string // "GET /api/card"
 	Why  string // why it was refused, in plain words
 	Code api.Code
@@ -91,7 +93,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	d.RefusedTotal = total
 	ctx, cancel := context.WithTimeout(r.Context(), statusDiagnosticsWait)
-	report, err := s.diag.get(ctx)
+	report, err := s.diag.get(ctx, stateKey(d.Available, d.Readers))
 	cancel()
 	if err != nil {
 		d.DiagError = "the helpdesk check did not finish (" + err.Error() + "); run `cardbridge doctor --json` instead"
@@ -106,6 +108,23 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	localhttp.WriteHTML(w, http.StatusOK, statusCSP, buf.Bytes())
+}
+
+// stateKey sums up what the agent sees of readers and cards, so that a
+// helpdesk report made in another state is not shown again.
+func stateKey(available bool, readers []readerView) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatBool(available))
+	for _, r := range readers {
+		b.WriteString("\x00" + r.Name)
+		if k := r.Card; k != nil {
+			b.WriteString("\x01" + k.ATR + "\x01" + k.UUID)
+			if k.Error != nil {
+				b.WriteString("\x01" + string(k.Error.Code))
+			}
+		}
+	}
+	return b.String()
 }
 
 // newReaderView describes a reader and its card for the page.
@@ -182,14 +201,14 @@ func startPCSCAdvice() string {
 	case "darwin":
 		return "Restart the computer. If it keeps happening, call your IT helpdesk."
 	}
-	return "Start it with `sudo systemctl start pcscd.socket pcscd`, or restart the computer. If it keeps happening, call your IT helpdesk."
+	return "Start it (in a terminal: sudo systemctl start pcscd), or restart the computer. If it keeps happening, call your IT helpdesk."
 }
 
 // newRefusalView says what a refused request was and why, in plain words.
 func newRefusalView(r localhttp.Refusal) refusalView {
 	v := refusalView{Time: r.Time, What: r.Origin, Code: r.Code}
 	if v.What == "" {
-		v.What = "a program, not a web page (no Origin)"
+		v.What = "no Origin: a program, or an address typed in a browser"
 	}
 	if r.Method != "" {
 		v.Path = r.Method + " " + r.Path

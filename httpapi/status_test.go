@@ -330,6 +330,12 @@ func TestStatusPageDiagnostics(t *testing.T) {
 	if n := ss.runs.Load(); n != 1 {
 		t.Errorf("the check ran %d times for two pages in a row, want once", n)
 	}
+	// A card goes in: the report made without it is not shown again.
+	ss.backend.set(true, api.Reader{Name: "R0", CardPresent: true, Card: &api.Card{Present: true, Reader: "R0", UUID: "555123456789"}})
+	ss.page(t)
+	if n := ss.runs.Load(); n != 2 {
+		t.Errorf("the check ran %d times in all after the state changed, want 2", n)
+	}
 }
 
 // TestLocalTimes: times are shown in the local zone, named, with its
