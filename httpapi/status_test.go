@@ -85,6 +85,11 @@ func startStatusServer(t *testing.T, domains string) *statusServer {
 		},
 		Logger:  zerolog.New(&ts.logs),
 		LogFile: "/home/alice/.local/state/cardbridge/agent.log",
+		Settings: []api.Setting{
+			{Name: "log-level", Value: "warn", Source: "policy", Where: `HKLM\SOFTWARE\Policies\cardbridge\LogLevel`},
+			{Name: "pinentry", Value: "", Source: "default"},
+		},
+		PolicyProblems: []string{"PINPrompt: a machine-only policy <set per user>"},
 		Diagnostics: func(ctx context.Context) doctor.Report {
 			ss.runs.Add(1)
 			return doctor.Report{Product: "cardbridge", User: "alice (uid:1000)", Checks: []doctor.Check{
@@ -246,7 +251,7 @@ func TestStatusPageIsStillAndStrict(t *testing.T) {
 func TestStatusPageShowsRefusals(t *testing.T) {
 	ss := startStatusServer(t, testDomains)
 	ss.backend.set(true)
-	if strings.Contains(ss.page(t), "<tbody>") || !strings.Contains(ss.page(t), "None since the agent started.") {
+	if strings.Contains(ss.page(t), `<tbody id="refused-list">`) || !strings.Contains(ss.page(t), "None since the agent started.") {
 		t.Error("refusals listed before any")
 	}
 	ss.do(t, "GET", "/api/card?token=s3cret", map[string]string{"Origin": "https://evil.example"})
@@ -266,7 +271,7 @@ func TestStatusPageShowsRefusals(t *testing.T) {
 	}
 	ss.do(t, "GET", "/api/versioninfo", map[string]string{"Host": "rebind.example"})
 	page := ss.page(t)
-	rows := regexp.MustCompile(`(?s)<tbody>(.*)</tbody>`).FindStringSubmatch(page)
+	rows := regexp.MustCompile(`(?s)<tbody id="refused-list">(.*?)</tbody>`).FindStringSubmatch(page)
 	if rows == nil {
 		t.Fatalf("no refusals listed:\n%s", page)
 	}
@@ -382,5 +387,22 @@ func TestAgentProbesUseTheAgentsCards(t *testing.T) {
 	}
 	if got := p.ReadCard(context.Background(), pcsc.Reader{Name: "R1"}); got.Error == nil || got.Error.Code != api.CodeBusy || got.Reader != "R1" {
 		t.Errorf("a card still being read: %+v", got)
+	}
+}
+
+// TestStatusPageShowsSettings: every setting, its value and what set it
+// (an administrator's policy named as such), and the policies ignored.
+func TestStatusPageShowsSettings(t *testing.T) {
+	ss := startStatusServer(t, testDomains)
+	ss.backend.set(true)
+	page := ss.page(t)
+	for _, want := range []string{
+		"<td><code>log-level</code></td><td><code>warn</code></td><td><strong>administrator's policy</strong> <span class=\"muted\">(HKLM\\SOFTWARE\\Policies\\cardbridge\\LogLevel)</span></td>",
+		"<td><code>pinentry</code></td><td><code>—</code></td><td>default</td>",
+		"Policy ignored:</span> PINPrompt: a machine-only policy &lt;set per user&gt;",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
 	}
 }
