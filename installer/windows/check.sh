@@ -10,7 +10,11 @@
 #    uninstall), the agent's Run value, the UpgradeCode and upgrade rules,
 #    ProductVersion against the file name's version, per-machine x64, and
 #    the netsh actions reserving the default per-user range (deferred, not
-#    impersonated, failure ignored) and where they are sequenced;
+#    impersonated, failure ignored) and where they are sequenced; the port
+#    service's event source (the registry values eventlog.InstallAsEventCreate
+#    writes); DOMAINLIST passed to the service and remembered like TRUSTEDURL;
+#    the Programs and Features fields (publisher, contact, help and about
+#    links) and the icon, an ICO file in the Icon table;
 #  - its cabinet, unpacked with msiextract: the programs are x64 PE files
 #    whose SHA-256 match <msi>.sha256, the list build.sh wrote of what it
 #    packed;
@@ -20,7 +24,11 @@
 #    they are signed is only reported;
 #  - unless --no-wine, a real install under Wine (Debian's wine): msiexec
 #    /i, an upgrade to a newer build, a refused downgrade and msiexec /x,
-#    looking at the files, the registry and the service Wine's msiexec left.
+#    looking at the files, the registry (the event source among it, there
+#    after install and gone after uninstall; the Programs and Features
+#    entry) and the service Wine's msiexec left, and running the installed
+#    port service with the service's arguments to see DOMAINLIST become its
+#    DomainList.txt.
 # Prints one line per check and "N passed, N failed"; exits 1 on any failure.
 set -euo pipefail
 
@@ -118,7 +126,7 @@ check_tables() {
   echo "-- tables"
   local tables
   tables="$(msiinfo tables "$msi" | tr '\n' ' ')"
-  for t in File Component Directory Registry ServiceInstall ServiceControl Upgrade Property LaunchCondition InstallExecuteSequence; do
+  for t in File Component Directory Registry ServiceInstall ServiceControl Upgrade Property LaunchCondition InstallExecuteSequence Icon; do
     if [[ " $tables " == *" $t "* ]]; then ok "table $t present"; else bad "table $t missing"; fi
   done
 
@@ -138,10 +146,22 @@ check_tables() {
   expect "Property ARPCOMMENTS" "cardbridge $version" "$(prop ARPCOMMENTS)"
   expect "Property ProductName" "cardbridge" "$(prop ProductName)"
   expect "Property ALLUSERS (per-machine)" "1" "$(prop ALLUSERS)"
+  # What Programs and Features shows.
+  expect "Property Manufacturer (the publisher)" "The cardbridge authors" "$(prop Manufacturer)"
+  expect "Property ARPCONTACT" "cardbridge developers, https://github.com/cardbridge/cardbridge/issues" "$(prop ARPCONTACT)"
+  expect "Property ARPHELPLINK" "https://github.com/cardbridge/cardbridge/issues" "$(prop ARPHELPLINK)"
+  expect "Property ARPURLINFOABOUT" "https://github.com/cardbridge/cardbridge" "$(prop ARPURLINFOABOUT)"
+  expect "Property ARPPRODUCTICON" "cardbridge.ico" "$(prop ARPPRODUCTICON)"
+  expect "Icon table row" "cardbridge.ico" "$(msi_table "$msi" Icon | cut -f1)"
+  # The icon's stream: an ICO header (reserved 0, type 1) and at least one image.
+  local ico="$tmp/icon.ico"
+  rm -f "$ico"
+  msiinfo extract "$msi" Icon.cardbridge.ico >"$ico" 2>/dev/null || true
+  expect_match "Icon cardbridge.ico is an ICO file (header, image count)" '^00000100(0[1-9a-f]00|[1-9a-f][0-9a-f]00)$' "$(od -An -tx1 -N 6 "$ico" 2>/dev/null | tr -d ' \n')"
   expect_match "Property ProductCode" '^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$' "$(prop ProductCode)"
   local secure
   secure=";$(prop SecureCustomProperties);"
-  for p in TRUSTEDURL PORTS RANGE NOSERVICESTART WIX_UPGRADE_DETECTED WIX_DOWNGRADE_DETECTED; do
+  for p in TRUSTEDURL PORTS RANGE DOMAINLIST NOSERVICESTART WIX_UPGRADE_DETECTED WIX_DOWNGRADE_DETECTED; do
     if [[ "$secure" == *";$p;"* ]]; then ok "SecureCustomProperties has $p"; else bad "SecureCustomProperties lacks $p: $secure"; fi
   done
 
@@ -176,7 +196,7 @@ check_tables() {
   expect "ServiceInstall StartName" "LocalSystem" "$(field "$msi" ServiceInstall 1 $si 9)"
   # `run`, then each administrator's setting in a {...} group that Windows
   # Installer drops when its property is unset.
-  expect "ServiceInstall Arguments" 'run{ --trusted-url "[TRUSTEDURL]"}{ --ports [PORTS]}{ --range [RANGE]}' "$(field "$msi" ServiceInstall 1 $si 11)"
+  expect "ServiceInstall Arguments" 'run{ --trusted-url "[TRUSTEDURL]"}{ --ports [PORTS]}{ --range [RANGE]}{ --domainlist-seed "[DOMAINLIST]"}' "$(field "$msi" ServiceInstall 1 $si 11)"
   expect "ServiceInstall Component" "PortService" "$(field "$msi" ServiceInstall 1 $si 12)"
   expect_match "ServiceInstall Description" '.' "$(field "$msi" ServiceInstall 1 $si 13)"
 
@@ -191,12 +211,22 @@ check_tables() {
   # Settings remembered in HKLM\SOFTWARE\cardbridge (64-bit view) and
   # restored when not given again.
   local p name
-  for p in TRUSTEDURL:TrustedURL PORTS:Ports RANGE:Range; do
+  for p in TRUSTEDURL:TrustedURL PORTS:Ports RANGE:Range DOMAINLIST:DomainListSeed; do
     name="${p#*:}" p="${p%%:*}"
     expect "Registry remembers $p" "2	SOFTWARE\cardbridge	$name	[$p]	Settings" "$(msi_table "$msi" Registry | awk -F'\t' -v n="$name" '$3 == "SOFTWARE\\cardbridge" && $4 == n' | cut -f2-)"
     expect "RegLocator for $p (type 18 = raw, 64-bit)" "2	SOFTWARE\cardbridge	$name	18" "$(msi_table "$msi" RegLocator | awk -F'\t' -v n="$name" '$4 == n' | cut -f2-)"
     expect "CustomAction restoring $p" "51	$p	[SAVED_$p]" "$(msi_table "$msi" CustomAction | awk -F'\t' -v p="$p" '$3 == p' | cut -f2-4)"
   done
+
+  # The port service's event source, with the values
+  # golang.org/x/sys/windows/svc/eventlog.InstallAsEventCreate writes
+  # ("#%" is REG_EXPAND_SZ, "#" REG_DWORD), in a component of its own.
+  local evkey='SYSTEM\CurrentControlSet\Services\EventLog\Application\cardbridge-portservice' nv
+  for nv in 'EventMessageFile:#%%SystemRoot%\System32\EventCreate.exe' 'TypesSupported:#7' 'CustomSource:#1'; do
+    expect "Registry event source ${nv%%:*}" "2	$evkey	${nv%%:*}	${nv#*:}	EventSource" \
+      "$(msi_table "$msi" Registry | awk -F'\t' -v k="$evkey" -v n="${nv%%:*}" '$3 == k && $4 == n' | cut -f2-)"
+  done
+  expect "Registry rows under the event source key" "3" "$(msi_table "$msi" Registry | awk -F'\t' -v k="$evkey" '$3 == k' | wc -l)"
 
   local run
   run="$(msi_table "$msi" Registry | awk -F'\t' '$3 == "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run" && $4 == "cardbridge"')"
@@ -323,6 +353,12 @@ wreg() {
   timeout 60 wine reg query "$1" /v "$2" /reg:64 2>/dev/null | tr -d '\r' |
     awk -v v="$2" '{ line = $0; sub(/^ +/, "", line) } index(line, v "    ") == 1 { sub(/^[^ ]+ +REG_[A-Z_]+ +/, "", line); print line; exit }' || true
 }
+# wregtype KEY VALUE prints a value's type (REG_SZ, REG_EXPAND_SZ, ...), or
+# nothing.
+wregtype() {
+  timeout 60 wine reg query "$1" /v "$2" /reg:64 2>/dev/null | tr -d '\r' |
+    awk -v v="$2" '{ line = $0; sub(/^ +/, "", line) } index(line, v "    ") == 1 { split(line, f, / +/); print f[2]; exit }' || true
+}
 # wkey KEY reports whether a registry key exists in the prefix.
 wkey() { timeout 60 wine reg query "$1" /reg:64 >/dev/null 2>&1; }
 # wmsiexec LOG ARGS... runs Wine's msiexec with a verbose log, and prints
@@ -332,6 +368,59 @@ wmsiexec() {
   shift
   timeout 300 wine msiexec "$@" /qn /l*v "$(winepath -w "$log")" >/dev/null 2>&1 || rc=$?
   echo "$rc"
+}
+
+# seed_tests SERVICE_KEY DOMAINS runs the installed port service with the
+# arguments the install gave the service (its ImagePath), in a state
+# directory of its own, and checks that DOMAINS (DOMAINLIST) becomes its
+# DomainList.txt, and that a DomainList.txt already there is kept.
+seed_tests() {
+  local image rest args=() state="$tmp/seed-state" i
+  image="$(wreg "$1" ImagePath)"
+  # The arguments after the program's path, quoted or not.
+  rest="${image#\"C:\\Program Files\\cardbridge\\cardbridge-portservice.exe\" }"
+  rest="${rest#C:\\Program Files\\cardbridge\\cardbridge-portservice.exe }"
+  mapfile -t args < <(xargs -n 1 printf '%s\n' <<<"$rest")
+  # Its own state, port and pipe; no trusted URL, which would replace the
+  # seeded list.
+  args+=(--state-dir "$(winepath -w "$state")" --ports "$((42000 + RANDOM % 1000))" --socket '\\.\pipe\cardbridge-check'
+    --log "$(winepath -w "$tmp/seed.log")" --trusted-url '')
+  # run_seeded waits up to 60 s for the service to log its start, then ends it.
+  run_seeded() {
+    timeout 90 wine 'C:\Program Files\cardbridge\cardbridge-portservice.exe' "${args[@]}" >"$tmp/seed.out" 2>&1 &
+    local pid=$!
+    for i in $(seq 600); do
+      grep -q 'port service started\|port service failed' "$tmp/seed.log" 2>/dev/null && break
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.1
+    done
+    kill $pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
+    timeout 30 wineserver -k >/dev/null 2>&1 || true
+  }
+  rm -rf "$state" "$tmp/seed.log"
+  run_seeded
+  local want got
+  want="$(tr ';' '\n' <<<"$2")"
+  got="$(grep -v '^#' "$state/DomainList.txt" 2>/dev/null || true)"
+  if [ "$got" = "$want" ] && head -n 1 "$state/DomainList.txt" | grep -q '^# version: seed-'; then
+    ok "DOMAINLIST became the service's DomainList.txt ($(tr '\n' ' ' <<<"$got"))"
+  else
+    bad "DOMAINLIST did not become the service's DomainList.txt: [$(cat "$state/DomainList.txt" 2>/dev/null)]"
+    sed 's/^/     /' "$tmp/seed.log" 2>/dev/null | tail -n 10 || true
+  fi
+  # An administrator's own list, in the clean form the service keeps as it is.
+  printf 'https://own.example.nhs.uk\n' >"$state/DomainList.txt"
+  local own
+  own="$(sha256sum <"$state/DomainList.txt")"
+  rm -f "$tmp/seed.log"
+  run_seeded
+  if grep -q 'the DomainList seed is not used' "$tmp/seed.log" 2>/dev/null && [ "$(sha256sum <"$state/DomainList.txt")" = "$own" ]; then
+    ok "an existing DomainList.txt is kept, not replaced by DOMAINLIST"
+  else
+    bad "an existing DomainList.txt was not kept as it was: [$(cat "$state/DomainList.txt")]"
+    sed 's/^/     /' "$tmp/seed.log" 2>/dev/null | tail -n 10 || true
+  fi
 }
 
 wine_tests() {
@@ -365,24 +454,28 @@ wine_tests() {
   code="$(field "$msi" Property 1 ProductCode 2)"
   numeric="$(msi_version "$version")"
   local url=https://cm.example.nhs.uk ports=43487,44213 range=56000-56999
+  # DOMAINLIST: origins separated by ';', as an administrator gives them.
+  local domains='https://cm.example.nhs.uk;https://*.spineservices.nhs.uk'
+  local evsrc='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\cardbridge-portservice'
   # image_path_re ARGS: the ImagePath regex for these arguments. Windows
   # Installer quotes the program's path; Wine's msiexec does not, so either
   # form passes.
   image_path_re() {
     local exe_re='C:\\Program Files\\cardbridge\\cardbridge-portservice\.exe'
-    echo "^(\"$exe_re\"|$exe_re) ${1//./\\.}\$"
+    local args="${1//./\\.}"
+    echo "^(\"$exe_re\"|$exe_re) ${args//\*/\\*}\$"
   }
   # The install leaves PORTS out (its {...} group must vanish); the upgrade
   # gives PORTS alone (the others must come back from the registry).
   local first_path want_path
-  first_path="$(image_path_re 'run --trusted-url "'$url'" --range '$range)"
-  want_path="$(image_path_re 'run --trusted-url "'$url'" --ports '$ports' --range '$range)"
+  first_path="$(image_path_re 'run --trusted-url "'$url'" --range '$range' --domainlist-seed "'$domains'"')"
+  want_path="$(image_path_re 'run --trusted-url "'$url'" --ports '$ports' --range '$range' --domainlist-seed "'$domains'"')"
 
   # 1. Install, with the service settings; the service is not started:
   # under Wine 8 a Go service never reports to Wine's service manager (see
   # the informational step at the end).
   t0=$SECONDS
-  rc="$(wmsiexec "$tmp/install.log" /i "$(winepath -w "$msi")" NOSERVICESTART=1 TRUSTEDURL=$url RANGE=$range)"
+  rc="$(wmsiexec "$tmp/install.log" /i "$(winepath -w "$msi")" NOSERVICESTART=1 TRUSTEDURL=$url RANGE=$range "DOMAINLIST=$domains")"
   if [ "$rc" = 0 ]; then ok "msiexec /i succeeded ($((SECONDS - t0)) s)"; else
     bad "msiexec /i exit code $rc; log:"; grep -i 'error\|return value [^1]' "$tmp/install.log" | head -n 20 | sed 's/^/     /' || true; return 0
   fi
@@ -390,7 +483,7 @@ wine_tests() {
     if cmp -s "$pf/$f" "$files/$f"; then ok "installed C:\\Program Files\\cardbridge\\$f"; else bad "C:\\Program Files\\cardbridge\\$f missing or different"; fi
   done
   expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
-  expect_match "service ImagePath (TRUSTEDURL and RANGE given)" "$first_path" "$(wreg "$svc" ImagePath)"
+  expect_match "service ImagePath (TRUSTEDURL, RANGE and DOMAINLIST given)" "$first_path" "$(wreg "$svc" ImagePath)"
   expect "service Start (2 = automatic)" "0x2" "$(wreg "$svc" Start)"
   expect "service Type (0x10 = own process)" "0x10" "$(wreg "$svc" Type)"
   expect "service ErrorControl (1 = normal)" "0x1" "$(wreg "$svc" ErrorControl)"
@@ -398,9 +491,31 @@ wine_tests() {
   expect "service DisplayName" "cardbridge port service" "$(wreg "$svc" DisplayName)"
   expect "ARP DisplayVersion" "$numeric" "$(wreg "$uninst\\$code" DisplayVersion)"
   expect "remembered TrustedURL" "$url" "$(wreg 'HKLM\SOFTWARE\cardbridge' TrustedURL)"
+  expect "remembered DOMAINLIST (DomainListSeed)" "$domains" "$(wreg 'HKLM\SOFTWARE\cardbridge' DomainListSeed)"
+  # Programs and Features.
+  expect "ARP Publisher" "The cardbridge authors" "$(wreg "$uninst\\$code" Publisher)"
+  expect "ARP Contact" "cardbridge developers, https://github.com/cardbridge/cardbridge/issues" "$(wreg "$uninst\\$code" Contact)"
+  expect "ARP HelpLink" "https://github.com/cardbridge/cardbridge/issues" "$(wreg "$uninst\\$code" HelpLink)"
+  expect "ARP URLInfoAbout" "https://github.com/cardbridge/cardbridge" "$(wreg "$uninst\\$code" URLInfoAbout)"
+  # Windows Installer keeps the product's icon as a file of its own, which
+  # Programs and Features shows.
+  local icon_file
+  icon_file="$(find "$WINEPREFIX/drive_c/windows/Installer/$code" -iname cardbridge.ico 2>/dev/null | head -n 1)"
+  msiinfo extract "$msi" Icon.cardbridge.ico >"$tmp/msi-icon.ico" 2>/dev/null || true
+  if [ -n "$icon_file" ] && cmp -s "$icon_file" "$tmp/msi-icon.ico"; then
+    ok "ARP icon published as C:\\windows\\Installer\\$code\\cardbridge.ico"
+  else
+    bad "ARP icon not published under C:\\windows\\Installer\\$code [$icon_file]"
+  fi
+  # The event source, as eventlog.InstallAsEventCreate would register it.
+  expect "event source EventMessageFile" '%SystemRoot%\System32\EventCreate.exe' "$(wreg "$evsrc" EventMessageFile)"
+  expect "event source EventMessageFile type" "REG_EXPAND_SZ" "$(wregtype "$evsrc" EventMessageFile)"
+  expect "event source TypesSupported (error, warning, information)" "0x7" "$(wreg "$evsrc" TypesSupported)"
+  expect "event source CustomSource" "0x1" "$(wreg "$evsrc" CustomSource)"
   if [ $shim = yes ]; then
     expect "installed cardbridge-portservice.exe runs" "cardbridge-portservice $version" \
       "$(timeout 60 wine 'C:\Program Files\cardbridge\cardbridge-portservice.exe' version 2>/dev/null | tr -d '\r' | cut -d' ' -f1,2)"
+    seed_tests "$svc" "$domains"
   else
     echo "info no MinGW-w64 or tests/wine/prng.c: the installed programs are not run"
   fi
@@ -421,6 +536,8 @@ wine_tests() {
   else
     next="$((major + 1)).0.0-upgradetest"
     next_msi="$tmp/cardbridge-$next-x64.msi"
+    # The icon is in the MSI's Icon table, not its cabinet.
+    msiinfo extract "$msi" Icon.cardbridge.ico >"$files/cardbridge.ico"
     msi_pack "$files" "$next" "$next_msi" 2>"$tmp/pack.log" || { bad "packing $next failed"; cat "$tmp/pack.log"; return 0; }
     next_code="$(field "$next_msi" Property 1 ProductCode 2)"
     t0=$SECONDS
@@ -462,6 +579,7 @@ wine_tests() {
   expect "Run value removed" "" "$(wreg "$run" cardbridge)"
   if wkey "$svc"; then bad "service still registered"; else ok "service deleted"; fi
   if wkey 'HKLM\SOFTWARE\cardbridge'; then bad "HKLM\\SOFTWARE\\cardbridge left behind"; else ok "HKLM\\SOFTWARE\\cardbridge removed"; fi
+  if wkey "$evsrc"; then bad "the event source is still registered after uninstall"; else ok "event source key removed"; fi
   if wkey "$uninst\\$code"; then bad "still in Programs and Features"; else ok "gone from Programs and Features"; fi
   expect "ProgramData state kept by the uninstall" "$state_sum" "$(sha256sum <"$state/PortStore.txt" 2>/dev/null || true)"
 

@@ -10,7 +10,7 @@ UPGRADE_CODE='{FB25817E-7D46-4E16-86ED-7225DBA22F0C}'
 # Public properties an administrator may set on the msiexec command line;
 # listed in SecureCustomProperties so that managed (elevated) installs pass
 # them to the part of the installer that runs as SYSTEM.
-ADMIN_PROPERTIES='TRUSTEDURL;PORTS;RANGE;NOSERVICESTART'
+ADMIN_PROPERTIES='TRUSTEDURL;PORTS;RANGE;DOMAINLIST;NOSERVICESTART'
 
 # msi_version VERSION prints the numeric ProductVersion (major.minor.build)
 # for a cardbridge version such as 1.2.3, v1.2 or 0.1.0-dev: Windows
@@ -32,10 +32,15 @@ msi_version() {
 }
 
 # msi_pack FILES_DIR VERSION OUT_MSI packs cardbridge.exe,
-# cardbridge-portservice.exe and README.txt from FILES_DIR into OUT_MSI
-# with wixl, then applies the two table fixes wixl cannot express.
+# cardbridge-portservice.exe, README.txt, LICENSE.txt, NOTICE.txt and the
+# icon, cardbridge.ico, from FILES_DIR into OUT_MSI with wixl, then applies
+# the two table fixes wixl cannot express.
 msi_pack() {
   local files="$1" version="$2" out="$3" here numeric
+  if [ ! -f "$files/cardbridge.ico" ]; then
+    echo "msi_pack: $files has no cardbridge.ico (go run ./tools/mkicon draws it)" >&2
+    return 1
+  fi
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   numeric="$(msi_version "$version")"
   rm -f "$out"
@@ -49,6 +54,11 @@ msi_pack() {
   # 768 = msidbUpgradeAttributesVersionMinInclusive | ...VersionMaxInclusive.
   msibuild "$out" -q "DELETE FROM \`Upgrade\` WHERE \`ActionProperty\` = 'WIX_UPGRADE_DETECTED'"
   msibuild "$out" -q "INSERT INTO \`Upgrade\` (\`UpgradeCode\`, \`VersionMin\`, \`VersionMax\`, \`Attributes\`, \`ActionProperty\`) VALUES ('$UPGRADE_CODE', '0.0.0', '$numeric', 768, 'WIX_UPGRADE_DETECTED')"
+  # wixl 0.101 writes an expandable RegistryValue without the "#%" that
+  # makes Windows Installer write REG_EXPAND_SZ: the event source's message
+  # file, %SystemRoot%\System32\EventCreate.exe, must be expanded by whoever
+  # reads it, as golang.org/x/sys/windows/svc/eventlog writes it.
+  msibuild "$out" -q "UPDATE \`Registry\` SET \`Value\` = '#%%SystemRoot%\\System32\\EventCreate.exe' WHERE \`Registry\` = 'EventSourceMessageFile'"
   # wixl writes SecureCustomProperties itself (from the Upgrade rows) and
   # refuses a second definition, so the administrator's properties are added
   # to its value here.

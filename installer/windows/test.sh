@@ -3,8 +3,9 @@
 #  1. build.sh builds an unsigned MSI and check.sh passes it (with Wine
 #     unless --no-wine);
 #  2. check.sh fails on broken copies of it (service start type, Run value,
-#     UpgradeCode, a packed program differing from what was built, a
-#     version that does not match the file name);
+#     UpgradeCode, the event source's values, the Programs and Features
+#     icon, DOMAINLIST not passed to the service, a packed program differing
+#     from what was built, a version that does not match the file name);
 #  3. with a throw-away self-signed code-signing certificate (encrypted
 #     key, SIGN_PASS) build.sh signs the programs and the MSI, check.sh
 #     --signer-ca verifies all three signatures and their signer, and
@@ -99,6 +100,10 @@ broken starttype 'ServiceInstall StartType' "UPDATE \`ServiceInstall\` SET \`Sta
 broken runvalue 'Registry Run value' "DELETE FROM \`Registry\` WHERE \`Registry\` = 'AgentRun'"
 broken upgradecode 'Property UpgradeCode' "UPDATE \`Property\` SET \`Value\` = '{00000000-0000-0000-0000-000000000000}' WHERE \`Property\` = 'UpgradeCode'"
 broken servicecontrol 'ServiceControl events' "UPDATE \`ServiceControl\` SET \`Event\` = 1 WHERE \`ServiceControl\` = 'PortServiceControl'"
+broken eventsource 'Registry event source TypesSupported' "DELETE FROM \`Registry\` WHERE \`Registry\` = 'EventSourceTypes'"
+broken eventfile 'Registry event source EventMessageFile' "UPDATE \`Registry\` SET \`Value\` = '%SystemRoot%\\System32\\EventCreate.exe' WHERE \`Registry\` = 'EventSourceMessageFile'"
+broken arpicon 'Property ARPPRODUCTICON' "DELETE FROM \`Property\` WHERE \`Property\` = 'ARPPRODUCTICON'"
+broken domainlist 'ServiceInstall Arguments' "UPDATE \`ServiceInstall\` SET \`Arguments\` = 'run{ --trusted-url \"[TRUSTEDURL]\"}{ --ports [PORTS]}{ --range [RANGE]}' WHERE \`ServiceInstall\` = 'PortServiceInstall'"
 broken manifest 'unpacked files differ' ""
 broken version 'Property ProductVersion' ""
 
