@@ -74,7 +74,16 @@ type statusData struct {
 // handleStatus renders the helpdesk status page: plain HTML without
 // script, made anew when the user asks (the page never reloads itself,
 // which would disturb a screen reader).
+//
+// It is for people, never for pages: it holds the helpdesk report (the
+// user's name, file paths), so a request with an Origin, which a browser
+// sends for a page's fetch but not when a person opens the page, is
+// refused even from a site on the DomainList.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != "" {
+		localhttp.WriteError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "the status page is for people, not for web pages")
+		return
+	}
 	now := time.Now()
 	d := statusData{
 		Info:      s.versionInfo(),

@@ -243,6 +243,11 @@ func TestStatusPageIsStillAndStrict(t *testing.T) {
 	if resp, _ := ss.do(t, "GET", "/", map[string]string{"Origin": "https://evil.example"}); resp.StatusCode != 403 {
 		t.Errorf("the page answered a foreign Origin: %d", resp.StatusCode)
 	}
+	// Nor may an allowed site's page read it: it is for people.
+	resp, body = ss.do(t, "GET", "/", map[string]string{"Origin": "https://my.esr.nhs.uk"})
+	if resp.StatusCode != 403 || errorCode(body) != "ORIGIN_NOT_ALLOWED" || strings.Contains(string(body), "alice") {
+		t.Errorf("an allowed site's page read the status page: %d %s", resp.StatusCode, body)
+	}
 }
 
 // TestStatusPageShowsRefusals: what the Guard refused is listed, newest
