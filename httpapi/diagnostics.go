@@ -86,8 +86,7 @@ func (s *Server) runDoctor(ctx context.Context) doctor.Report {
 		Timeout:  diagnosticsTimeout,
 		User:     describeUser(s.opt.Self.ID),
 		Version:  version.Get().Version,
-		// The agent's --pinentry, where it came from the environment.
-		PINEntry: os.Getenv("CARDBRIDGE_PINENTRY"),
+		PINEntry: s.pinEntry(),
 	}
 	if s.opt.PortService == nil || !s.opt.PortService() {
 		// Standalone: doctor looks for the agent where it is.
@@ -96,6 +95,18 @@ func (s *Server) runDoctor(ctx context.Context) doctor.Report {
 		}
 	}
 	return doctor.Run(ctx, opt)
+}
+
+// pinEntry is the agent's PIN prompt program as its settings say
+// (--pinentry, its environment variable or a policy), else as the
+// environment says; "" for the platform's default.
+func (s *Server) pinEntry() string {
+	for _, st := range s.opt.Settings {
+		if st.Name == "pinentry" {
+			return st.Value
+		}
+	}
+	return os.Getenv("CARDBRIDGE_PINENTRY")
 }
 
 // describeUser names the agent's user as `cardbridge doctor` does: "alice

@@ -411,3 +411,16 @@ func TestStatusPageShowsSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestDiagnosticsPINEntry: the helpdesk check judges the PIN prompt the
+// agent was given, from its settings.
+func TestDiagnosticsPINEntry(t *testing.T) {
+	s := New(Options{Logger: zerolog.Nop(), Settings: []api.Setting{{Name: "log-level", Value: "warn"}, {Name: "pinentry", Value: "/usr/bin/pinentry-gnome3", Source: "policy"}}})
+	if got := s.pinEntry(); got != "/usr/bin/pinentry-gnome3" {
+		t.Errorf("pinEntry = %q", got)
+	}
+	t.Setenv("CARDBRIDGE_PINENTRY", "/opt/pinentry-env")
+	if got := New(Options{Logger: zerolog.Nop()}).pinEntry(); got != "/opt/pinentry-env" {
+		t.Errorf("pinEntry without settings = %q", got)
+	}
+}
