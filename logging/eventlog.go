@@ -28,8 +28,8 @@ const (
 	EventIDWarning = 2
 )
 
-// maxEventText bounds the text of one event, in bytes; the event log takes
-// up to 31,839 characters a string, and a line longer than this is a bug.
+// maxEventText bounds the text of one event, in bytes (the event log takes
+// up to 31,839 characters a string); a longer line is cut, and ends in "…".
 const maxEventText = 8000
 
 // eventSink is an event log's writing side: the Windows event log, or a
