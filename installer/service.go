@@ -113,9 +113,9 @@ func status(m service.Service) (string, error) {
 }
 
 // Install installs the port service (replacing an earlier install, so that
-// new flags take effect), sets it to restart after a failure, starts the
-// agent at every user's login, and starts the service. Running it again is
-// harmless. Progress goes to out.
+// new flags take effect), sets it to restart after a failure, registers its
+// event source (Windows), starts the agent at every user's login, and
+// starts the service. Running it again is harmless. Progress goes to out.
 func Install(s Service, out io.Writer) error {
 	m, st, err := s.current()
 	if err != nil {
@@ -141,6 +141,11 @@ func Install(s Service, out io.Writer) error {
 		return fmt.Errorf("set %s to restart after a failure: %w", ServiceName, err)
 	}
 	fmt.Fprintf(out, "installed %s (%s)\n", ServiceName, s.Exe)
+	if where, err := installEventSource(); err != nil {
+		return fmt.Errorf("register %s's event source: %w", ServiceName, err)
+	} else if where != "" {
+		fmt.Fprintf(out, "its warnings and errors go to the Application event log: %s\n", where)
+	}
 	where, err := installLogin(agentExe)
 	if err != nil {
 		return fmt.Errorf("start the agent at login: %w", err)
@@ -153,9 +158,9 @@ func Install(s Service, out io.Writer) error {
 	return nil
 }
 
-// Uninstall stops and removes the port service and the agent's login start.
-// State (PortStore.txt, DomainList.txt, logs) is kept. Running it when
-// nothing is installed is harmless.
+// Uninstall stops and removes the port service, its event source (Windows)
+// and the agent's login start. State (PortStore.txt, DomainList.txt, logs)
+// is kept. Running it when nothing is installed is harmless.
 func Uninstall(s Service, out io.Writer) error {
 	m, st, err := s.current()
 	if err != nil {
@@ -171,6 +176,11 @@ func Uninstall(s Service, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "removed %s\n", ServiceName)
+	}
+	if where, err := removeEventSource(); err != nil {
+		return fmt.Errorf("remove %s's event source: %w", ServiceName, err)
+	} else if where != "" {
+		fmt.Fprintf(out, "removed its event source: %s\n", where)
 	}
 	removed, err := uninstallLogin()
 	if err != nil {
