@@ -152,7 +152,9 @@ check_tables() {
   expect "Property ARPHELPLINK" "https://github.com/cardbridge/cardbridge/issues" "$(prop ARPHELPLINK)"
   expect "Property ARPURLINFOABOUT" "https://github.com/cardbridge/cardbridge" "$(prop ARPURLINFOABOUT)"
   expect "Property ARPPRODUCTICON" "cardbridge.ico" "$(prop ARPPRODUCTICON)"
-  expect "Icon table row" "cardbridge.ico" "$(msi_table "$msi" Icon | cut -f1)"
+  # (msiinfo export writes a table's binary streams into a folder named for
+  # the table, in the working directory: $tmp, not the caller's.)
+  expect "Icon table row" "cardbridge.ico" "$(cd "$tmp" && msi_table "$msi" Icon | cut -f1)"
   # The icon's stream: an ICO header (reserved 0, type 1) and at least one image.
   local ico="$tmp/icon.ico"
   rm -f "$ico"
