@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -233,5 +234,43 @@ func TestVersionInfoDomainListAgeAndTrustedURLError(t *testing.T) {
 	b, _ = json.Marshal(vi.TrustedURL)
 	if strings.Contains(string(b), `"error"`) {
 		t.Errorf("a good check still reports an error: %s", b)
+	}
+}
+
+// An agent that has exited while its registration still stands (its
+// connection's end not yet seen, as on a host busy with a logon storm) does
+// not keep the user's next agent out: the new one replaces it and keeps
+// the user's port. One whose process runs still does (tests/portservice_test.go).
+func TestRegisterReplacesAnExitedAgent(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testutil.Buffer
+	s, sock := runService(t, nil, &logs)
+	first, err := portservice.Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	// Make the standing registration look like a gone process's.
+	exe, _ := os.Executable()
+	gone := exec.Command(exe, "-test.run=^$")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.regs[me.ID].pid = gone.Process.Pid
+	s.mu.Unlock()
+	next, err := portservice.Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatalf("the user's next agent was refused: %v", err)
+	}
+	defer next.Close()
+	if next.Port != first.Port {
+		t.Errorf("the next agent got port %d, the user's is %d", next.Port, first.Port)
+	}
+	if !strings.Contains(logs.String(), "the user's previous agent has exited") {
+		t.Errorf("the replacement is not logged:\n%s", logs.String())
 	}
 }

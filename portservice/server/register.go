@@ -118,7 +118,11 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	reg := &registration{user: user, pid: pid, conn: c, changed: make(chan struct{})}
 	s.mu.Lock()
 	other := s.regs[user.ID]
-	if other != nil && (pid == 0 || other.pid != pid) {
+	// The registered agent may have gone without its connection's end
+	// having reached us yet (on a host busy with a logon storm, seconds):
+	// a new agent of the user is refused only while the old one's process
+	// runs.
+	if other != nil && (pid == 0 || other.pid != pid) && (other.pid == 0 || peercred.ProcessExists(other.pid)) {
 		s.mu.Unlock()
 		log.Info().Int("runningPID", other.pid).Msg("refusing a second agent for this user")
 		_ = c.Send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeAlreadyRunning, Message: fmt.Sprintf("an agent for %s is running already (pid %d)", user.ID, other.pid)}, portservice.MessageTimeout)
@@ -126,12 +130,16 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	}
 	s.regs[user.ID] = reg
 	s.mu.Unlock()
-	if other != nil {
+	switch {
+	case other != nil && other.pid == pid:
 		// The registered process registers again: it has restarted itself
 		// onto an upgraded binary (same process, new image) faster than
 		// its old connection's end reached us. The old registration is
 		// stale; its follower ends without touching the new one.
 		log.Info().Msg("the agent registers again from the same process; replacing its old registration")
+		other.conn.Close()
+	case other != nil:
+		log.Info().Int("gonePID", other.pid).Msg("the user's previous agent has exited; replacing its registration")
 		other.conn.Close()
 	}
 	ok := false
