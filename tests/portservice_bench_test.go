@@ -152,7 +152,14 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 	ps.done = make(chan struct{})
 	go func() { _ = ps.cmd.Wait(); close(ps.done) }()
 	b.Cleanup(func() { ps.stop(b) })
+	if err := ps.waitUp(); err != nil {
+		b.Fatal(err)
+	}
+	return ps
+}
 
+// waitUp waits until the service answers ConnectPRService, for up to 10 s.
+func (ps *benchPortService) waitUp() error {
 	req := []byte("GET /PRS/ConnectPRService HTTP/1.1\r\nHost: " + ps.addr + "\r\n\r\n")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -161,19 +168,49 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 			status, body, err := psBenchExchange(c, req)
 			psBenchCloseReset(c)
 			if err == nil && status == 200 && bytes.Contains(body, []byte(`"statusCode":200`)) {
-				return ps
+				return nil
 			}
 		}
 		select {
 		case <-ps.done:
-			b.Fatalf("port service exited at start:\n%s\nlog:\n%s", ps.readStderr(), ps.log())
+			return fmt.Errorf("port service exited at start:\n%s\nlog:\n%s", ps.readStderr(), ps.log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("port service not up after 10s; log:\n%s", ps.log())
+			return fmt.Errorf("port service not up after 10s; log:\n%s", ps.log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// restart stops the service (SIGTERM, waiting up to stop for it to end)
+// and starts it again with the same flags, environment and state, as an
+// administrator's restart does, and waits until it answers. It is for one
+// goroutine while nothing else uses ps.cmd.
+func (ps *benchPortService) restart(stop time.Duration) error {
+	_ = ps.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-ps.done:
+	case <-time.After(stop):
+		_ = ps.cmd.Process.Kill()
+		<-ps.done
+		return fmt.Errorf("the port service did not stop within %v of SIGTERM", stop)
+	}
+	errFile, err := os.OpenFile(ps.stderr, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer errFile.Close()
+	cmd := exec.Command(ps.cmd.Path, ps.cmd.Args[1:]...)
+	cmd.Env = ps.cmd.Env
+	cmd.Stdout, cmd.Stderr = errFile, errFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ps.cmd, ps.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(ps.done)
+	return ps.waitUp()
 }
 
 // stop ends every registration, then the service (SIGTERM, SIGKILL after 10 s).

@@ -51,6 +51,11 @@ func (s Slot) Addr(i int) string { return "127.0.0.1:" + strconv.Itoa(s.Port+i) 
 type PCSCD struct {
 	dir string
 
+	// MaxThreads, when above zero, is pcscd's --max-thread at the next
+	// Start: how many client contexts it serves at once (200 by default,
+	// fewer than the agents of a large terminal server).
+	MaxThreads int
+
 	mu    sync.Mutex
 	slots []Slot
 	cmd   *exec.Cmd
@@ -164,7 +169,11 @@ func (p *PCSCD) start() error {
 		return errors.New("pcscd is already running")
 	}
 	p.log = &testutil.Buffer{}
-	cmd := exec.Command("pcscd", "--foreground", "--error", "--config", filepath.Join(p.dir, "reader.conf.d"))
+	args := []string{"--foreground", "--error", "--config", filepath.Join(p.dir, "reader.conf.d")}
+	if p.MaxThreads > 0 {
+		args = append(args, "--max-thread", strconv.Itoa(p.MaxThreads))
+	}
+	cmd := exec.Command("pcscd", args...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {

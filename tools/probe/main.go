@@ -19,6 +19,9 @@
 //	               sending one request (with -origin); prints {"tried"}
 //	-raw LINE      send the request line LINE (e.g. "OPTIONS * HTTP/1.1")
 //	               and print the answer's status
+//	-latency D     GET the first path again and again for D, a new
+//	               connection each time (as a page's discovery does), and
+//	               print {"samples","errors","statuses","p50_us","p99_us","max_us"}
 package main
 
 import (
@@ -30,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +60,13 @@ func main() {
 	body := flag.String("body", "", "a JSON request body to send with -method")
 	until := flag.String("until", "", "keep /api/events open, printing its messages, until one of this type")
 	wait := flag.Duration("wait", time.Minute, "how long -until waits, and bounds each request")
+	latency := flag.Duration("latency", 0, "instead: GET the first path for this long, a connection each, and print latency percentiles")
 	flag.Parse()
 	addr := strings.TrimPrefix(*base, "http://")
 	switch {
+	case *latency > 0 && flag.NArg() > 0:
+		measureLatency(*base+flag.Arg(0), *origin, *latency, *wait)
+		return
 	case *hog > 0:
 		hogConns(addr, *origin, *hog)
 		return
@@ -247,4 +255,49 @@ func rawStatus(addr, line string) string {
 	}
 	resp.Body.Close()
 	return strconv.Itoa(resp.StatusCode)
+}
+
+// latencies is what -latency prints.
+type latencies struct {
+	Samples  int            `json:"samples"`
+	Errors   int            `json:"errors"`
+	Statuses map[string]int `json:"statuses"`
+	P50      int64          `json:"p50_us"`
+	P99      int64          `json:"p99_us"`
+	Max      int64          `json:"max_us"`
+	LastErr  string         `json:"lastErr,omitempty"`
+}
+
+// measureLatency GETs url for d, one request at a time on a new connection
+// each, 5 ms apart, and prints the answers' latency percentiles; a request
+// that fails counts as an error, with its time.
+func measureLatency(url, origin string, d, timeout time.Duration) {
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	out := latencies{Statuses: map[string]int{}}
+	var took []time.Duration
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			out.Statuses[strconv.Itoa(resp.StatusCode)]++
+		}
+		took = append(took, time.Since(start))
+		if err != nil {
+			out.Errors++
+			out.LastErr = err.Error()
+		}
+	}
+	slices.Sort(took)
+	out.Samples = len(took)
+	if n := len(took); n > 0 {
+		at := func(q float64) int64 { return took[min(n-1, int(q*float64(n)))].Microseconds() }
+		out.P50, out.P99, out.Max = at(0.5), at(0.99), took[n-1].Microseconds()
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(out)
 }

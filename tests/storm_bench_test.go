@@ -1,0 +1,611 @@
+//go:build linux && cgo
+
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
+)
+
+// A terminal server's Monday morning: stormUsers real OS users log in within
+// the same second, each session starting its agent as the login entries do
+// (`cardbridge agent --supervise --portservice SOCKET`), all registering with
+// one port service, which is restarted half-way through; then they sit idle.
+const (
+	stormUsers = 500
+	// stormUID0 is the first user's uid, stormPrefix their names' start:
+	// user i is stormPrefix+i, uid stormUID0+i, in group nogroup.
+	stormUID0   = 59000
+	stormPrefix = "cbstorm"
+	stormGID    = 65534
+)
+
+// osUser is an OS account made for a benchmark.
+type osUser struct {
+	name      string
+	uid, gid  int
+	home, log string
+}
+
+// pwdLock holds /etc/.pwd.lock as lckpwdf(3) does, so that no useradd,
+// passwd or vipw changes the account files meanwhile, and returns its
+// release.
+func pwdLock(b *testing.B) func() {
+	b.Helper()
+	f, err := os.OpenFile("/etc/.pwd.lock", os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lk); err != nil {
+		f.Close()
+		b.Fatalf("lock the account files: %v", err)
+	}
+	return func() { f.Close() }
+}
+
+// rewritePasswd replaces /etc/passwd, atomically and with its mode and
+// owner, by what edit makes of its lines.
+func rewritePasswd(b *testing.B, edit func(lines []string) []string) {
+	b.Helper()
+	const path = "/etc/passwd"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	out := strings.Join(edit(lines), "\n") + "\n"
+	tmp := path + ".cardbridge-bench"
+	if err := os.WriteFile(tmp, []byte(out), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		b.Fatal(err)
+	}
+}
+
+// isStormLine reports whether a passwd line is one of the benchmark's users.
+func isStormLine(line string) bool {
+	name, rest, _ := strings.Cut(line, ":")
+	if !strings.HasPrefix(name, stormPrefix) {
+		return false
+	}
+	f := strings.Split(rest, ":")
+	uid, err := strconv.Atoi(f[min(1, len(f)-1)])
+	return err == nil && uid >= stormUID0 && uid < stormUID0+stormUsers
+}
+
+// makeOSUsers creates n OS accounts (passwd entries with no password and
+// no login shell, homes in a temporary directory) and removes them when b
+// ends, with any a crashed run left. useradd would take about 0.15 s per
+// account on this machine (it forks its helpers each time), a minute and
+// more for a storm's users: the entries are written the way vipw does,
+// under the account files' lock, in one atomic rename.
+func makeOSUsers(b *testing.B, n int) []osUser {
+	b.Helper()
+	homes := filepath.Join(testutil.SharedTempDir(b), "home")
+	if err := os.Mkdir(homes, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	users := make([]osUser, n)
+	var entries []string
+	for i := range users {
+		u := osUser{name: fmt.Sprintf("%s%03d", stormPrefix, i), uid: stormUID0 + i, gid: stormGID}
+		u.home = filepath.Join(homes, u.name)
+		u.log = filepath.Join(u.home, ".local", "state", "cardbridge", "agent.log")
+		if err := os.MkdirAll(u.home, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Chown(u.home, u.uid, u.gid); err != nil {
+			b.Fatal(err)
+		}
+		entries = append(entries, fmt.Sprintf("%s:*:%d:%d:cardbridge benchmark:%s:/usr/sbin/nologin", u.name, u.uid, u.gid, u.home))
+		users[i] = u
+	}
+	remove := func() {
+		unlock := pwdLock(b)
+		defer unlock()
+		rewritePasswd(b, func(lines []string) []string {
+			return slices.DeleteFunc(lines, isStormLine)
+		})
+	}
+	unlock := pwdLock(b)
+	rewritePasswd(b, func(lines []string) []string {
+		return append(slices.DeleteFunc(lines, isStormLine), entries...)
+	})
+	unlock()
+	b.Cleanup(remove)
+	return users
+}
+
+// stormAgent is one user's session: the supervisor the login started, and
+// when it started.
+type stormAgent struct {
+	user    osUser
+	cmd     *exec.Cmd
+	done    chan struct{}
+	started time.Time
+}
+
+// agentLog is what a user's agent log says about its start.
+type agentLog struct {
+	starts  int       // "cardbridge agent starting" lines: runs of the agent
+	serving time.Time // the first "serving"
+	ports   []int     // the port of each "serving", in order
+	errors  []string  // messages logged at error
+}
+
+// readAgentLog reads a user's agent log (JSON lines).
+func readAgentLog(path string) (agentLog, error) {
+	var l agentLog
+	f, err := os.Open(path)
+	if err != nil {
+		return l, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e struct {
+			Level, Message, Component string
+			Port                      int
+			Time                      time.Time
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		switch {
+		case e.Message == "cardbridge agent starting":
+			l.starts++
+		case e.Message == "serving" && e.Component == "http":
+			if l.serving.IsZero() {
+				l.serving = e.Time
+			}
+			l.ports = append(l.ports, e.Port)
+		}
+		if e.Level == "error" {
+			l.errors = append(l.errors, e.Message)
+		}
+	}
+	return l, sc.Err()
+}
+
+// procSample is what /proc says of one process at one moment.
+type procSample struct {
+	cpuTicks  uint64 // utime + stime
+	switches  uint64 // context switches of all its threads: its wake-ups
+	ussKB     float64
+	pssKB     float64
+	rssKB     float64
+	threads   int
+	fds       int
+	supervise bool // the login's supervisor, not the agent it runs
+}
+
+// sampleProc reads pid's figures.
+func sampleProc(pid int) (procSample, error) {
+	var s procSample
+	dir := fmt.Sprintf("/proc/%d", pid)
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return s, err
+	}
+	// Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	if len(f) < 13 {
+		return s, fmt.Errorf("%s/stat: %q", dir, stat)
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	s.cpuTicks = ut + st
+	tasks, err := os.ReadDir(dir + "/task")
+	if err != nil {
+		return s, err
+	}
+	s.threads = len(tasks)
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread ended
+		}
+		for line := range strings.Lines(string(data)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				s.switches += n
+			}
+		}
+	}
+	rollup, err := os.ReadFile(dir + "/smaps_rollup")
+	if err != nil {
+		return s, err
+	}
+	for line := range strings.Lines(string(rollup)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "Rss":
+			s.rssKB = kb
+		case "Pss":
+			s.pssKB = kb
+		case "Private_Clean", "Private_Dirty":
+			s.ussKB += kb
+		}
+	}
+	fds, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		return s, err
+	}
+	s.fds = len(fds)
+	cmdline, _ := os.ReadFile(dir + "/cmdline")
+	s.supervise = strings.Contains(string(cmdline), "--supervise")
+	return s, nil
+}
+
+// processesOf lists the processes whose real uid is one of the storm's.
+func processesOf() []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+e.Name(), &st) == nil && int(st.Uid) >= stormUID0 && int(st.Uid) < stormUID0+stormUsers {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// BenchmarkLogonStorm: 500 real OS users' agents start within the same
+// second and register with one port service, which is restarted half-way
+// through the starts; a user's browser keeps asking GetPortNumber
+// meanwhile. Then all 500 sit idle (no page, no card change) for
+// BENCH_IDLE seconds (default 60) and each process's cost is read from
+// /proc. Targets: p99 exec to serving 2 s, GetPortNumber p99 50 ms during
+// the storm, no agent refused, every port unique and kept across the
+// restart; idle: USS 2 MB per agent, no agent waking more than once a
+// second, the port service under 1% of a core.
+func BenchmarkLogonStorm(b *testing.B) {
+	needPCSCD(b)
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: it makes OS users")
+	}
+	// pcscd serves 200 client contexts by default: fewer than the agents.
+	_ = bed.Stop()
+	bed.MaxThreads = 4 * stormUsers
+	if err := bed.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = bed.Stop(); bed.MaxThreads = 0; _ = bed.Start() })
+	idle := 60 * time.Second
+	if v, err := strconv.Atoi(os.Getenv("BENCH_IDLE")); err == nil && v > 0 {
+		idle = time.Duration(v) * time.Second
+	}
+
+	n := stormUsers
+	if v, err := strconv.Atoi(os.Getenv("BENCH_STORM_USERS")); err == nil && v > 0 && v <= stormUsers {
+		n = v // a smaller storm, to look into one
+	}
+	users := makeOSUsers(b, n)
+	ps := startBenchPortService(b, binDir)
+	// The service and the sessions in CPU groups of their own, as systemd
+	// places them (system.slice, user.slice).
+	sessions, grouped := newCPUGroup(b, "sessions")
+	var system *cpuGroup
+	if grouped {
+		if system, grouped = newCPUGroup(b, "system"); grouped {
+			if err := system.join(ps.cmd.Process.Pid); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if !grouped {
+		b.Log("no CPU groups on this host: the port service competes with every session process")
+	}
+	inSession := func(pid int) {
+		if grouped {
+			if err := sessions.join(pid); err != nil {
+				b.Fatalf("move %d into the sessions' CPU group: %v", pid, err)
+			}
+		}
+	}
+	agents := make([]*stormAgent, len(users))
+	b.Cleanup(func() {
+		for _, a := range agents {
+			if a != nil {
+				_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL) // the supervisor and its agent
+				<-a.done
+			}
+		}
+	})
+
+	// The first user's browser asks GetPortNumber throughout, from a
+	// process of that user.
+	prober := exec.Command(filepath.Join(binDir, "probe"), "-base", "http://"+ps.addr, "-origin", psBenchOrigin,
+		"-latency", "8s", "-wait", "5s", "/PRS/GetPortNumber")
+	prober.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(users[0].uid), Gid: uint32(users[0].gid)}, Pdeathsig: syscall.SIGKILL}
+	var probeOut strings.Builder
+	prober.Stdout = &probeOut
+	if err := prober.Start(); err != nil {
+		b.Fatal(err)
+	}
+	inSession(prober.Process.Pid)
+	probeDone := make(chan error, 1)
+	go func() { probeDone <- prober.Wait() }()
+
+	restarted := make(chan error, 1)
+	stormStart := time.Now()
+	for i, u := range users {
+		cmd := exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket)
+		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
+		cmd.Dir = u.home
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+		}
+		a := &stormAgent{user: u, cmd: cmd, done: make(chan struct{}), started: time.Now()}
+		if err := cmd.Start(); err != nil {
+			b.Fatalf("start %s's agent: %v", u.name, err)
+		}
+		inSession(cmd.Process.Pid)
+		go func() { _ = cmd.Wait(); close(a.done) }()
+		agents[i] = a
+		if i == len(users)/2 {
+			go func() {
+				err := ps.restart(time.Minute)
+				if err == nil && grouped {
+					err = system.join(ps.cmd.Process.Pid)
+				}
+				restarted <- err
+			}()
+		}
+	}
+	startedAll := time.Since(stormStart)
+	if err := <-restarted; err != nil {
+		b.Fatalf("restart the port service: %v", err)
+	}
+
+	// Wait until every agent serves.
+	logs := make([]agentLog, len(agents))
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		waiting := 0
+		for i, a := range agents {
+			if logs[i].serving.IsZero() {
+				logs[i], _ = readAgentLog(a.user.log)
+				if logs[i].serving.IsZero() {
+					waiting++
+				}
+			}
+		}
+		if waiting == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d agents not serving 2 minutes after the storm; port service log:\n%s", waiting, len(agents), tail(ps.log(), 4000))
+		}
+	}
+	if err := <-probeDone; err != nil {
+		b.Fatalf("GetPortNumber prober: %v", err)
+	}
+	var lat struct {
+		Samples  int            `json:"samples"`
+		Errors   int            `json:"errors"`
+		Statuses map[string]int `json:"statuses"`
+		P50      float64        `json:"p50_us"`
+		P99      float64        `json:"p99_us"`
+		Max      float64        `json:"max_us"`
+		LastErr  string         `json:"lastErr"`
+	}
+	if err := json.Unmarshal([]byte(probeOut.String()), &lat); err != nil || lat.Samples == 0 {
+		b.Fatalf("prober printed %q (%v)", probeOut.String(), err)
+	}
+
+	// Every user's port: unique, the one its agent first served on, and
+	// the one the restarted service keeps for it.
+	time.Sleep(time.Second) // the restarted service saves PortStore.txt as agents re-register
+	store := map[string]int{}
+	raw, err := os.ReadFile(filepath.Join(ps.dir, "PortStore.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(raw)) {
+		if f := strings.Split(strings.TrimSpace(line), "\t"); len(f) >= 2 {
+			store[f[0]], _ = strconv.Atoi(f[1])
+		}
+	}
+	var toServing []time.Duration
+	seen := map[int]string{}
+	reruns, agentErrors := 0, 0
+	for i, a := range agents {
+		l := logs[i]
+		toServing = append(toServing, l.serving.Sub(a.started))
+		reruns += max(0, l.starts-1)
+		agentErrors += len(l.errors)
+		first := l.ports[0]
+		for _, p := range l.ports {
+			if p != first {
+				b.Errorf("%s's agent moved from port %d to %d", a.user.name, first, p)
+			}
+		}
+		if got := store[fmt.Sprintf("uid:%d", a.user.uid)]; got != first {
+			b.Errorf("%s: PortStore.txt holds port %d, its agent serves on %d", a.user.name, got, first)
+		}
+		if other, dup := seen[first]; dup {
+			b.Errorf("%s and %s share port %d", other, a.user.name, first)
+		}
+		seen[first] = a.user.name
+	}
+	refused := strings.Count(ps.log(), "cannot give the agent a port")
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(float64(len(agents)), "users")
+	b.ReportMetric(map[bool]float64{true: 1}[grouped], "cpu-groups")
+	b.ReportMetric(ms(startedAll), "all-started-ms")
+	b.ReportMetric(ms(median(toServing)), "serving-p50-ms")
+	b.ReportMetric(ms(percentile(toServing, 0.99)), "serving-p99-ms")
+	b.ReportMetric(ms(slices.Max(toServing)), "serving-max-ms")
+	b.ReportMetric(lat.P50/1000, "getport-p50-ms")
+	b.ReportMetric(lat.P99/1000, "getport-p99-ms")
+	b.ReportMetric(float64(lat.Samples), "getport-samples")
+	b.ReportMetric(float64(lat.Errors), "getport-failed")
+	b.ReportMetric(float64(refused), "refused")
+	b.ReportMetric(float64(reruns), "agent-reruns")
+	b.ReportMetric(float64(agentErrors), "agent-errors")
+	b.ReportMetric(float64(len(seen)), "unique-ports")
+	b.Logf("GetPortNumber during the storm: %d samples, %d failed (the service restarting; last: %s), answers %v",
+		lat.Samples, lat.Errors, lat.LastErr, lat.Statuses)
+
+	// Idle: settle, then read every process twice, idle seconds apart.
+	time.Sleep(5 * time.Second)
+	pids := processesOf()
+	before := map[int]procSample{}
+	for _, pid := range pids {
+		if s, err := sampleProc(pid); err == nil {
+			before[pid] = s
+		}
+	}
+	// What the starts cost: the CPU each process has used by now, nearly
+	// all of it starting (the storm's limit on a machine of few cores).
+	var agentStart, supStart []float64
+	for _, s0 := range before {
+		if s0.supervise {
+			supStart = append(supStart, float64(s0.cpuTicks)*10)
+		} else {
+			agentStart = append(agentStart, float64(s0.cpuTicks)*10)
+		}
+	}
+	psBefore, err := sampleProc(ps.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(idle)
+	psAfter, err := sampleProc(ps.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var agentUSS, agentPSS, supUSS, wakeups []float64
+	var agentThreads, agentFDs []float64
+	var agentTicks uint64
+	for pid, s0 := range before {
+		s1, err := sampleProc(pid)
+		if err != nil {
+			b.Errorf("process %d of a storm user ended while idle: %v", pid, err)
+			continue
+		}
+		w := float64(s1.switches-s0.switches) / idle.Seconds()
+		if s1.supervise {
+			supUSS = append(supUSS, s1.ussKB/1024)
+			wakeups = append(wakeups, w)
+			continue
+		}
+		agentUSS = append(agentUSS, s1.ussKB/1024)
+		agentPSS = append(agentPSS, s1.pssKB/1024)
+		agentThreads = append(agentThreads, float64(s1.threads))
+		agentFDs = append(agentFDs, float64(s1.fds))
+		agentTicks += s1.cpuTicks - s0.cpuTicks
+		wakeups = append(wakeups, w)
+	}
+	if len(agentUSS) != len(users) || len(supUSS) != len(users) {
+		b.Fatalf("found %d agents and %d supervisors of %d users", len(agentUSS), len(supUSS), len(users))
+	}
+	mid := func(v []float64) float64 { c := slices.Clone(v); slices.Sort(c); return c[len(c)/2] }
+	hz := 100.0 // USER_HZ
+	mean := func(v []float64) float64 {
+		t := 0.0
+		for _, x := range v {
+			t += x
+		}
+		return t / float64(len(v))
+	}
+	b.ReportMetric(mean(agentStart), "agent-start-cpu-ms")
+	b.ReportMetric(mean(supStart), "supervisor-start-cpu-ms")
+	// The least time the starts can take with every core busy with them.
+	b.ReportMetric(float64(len(users))*(mean(agentStart)+mean(supStart))/float64(runtime.NumCPU())/1000, "cpu-bound-s")
+	over := 0
+	for _, w := range wakeups {
+		if w > 1 {
+			over++
+		}
+	}
+	b.ReportMetric(float64(over), "wakeups-over-1-per-s")
+	b.ReportMetric(mid(agentUSS), "agent-uss-median-MB")
+	b.ReportMetric(slices.Max(agentUSS), "agent-uss-max-MB")
+	b.ReportMetric(mid(agentPSS), "agent-pss-median-MB")
+	b.ReportMetric(mid(supUSS), "supervisor-uss-median-MB")
+	b.ReportMetric(mid(wakeups), "wakeups-median-per-s")
+	b.ReportMetric(slices.Max(wakeups), "wakeups-max-per-s")
+	b.ReportMetric(float64(agentTicks)/hz/idle.Seconds()*100, "agents-cpu-pct")
+	b.ReportMetric(mid(agentThreads), "agent-threads")
+	b.ReportMetric(mid(agentFDs), "agent-fds")
+	b.ReportMetric(psAfter.rssKB/1024, "portservice-rss-MB")
+	b.ReportMetric(float64(psAfter.cpuTicks-psBefore.cpuTicks)/hz/idle.Seconds()*100, "portservice-cpu-pct")
+	b.ReportMetric(idle.Seconds(), "idle-s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// cpuGroup is a CPU control group the benchmark made, as systemd makes
+// system.slice for services and user.slice for sessions: the scheduler
+// shares the CPU between groups first, so a thousand session processes
+// do not starve the one port service.
+type cpuGroup struct {
+	dir string
+}
+
+// newCPUGroup makes a CPU group called name (cgroup v2, else v1's cpu
+// controller) and removes it when b ends, moving what is left in it back
+// to the root. ok is false where the host has neither.
+func newCPUGroup(b *testing.B, name string) (g *cpuGroup, ok bool) {
+	b.Helper()
+	var root string
+	if data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil && strings.Contains(string(data), "cpu") {
+		root = "/sys/fs/cgroup"
+		_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+cpu"), 0)
+	} else if _, err := os.Stat("/sys/fs/cgroup/cpu/cgroup.procs"); err == nil {
+		root = "/sys/fs/cgroup/cpu"
+	} else {
+		return nil, false
+	}
+	g = &cpuGroup{dir: filepath.Join(root, "cardbridge-bench-"+name)}
+	_ = os.Remove(g.dir) // left by a crashed run
+	if err := os.Mkdir(g.dir, 0o755); err != nil {
+		b.Logf("no CPU group %s: %v", g.dir, err)
+		return nil, false
+	}
+	b.Cleanup(func() {
+		data, _ := os.ReadFile(filepath.Join(g.dir, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(data)) {
+			_ = os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(pid), 0)
+		}
+		for range 50 {
+			if os.Remove(g.dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return g, true
+}
+
+// join moves the process pid (all its threads) into g.
+func (g *cpuGroup) join(pid int) error {
+	return os.WriteFile(filepath.Join(g.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+}
