@@ -159,7 +159,7 @@ func TestStatusPageVerdicts(t *testing.T) {
 		also      []string // more the page must say
 		never     []string // what the page must not say
 	}{
-		{"no PC/SC service", false, nil, "bad", "Not working: the smart card service of this computer (PC/SC) is not running.", []string{"not running", "systemctl start pcscd"}, nil},
+		{"no PC/SC service", false, nil, "bad", "Not working: the smart card service of this computer (PC/SC) is not running.", []string{"not running", startPCSCAdvice()}, nil},
 		{"no reader", true, nil, "bad", "Not working: no card reader is connected.", []string{"none found"}, nil},
 		{"no card", true, []api.Reader{{Name: "R0"}}, "warn", "No smartcard: insert your NHS smartcard into the reader.", []string{"no card"}, nil},
 		{"a good card", true, []api.Reader{{Name: "R0", CardPresent: true, Card: good}}, "ok", "All working: smartcard 555123456789 is ready to use.",
