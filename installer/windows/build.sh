@@ -60,6 +60,8 @@ CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
 sed 's/\r*$/\r/' "$here/README.txt" >"$files/README.txt"
 sed 's/\r*$/\r/' LICENSE >"$files/LICENSE.txt"
 sed 's/\r*$/\r/' NOTICE >"$files/NOTICE.txt"
+# The Group Policy template (policy/ reads what it describes).
+cp -r "$here/admx" "$files/admx"
 # The icon Programs and Features shows (ARPPRODUCTICON), drawn by code.
 go run ./tools/mkicon "$files/cardbridge.ico"
 

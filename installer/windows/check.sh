@@ -172,12 +172,14 @@ check_tables() {
 
   # file NAME COMPONENT: the file is in the table, in that component, which
   # is a 64-bit component in INSTALLDIR with the file as its key path.
+  # file_row NAME COMPONENT [DIRECTORY]: the file's row, in INSTALLDIR
+  # unless DIRECTORY says otherwise.
   file_row() {
     local id attrs
     id="$(msi_table "$msi" File | awk -F'\t' -v n="$1" '$3 == n || $3 ~ ("\\|" n "$") { print $1; exit }')"
     if [ -z "$id" ]; then bad "File $1 missing"; return 0; fi
     expect "File $1 component" "$2" "$(field "$msi" File 1 "$id" 2)"
-    expect "Component $2 directory" "INSTALLDIR" "$(field "$msi" Component 1 "$2" 3)"
+    expect "Component $2 directory" "${3:-INSTALLDIR}" "$(field "$msi" Component 1 "$2" 3)"
     expect "Component $2 key path" "$id" "$(field "$msi" Component 1 "$2" 6)"
     attrs="$(field "$msi" Component 1 "$2" 4)"
     if (((attrs & 256) != 0)); then ok "Component $2 is 64-bit ($attrs)"; else bad "Component $2 is not 64-bit ($attrs)"; fi
@@ -187,7 +189,11 @@ check_tables() {
   file_row README.txt Readme
   file_row LICENSE.txt Licence
   file_row NOTICE.txt Notice
-  expect "File rows" "5" "$(msi_table "$msi" File | wc -l)"
+  file_row cardbridge.admx Admx ADMXDIR
+  file_row cardbridge.adml AdmlEnUS ADMLENUS
+  expect "Directory admx is in the program folder" "INSTALLDIR" "$(field "$msi" Directory 1 ADMXDIR 2)"
+  expect "Directory en-US is in admx" "ADMXDIR" "$(field "$msi" Directory 1 ADMLENUS 2)"
+  expect "File rows" "7" "$(msi_table "$msi" File | wc -l)"
 
   local si=PortServiceInstall
   expect "ServiceInstall Name" "cardbridge-portservice" "$(field "$msi" ServiceInstall 1 $si 2)"
@@ -325,6 +331,9 @@ check_files() {
     if [ -f "$from/$f" ]; then ok "unpacked $f"; else bad "cabinet lacks $f"; fi
   done
   if grep -q -F "Apache License" "$from/LICENSE.txt" 2>/dev/null; then ok "LICENSE.txt is the Apache License"; else bad "LICENSE.txt is not the Apache License"; fi
+  for f in admx/cardbridge.admx admx/en-US/cardbridge.adml; do
+    if cmp -s "$from/$f" "$here/$f"; then ok "unpacked $f, the repository's template"; else bad "cabinet lacks $f, or it differs from installer/windows/$f"; fi
+  done
   for f in cardbridge.exe cardbridge-portservice.exe; do
     [ -f "$from/$f" ] || continue
     expect "$f is a PE file for x64 (machine)" "8664" "$(pe_machine "$from/$f")"
@@ -481,7 +490,7 @@ wine_tests() {
   if [ "$rc" = 0 ]; then ok "msiexec /i succeeded ($((SECONDS - t0)) s)"; else
     bad "msiexec /i exit code $rc; log:"; grep -i 'error\|return value [^1]' "$tmp/install.log" | head -n 20 | sed 's/^/     /' || true; return 0
   fi
-  for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt; do
+  for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt admx/cardbridge.admx admx/en-US/cardbridge.adml; do
     if cmp -s "$pf/$f" "$files/$f"; then ok "installed C:\\Program Files\\cardbridge\\$f"; else bad "C:\\Program Files\\cardbridge\\$f missing or different"; fi
   done
   expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
