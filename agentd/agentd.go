@@ -100,7 +100,7 @@ func run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	domains.policies, domains.policyEvery = loadPolicies, policyEvery
+	domains.policies = &policy.Follower{Load: loadPolicies, Log: log}
 	domains.applyPolicy()
 	l := &loop{
 		log:      log,

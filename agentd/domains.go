@@ -1,7 +1,6 @@
 package agentd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -32,15 +31,9 @@ type domainSource struct {
 	mod      time.Time                            // the file's time and size when last loaded or tried
 	size     int64
 
-	// policies reads the policies (policy.Load), every policyEvery.
-	policies    func() *policy.Set
-	policyEvery time.Duration
-	policyErr   string // the last problem with the imposed list, logged once
+	// policies follows the DomainList the policies impose; nil for none.
+	policies *policy.Follower
 }
-
-// policyEvery is how often the agent looks at the policies for a changed
-// DomainList: a change reaches the agent within it.
-const policyEvery = 10 * time.Second
 
 func newDomainSource(path string, log zerolog.Logger) (*domainSource, error) {
 	d := &domainSource{path: path, every: 2 * time.Second, log: log}
@@ -79,60 +72,32 @@ func (d *domainSource) changed() {
 	}
 }
 
-// applyPolicy reads the policies and puts the DomainList they impose in
-// force, or, when they no longer impose one, the list underneath. A
-// DomainListFile that cannot be read keeps the list in force, logged once.
+// applyPolicy reads the policies once and puts the DomainList they impose
+// in force, or, when they no longer impose one, the list underneath.
 func (d *domainSource) applyPolicy() {
 	if d.policies == nil {
 		return
 	}
-	imp, err := d.policies().DomainList()
-	if err != nil {
-		if msg := err.Error(); msg != d.policyErr {
-			d.policyErr = msg
-			d.log.Error().Err(err).Msg("keeping the DomainList in force")
-		}
-		return
+	if imp, changed := d.policies.Update(); changed {
+		d.impose(imp)
 	}
-	d.policyErr = ""
-	old := d.imposed.Load()
-	switch {
-	case imp == nil && old == nil:
-		return
-	case imp == nil:
+}
+
+// impose puts imp in force over the list underneath (nil: none) and tells
+// onChange.
+func (d *domainSource) impose(imp *policy.Imposed) {
+	if imp == nil {
 		d.imposed.Store(nil)
-		d.log.Info().Msg("no DomainList policy any more; back to the DomainList underneath")
-		d.changed()
-		return
-	case old != nil && old.Source == imp.Source && bytes.Equal(old.List.Format(), imp.List.Format()):
-		return
+	} else {
+		d.imposed.Store(&localhttp.DomainInfo{List: imp.List, Source: imp.Source})
 	}
-	for _, e := range imp.Bad {
-		d.log.Warn().Str("policy", imp.Source).Int("entry", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList policy entry")
-	}
-	if imp.List.Len() == 0 {
-		d.log.Warn().Str("policy", imp.Source).Msg("the DomainList policy has no usable entry: no page may use cardbridge")
-	}
-	d.imposed.Store(&localhttp.DomainInfo{List: imp.List, Source: imp.Source})
-	d.log.Info().Str("policy", imp.Source).Str("version", imp.List.Version()).Int("entries", imp.List.Len()).Msg("DomainList imposed by policy")
 	d.changed()
 }
 
-// watchPolicy applies the policies' DomainList every policyEvery until ctx
-// ends.
+// watchPolicy follows the policies' DomainList until ctx ends.
 func (d *domainSource) watchPolicy(ctx context.Context) {
-	if d.policies == nil {
-		return
-	}
-	t := time.NewTicker(d.policyEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.applyPolicy()
-		}
+	if d.policies != nil {
+		d.policies.Follow(ctx, d.impose)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/cardbridge/cardbridge/atomicfile"
 	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/localhttp"
+	"github.com/cardbridge/cardbridge/policy"
 	"github.com/cardbridge/cardbridge/portservice"
 )
 
@@ -133,60 +134,28 @@ func (s *Service) sendDomains(list *domainlist.List) {
 	}
 }
 
-// policyEvery is how often the service looks at the policies for a changed
-// DomainList: a change reaches every agent within it.
-const policyEvery = 10 * time.Second
-
-// applyPolicy puts the DomainList the policies impose in force and sends it
-// to every agent, or, when they no longer impose one, DomainList.txt's.
-// DomainList.txt is left as it is: it is what the service goes back to. A
-// DomainListFile that cannot be read keeps the list in force, logged once.
+// applyPolicy reads the policies once and puts the DomainList they impose
+// in force.
 func (s *Service) applyPolicy() {
-	imp, err := s.opt.policies().DomainList()
-	if err != nil {
-		if msg := err.Error(); msg != s.policyErr {
-			s.policyErr = msg
-			s.log.Error().Err(err).Msg("keeping the DomainList in force")
-		}
-		return
+	if imp, changed := s.policy.Update(); changed {
+		s.impose(imp)
 	}
-	s.policyErr = ""
-	old := s.imposed.Load()
-	switch {
-	case imp == nil && old == nil:
-		return
-	case imp == nil:
+}
+
+// impose puts imp in force and sends it to every agent, or, when nil (the
+// policy went), DomainList.txt's list. DomainList.txt is left as it is:
+// it is what the service goes back to.
+func (s *Service) impose(imp *policy.Imposed) {
+	s.updated.Store(time.Now().UnixNano())
+	if imp == nil {
 		s.imposed.Store(nil)
-		s.updated.Store(time.Now().UnixNano())
-		s.log.Info().Str("file", s.domainsPath()).Msg("no DomainList policy any more; back to the DomainList file")
+		s.log.Info().Str("file", s.domainsPath()).Msg("back to the DomainList file")
 		s.sendDomains(s.domains.Load())
 		return
-	case old != nil && old.Source == imp.Source && bytes.Equal(old.List.Format(), imp.List.Format()):
-		return
-	}
-	for _, e := range imp.Bad {
-		s.log.Warn().Str("policy", imp.Source).Int("entry", e.Line).Str("reason", e.Reason()).Msg("skipping a bad DomainList policy entry")
-	}
-	if imp.List.Len() == 0 {
-		s.log.Warn().Str("policy", imp.Source).Msg("the DomainList policy has no usable entry: no page may use cardbridge")
 	}
 	s.imposed.Store(&localhttp.DomainInfo{List: imp.List, Source: imp.Source})
-	s.updated.Store(time.Now().UnixNano())
-	s.log.Info().Str("policy", imp.Source).Str("version", imp.List.Version()).Int("entries", imp.List.Len()).Msg("DomainList imposed by policy")
 	s.sendDomains(imp.List)
 }
 
-// watchPolicy applies the policies' DomainList every policyEvery until ctx
-// ends.
-func (s *Service) watchPolicy(ctx context.Context) {
-	t := time.NewTicker(s.opt.policyEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.applyPolicy()
-		}
-	}
-}
+// watchPolicy follows the policies' DomainList until ctx ends.
+func (s *Service) watchPolicy(ctx context.Context) { s.policy.Follow(ctx, s.impose) }

@@ -70,8 +70,8 @@ type Options struct {
 	canBind      func(port int) error
 	freePort     func() (int, error)
 	now          func() time.Time
-	policies     func() *policy.Set // the administrator's policies (policy.Load)
-	policyEvery  time.Duration      // how often they are read again (policyEvery)
+	policies     func() *policy.Set // the administrator's policies (policy.Load when nil)
+	policyEvery  time.Duration      // how often they are read again (policy.FollowEvery when zero)
 	// peerOwner finds who is at the other end of a page's connection
 	// (nil: the OS says).
 	peerOwner func(net.Conn) (peercred.User, error)
@@ -85,7 +85,7 @@ type Service struct {
 
 	domains   atomic.Pointer[domainlist.List]      // DomainList.txt's
 	imposed   atomic.Pointer[localhttp.DomainInfo] // a policy's, in force over it; nil when none
-	policyErr string                               // the last problem with the imposed list, logged once (applyPolicy's)
+	policy    *policy.Follower                     // follows the policies' DomainList
 	updated   atomic.Int64                         // when the list in force was saved or put in force, Unix nanoseconds
 	refresher *trusted.Refresher
 	httpPort  atomic.Int32
@@ -137,12 +137,6 @@ func New(opt Options) (*Service, error) {
 	if opt.freePort == nil {
 		opt.freePort = localhttp.FreePort
 	}
-	if opt.policies == nil {
-		opt.policies = policy.Load
-	}
-	if opt.policyEvery <= 0 {
-		opt.policyEvery = policyEvery
-	}
 	if opt.now == nil {
 		opt.now = time.Now
 	}
@@ -169,6 +163,7 @@ func New(opt Options) (*Service, error) {
 		updated = st.ModTime()
 	}
 	s.updated.Store(updated.UnixNano())
+	s.policy = &policy.Follower{Load: opt.policies, Log: s.log, Every: opt.policyEvery}
 	s.applyPolicy()
 	if opt.TrustedURL != "" {
 		s.refresher, err = trusted.New(trusted.Options{
