@@ -14,19 +14,28 @@ import (
 	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
-// freeLoopbackPort returns a port free on 127.0.0.1 and [::1] a moment ago.
+// freeLoopbackPort returns a port free on 127.0.0.1, [::1] and 127.0.0.2 a
+// moment ago.
 func freeLoopbackPort(t *testing.T) uint16 {
 	t.Helper()
 	for range 20 {
 		ln := listen(t, "tcp4", "127.0.0.1:0")
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if ln6, err := net.Listen("tcp6", fmt.Sprintf("[::1]:%d", port)); err == nil {
-			ln6.Close()
+		// Free on 127.0.0.2 too: a port the test holds there (a client
+		// socket bound to 127.0.0.2 only) must not be chosen again.
+		ln6, err6 := net.Listen("tcp6", fmt.Sprintf("[::1]:%d", port))
+		ln2, err2 := net.Listen("tcp4", fmt.Sprintf("127.0.0.2:%d", port))
+		for _, l := range []net.Listener{ln6, ln2} {
+			if l != nil {
+				l.Close()
+			}
+		}
+		if err6 == nil && err2 == nil {
 			return uint16(port)
 		}
 	}
-	t.Fatal("no port free on both loopback addresses")
+	t.Fatal("no port free on every loopback address the test uses")
 	return 0
 }
 
