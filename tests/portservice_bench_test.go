@@ -183,19 +183,29 @@ func (ps *benchPortService) waitUp() error {
 	}
 }
 
-// restart stops the service (SIGTERM, waiting up to stop for it to end)
-// and starts it again with the same flags, environment and state, as an
-// administrator's restart does, and waits until it answers. It is for one
-// goroutine while nothing else uses ps.cmd.
-func (ps *benchPortService) restart(stop time.Duration) error {
+// restart stops the service and starts it again with the same flags,
+// environment and state, as a service manager's restart does: SIGTERM,
+// then SIGKILL if it has not ended within stop (systemd's TimeoutStopSec).
+// It waits until the new one answers, and returns how long the old one
+// took to stop and whether it had to be killed. It is for one goroutine
+// while nothing else uses ps.cmd.
+func (ps *benchPortService) restart(stop time.Duration) (took time.Duration, killed bool, err error) {
+	t0 := time.Now()
 	_ = ps.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-ps.done:
 	case <-time.After(stop):
 		_ = ps.cmd.Process.Kill()
 		<-ps.done
-		return fmt.Errorf("the port service did not stop within %v of SIGTERM", stop)
+		killed = true
 	}
+	took = time.Since(t0)
+	err = ps.start()
+	return took, killed, err
+}
+
+// start starts the service again after it ended, and waits until it answers.
+func (ps *benchPortService) start() error {
 	errFile, err := os.OpenFile(ps.stderr, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,7 @@ func readAgentLog(path string) (agentLog, error) {
 type procSample struct {
 	cpuTicks  uint64 // utime + stime
 	switches  uint64 // context switches of all its threads: its wake-ups
+	byThread  map[string]uint64
 	ussKB     float64
 	pssKB     float64
 	rssKB     float64
@@ -218,6 +220,7 @@ func sampleProc(pid int) (procSample, error) {
 		return s, err
 	}
 	s.threads = len(tasks)
+	s.byThread = map[string]uint64{}
 	for _, t := range tasks {
 		data, err := os.ReadFile(dir + "/task/" + t.Name() + "/status")
 		if err != nil {
@@ -227,6 +230,7 @@ func sampleProc(pid int) (procSample, error) {
 			if k, v, ok := strings.Cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
 				n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 				s.switches += n
+				s.byThread[t.Name()] += n
 			}
 		}
 	}
@@ -354,6 +358,8 @@ func BenchmarkLogonStorm(b *testing.B) {
 	go func() { probeDone <- prober.Wait() }()
 
 	restarted := make(chan error, 1)
+	var stopTook time.Duration // how long the restart's stop took (read after <-restarted)
+	var stopKilled bool
 	stormStart := time.Now()
 	for i, u := range users {
 		cmd := exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket)
@@ -373,7 +379,8 @@ func BenchmarkLogonStorm(b *testing.B) {
 		agents[i] = a
 		if i == len(users)/2 {
 			go func() {
-				err := ps.restart(time.Minute)
+				var err error
+				stopTook, stopKilled, err = ps.restart(90 * time.Second)
 				if err == nil && grouped {
 					err = system.join(ps.cmd.Process.Pid)
 				}
@@ -388,7 +395,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 
 	// Wait until every agent serves.
 	logs := make([]agentLog, len(agents))
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		waiting := 0
 		for i, a := range agents {
 			if logs[i].serving.IsZero() {
@@ -402,7 +409,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d agents not serving 2 minutes after the storm; port service log:\n%s", waiting, len(agents), tail(ps.log(), 4000))
+			b.Fatalf("%d of %d agents not serving 4 minutes after the storm; port service log:\n%s", waiting, len(agents), tail(ps.log(), 4000))
 		}
 	}
 	if err := <-probeDone; err != nil {
@@ -476,6 +483,11 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.ReportMetric(float64(reruns), "agent-reruns")
 	b.ReportMetric(float64(agentErrors), "agent-errors")
 	b.ReportMetric(float64(len(seen)), "unique-ports")
+	b.ReportMetric(ms(stopTook), "restart-stop-ms")
+	b.ReportMetric(map[bool]float64{true: 1}[stopKilled], "restart-killed")
+	if stopKilled {
+		b.Logf("the port service did not stop within 90 s of SIGTERM in the storm and was killed, as systemd would")
+	}
 	b.Logf("GetPortNumber during the storm: %d samples, %d failed (the service restarting; last: %s), answers %v",
 		lat.Samples, lat.Errors, lat.LastErr, lat.Statuses)
 
@@ -542,8 +554,23 @@ func BenchmarkLogonStorm(b *testing.B) {
 		}
 	}
 	slices.SortFunc(wakers, func(a, b waker) int { return cmp.Compare(b.perSecond, a.perSecond) })
-	for _, w := range wakers[:min(5, len(wakers))] {
+	for i, w := range wakers[:min(5, len(wakers))] {
 		b.Logf("idle wake-ups: pid %d (supervisor %v) %.2f/s", w.pid, w.supervise, w.perSecond)
+		if i > 0 {
+			continue
+		}
+		// Its threads, in the order the runtime made them (the second is
+		// the Go runtime's sysmon).
+		if s1, err := sampleProc(w.pid); err == nil {
+			tids := slices.Collect(maps.Keys(s1.byThread))
+			slices.SortFunc(tids, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+			var parts []string
+			for _, tid := range tids {
+				n, was := s1.byThread[tid], before[w.pid].byThread[tid]
+				parts = append(parts, fmt.Sprintf("%s:%d", tid, n-min(n, was)))
+			}
+			b.Logf("  its threads' switches while idle (tid:count): %s", strings.Join(parts, " "))
+		}
 	}
 	if len(agentUSS) != len(users) || len(supUSS) != len(users) {
 		b.Fatalf("found %d agents and %d supervisors of %d users", len(agentUSS), len(supUSS), len(users))
