@@ -359,10 +359,21 @@ check_files() {
 # --- Wine -----------------------------------------------------------------
 
 # wreg KEY VALUE prints a value from the Wine prefix's 64-bit registry, or
-# nothing when the key or value is missing.
+# nothing when the key or value is missing. A query that finds nothing is
+# asked twice more: a "wine reg" run has been seen to find nothing for a
+# value that was there (its neighbours read fine), and one such run must not
+# pass for a missing value.
 wreg() {
-  timeout 60 wine reg query "$1" /v "$2" /reg:64 2>/dev/null | tr -d '\r' |
-    awk -v v="$2" '{ line = $0; sub(/^ +/, "", line) } index(line, v "    ") == 1 { sub(/^[^ ]+ +REG_[A-Z_]+ +/, "", line); print line; exit }' || true
+  local out try
+  for try in 1 2 3; do
+    out="$(timeout 60 wine reg query "$1" /v "$2" /reg:64 2>/dev/null | tr -d '\r' |
+      awk -v v="$2" '{ line = $0; sub(/^ +/, "", line) } index(line, v "    ") == 1 { sub(/^[^ ]+ +REG_[A-Z_]+ +/, "", line); print line; exit }' || true)"
+    if [ -n "$out" ]; then
+      [ "$try" = 1 ] || echo "info $1\\$2 read only at try $try" >&2
+      printf '%s\n' "$out"
+      return 0
+    fi
+  done
 }
 # wregtype KEY VALUE prints a value's type (REG_SZ, REG_EXPAND_SZ, ...), or
 # nothing.
