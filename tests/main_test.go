@@ -80,6 +80,9 @@ func needPCSCD(t testing.TB) {
 	if bed == nil {
 		t.Fatal("the private pcscd did not start")
 	}
+	if b, ok := t.(*testing.B); ok {
+		boundBench(b, benchLimit)
+	}
 	restore := func() {
 		if r := bed.Readers(); len(r) != 2 || r[0] != reader0 {
 			_ = bed.Stop()

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -291,6 +292,7 @@ func processesOf() []int {
 // second, the port service under 1% of a core.
 func BenchmarkLogonStorm(b *testing.B) {
 	needPCSCD(b)
+	boundBench(b, 25*time.Minute)
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: it makes OS users")
 	}
@@ -334,14 +336,21 @@ func BenchmarkLogonStorm(b *testing.B) {
 		}
 	}
 	agents := make([]*stormAgent, len(users))
-	b.Cleanup(func() {
+	var started sync.Mutex // agents, as the watchdog's abort hook reads it
+	killAll := func(wait bool) {
+		started.Lock()
+		defer started.Unlock()
 		for _, a := range agents {
 			if a != nil {
 				_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL) // the supervisor and its agent
-				<-a.done
+				if wait {
+					<-a.done
+				}
 			}
 		}
-	})
+	}
+	b.Cleanup(func() { killAll(true) })
+	onAbort(func() { killAll(false) })
 
 	// The first user's browser asks GetPortNumber throughout, from a
 	// process of that user.
@@ -376,7 +385,9 @@ func BenchmarkLogonStorm(b *testing.B) {
 		}
 		inSession(cmd.Process.Pid)
 		go func() { _ = cmd.Wait(); close(a.done) }()
+		started.Lock()
 		agents[i] = a
+		started.Unlock()
 		if i == len(users)/2 {
 			go func() {
 				var err error
