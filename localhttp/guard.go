@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +37,18 @@ type connInfo struct {
 	// hosts are the Host values that name this agent on the port the
 	// connection arrived on.
 	hosts [3]string
+	// allowed is the last Origin let through on this connection: a
+	// browser sends one site's requests down a kept-alive connection, so
+	// the next request's check is a comparison.
+	allowed atomic.Pointer[allowedOrigin]
+}
+
+// allowedOrigin is an Origin found on a DomainList, and its answers'
+// Access-Control-Allow-Origin value.
+type allowedOrigin struct {
+	list   *domainlist.List
+	origin string
+	acao   []string // shared by the answers; net/http only reads it
 }
 
 func (ci *connInfo) owner() (peercred.User, error) {
@@ -171,8 +184,8 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			g.refuse(w, r, no)
 			return
 		}
-		if origin != "" {
-			allowOrigin(h, origin)
+		if origin != nil {
+			allowOrigin(h, origin.acao)
 			if isPreflight(r) {
 				preflight(w, r)
 				return
@@ -203,28 +216,28 @@ func refused(status int, code api.Code, reason, message string) *refusal {
 
 // check makes Wrap's decisions, in the order its doc lists, on a request
 // whose context carries its connection's connInfo: it returns why the
-// request is refused, or the cross-origin caller it lets through ("" for a
+// request is refused, or the cross-origin caller it lets through (nil for a
 // request without Origin).
-func (g *Guard) check(r *http.Request) (origin string, no *refusal) {
+func (g *Guard) check(r *http.Request) (origin *allowedOrigin, no *refusal) {
 	ci, _ := r.Context().Value(connKey{}).(*connInfo)
 	if ci == nil {
-		return "", refused(http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
+		return nil, refused(http.StatusForbidden, api.CodeWrongUser, "connection owner unknown", "the connection's owner could not be checked")
 	}
 	if g.self != nil {
 		u, err := ci.owner()
 		if no := ownerRefusal(*g.self, u, err); no != nil {
-			return "", no
+			return nil, no
 		}
 	}
 	if !ci.validHost(r.Host) {
-		return "", refused(http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
+		return nil, refused(http.StatusMisdirectedRequest, api.CodeHostNotAllowed, "Host "+strconv.Quote(r.Host)+" not allowed", "requests must be addressed to localhost")
 	}
 	if r.RequestURI == "*" {
 		// "OPTIONS *" asks about the server, not a resource; nothing
 		// here answers it.
-		return "", refused(http.StatusBadRequest, api.CodeBadRequest, "request target * (server-wide OPTIONS)", "no such endpoint")
+		return nil, refused(http.StatusBadRequest, api.CodeBadRequest, "request target * (server-wide OPTIONS)", "no such endpoint")
 	}
-	return g.checkOrigin(r.Header.Values("Origin"))
+	return g.checkOrigin(ci, r.Header.Values("Origin"))
 }
 
 // ownerRefusal decides whether the OS user u (or the error finding it) at
@@ -249,27 +262,39 @@ func ownerRefusal(self, u peercred.User, err error) *refusal {
 
 // checkOrigin decides on a request's Origin headers: none is a request
 // from no page, let through without CORS; one must be on the DomainList
-// in force ("null" and "" never are); several are refused.
-func (g *Guard) checkOrigin(origins []string) (origin string, no *refusal) {
+// in force ("null" and "" never are); several are refused. The
+// connection's last allowed Origin is let through again while the same
+// list is in force.
+func (g *Guard) checkOrigin(ci *connInfo, origins []string) (origin *allowedOrigin, no *refusal) {
 	switch len(origins) {
 	case 0:
-		return "", nil
+		return nil, nil
 	case 1:
 	default:
-		return "", refused(http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
+		return nil, refused(http.StatusForbidden, api.CodeOriginNotAllowed, "several Origin headers", "origin not allowed")
 	}
-	if !g.domains().List.Allows(origins[0]) {
-		return "", refused(http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origins[0])+" not on the DomainList", "origin not allowed")
+	list := g.domains().List
+	if last := ci.allowed.Load(); last != nil && last.list == list && last.origin == origins[0] {
+		return last, nil
 	}
-	return origins[0], nil
+	if !list.Allows(origins[0]) {
+		return nil, refused(http.StatusForbidden, api.CodeOriginNotAllowed, "Origin "+strconv.Quote(origins[0])+" not on the DomainList", "origin not allowed")
+	}
+	origin = &allowedOrigin{list: list, origin: origins[0], acao: []string{origins[0]}}
+	ci.allowed.Store(origin)
+	return origin, nil
 }
 
 // allowOrigin sets the CORS headers that let an allowed page read the
-// answer, with credentials.
-func allowOrigin(h http.Header, origin string) {
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Add("Vary", "Origin")
+// answer, with credentials; acao is the Access-Control-Allow-Origin value.
+func allowOrigin(h http.Header, acao []string) {
+	h["Access-Control-Allow-Origin"] = acao
+	h["Access-Control-Allow-Credentials"] = credentialsTrue
+	if v, ok := h["Vary"]; ok {
+		h["Vary"] = append(v, "Origin")
+	} else {
+		h["Vary"] = varyOrigin
+	}
 }
 
 // isPreflight reports whether r is a CORS preflight: OPTIONS asking about
@@ -305,6 +330,9 @@ var (
 	noReferrer = []string{"no-referrer"}
 	apiCSP     = []string{"default-src 'none'; frame-ancestors 'none'"}
 	sameOrigin = []string{"same-origin"}
+
+	credentialsTrue = []string{"true"}
+	varyOrigin      = []string{"Origin"}
 )
 
 // SecurityHeaders sets the headers every answer carries: pages read the

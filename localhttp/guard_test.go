@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -174,7 +175,14 @@ func TestCheckOrigin(t *testing.T) {
 		{"no DomainList in force", empty, []string{"https://my.esr.nhs.uk"}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			origin, no := tc.g.checkOrigin(tc.origins)
+			allowed, no := tc.g.checkOrigin(&connInfo{}, tc.origins)
+			origin := ""
+			if allowed != nil {
+				origin = allowed.origin
+				if len(allowed.acao) != 1 || allowed.acao[0] != origin {
+					t.Errorf("Access-Control-Allow-Origin %q for %q", allowed.acao, origin)
+				}
+			}
 			if origin != tc.allowed || (no != nil) != tc.refused {
 				t.Fatalf("checkOrigin(%q) = %q, %+v; want %q, refused %v", tc.origins, origin, no, tc.allowed, tc.refused)
 			}
@@ -183,6 +191,40 @@ func TestCheckOrigin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckOriginOnOneConnection: the connection's last allowed Origin is
+// let through again without a lookup only while the same DomainList is in
+// force and the Origin is the same; anything else is checked afresh.
+func TestCheckOriginOnOneConnection(t *testing.T) {
+	first, err := domainlist.Parse([]byte("https://my.esr.nhs.uk\nhttps://*.spineservices.nhs.uk\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := domainlist.Parse([]byte("https://*.spineservices.nhs.uk\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inForce atomic.Pointer[domainlist.List]
+	inForce.Store(first)
+	g := NewGuard(GuardOptions{Logger: zerolog.Nop(), Domains: func() DomainInfo { return DomainInfo{List: inForce.Load()} }})
+	ci := &connInfo{}
+	check := func(origin string, want bool) {
+		t.Helper()
+		allowed, no := g.checkOrigin(ci, []string{origin})
+		if got := allowed != nil && allowed.origin == origin && no == nil; got != want {
+			t.Fatalf("%s: allowed %v (%+v, %+v), want %v", origin, got, allowed, no, want)
+		}
+	}
+	check("https://my.esr.nhs.uk", true)
+	check("https://my.esr.nhs.uk", true) // again, from the connection's memory
+	check("https://evil.example", false) // another Origin on the same connection
+	check("https://my.esr.nhs.uk", true)
+	inForce.Store(second) // the list changes: the remembered verdict is void
+	check("https://my.esr.nhs.uk", false)
+	check("https://a.spineservices.nhs.uk", true)
+	inForce.Store(first)
+	check("https://my.esr.nhs.uk", true)
 }
 
 func TestOwnerRefusal(t *testing.T) {

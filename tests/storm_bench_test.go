@@ -200,6 +200,9 @@ type procSample struct {
 	supervise bool // the login's supervisor, not the agent it runs
 }
 
+// clockTicks is USER_HZ, the unit of the times in /proc/PID/stat.
+const clockTicks = 100
+
 // sampleProc reads pid's figures.
 func sampleProc(pid int) (procSample, error) {
 	var s procSample
@@ -587,7 +590,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 		b.Fatalf("found %d agents and %d supervisors of %d users", len(agentUSS), len(supUSS), len(users))
 	}
 	mid := func(v []float64) float64 { c := slices.Clone(v); slices.Sort(c); return c[len(c)/2] }
-	hz := 100.0 // USER_HZ
+	hz := float64(clockTicks)
 	mean := func(v []float64) float64 {
 		t := 0.0
 		for _, x := range v {
