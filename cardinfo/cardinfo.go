@@ -20,7 +20,9 @@ import (
 
 // ReadIdentity reads the identity of the card in reader on a PC/SC
 // connection of its own, inside a transaction so that no other program's
-// commands interleave with the chained GET DATA.
+// commands interleave with the chained GET DATA. It reads the digital
+// signature certificate (slot 9C) too, where the card has one: a card whose
+// slot 9C cannot be read keeps its identity, with SigningError saying why.
 func ReadIdentity(ctx context.Context, reader string) (*piv.Identity, error) {
 	conn, err := pcsc.Connect(ctx, reader)
 	if err != nil {
@@ -29,8 +31,11 @@ func ReadIdentity(ctx context.Context, reader string) (*piv.Identity, error) {
 	defer conn.Close()
 	var id *piv.Identity
 	err = conn.Transaction(ctx, func() error {
-		id, err = piv.ReadIdentity(ctx, conn)
-		return err
+		if id, err = piv.ReadIdentity(ctx, conn); err != nil {
+			return err
+		}
+		id.SigningCertificate, id.SigningError = piv.ReadSigningCertificate(ctx, conn)
+		return nil
 	})
 	return id, err
 }

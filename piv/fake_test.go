@@ -97,6 +97,7 @@ func parseCommand(b []byte) (Command, bool) {
 type pivCard struct {
 	noApplet   bool          // answer SELECT with 6A82
 	certObject []byte        // the 5FC105 object; nil answers GET DATA with 6A82
+	signObject []byte        // the 5FC10A object (slot 9C); nil answers 6A82
 	chunk      int           // most response bytes per answer (0: 256)
 	key        crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey for slot 9A
 	pin        []byte        // the correct PIN, unpadded
@@ -140,13 +141,20 @@ func (p *pivCard) Transmit(_ context.Context, raw []byte) ([]byte, error) {
 		if !p.selected {
 			return sw(nil, 0x6D00), nil
 		}
-		if !bytes.Equal(cmd.Data, getAuthCert) || cmd.P1 != 0x3F || cmd.P2 != 0xFF {
+		obj := p.certObject
+		switch {
+		case cmd.P1 != 0x3F || cmd.P2 != 0xFF:
+			return sw(nil, 0x6A80), nil
+		case bytes.Equal(cmd.Data, getAuthCert):
+		case bytes.Equal(cmd.Data, getSignCert):
+			obj = p.signObject
+		default:
 			return sw(nil, 0x6A80), nil
 		}
-		if p.certObject == nil {
+		if obj == nil {
 			return sw(nil, 0x6A82), nil
 		}
-		return p.respond(p.certObject), nil
+		return p.respond(obj), nil
 	case 0x20:
 		return p.verify(cmd), nil
 	case 0x87:

@@ -147,7 +147,7 @@ func FuzzParseCertObject(f *testing.F) {
 	f.Add(AppendTLV(nil, 0x70, cert))
 	f.Add(unhex(f, "53 80 70 01 01 00 00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		der, err := parseCertObject(b)
+		der, err := parseCertObject(b, authCertName)
 		if err != nil {
 			if der != nil || !errors.Is(err, ErrUnsupportedCard) {
 				t.Fatalf("parseCertObject = %d bytes, %v", len(der), err)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +20,13 @@ type Identity struct {
 	Subject     string    // RFC 4514 style, most specific first, e.g. "CN=555123456789, OU=People, O=nhs"
 	NotAfter    time.Time // end of the certificate's validity
 	Certificate *x509.Certificate
+	// SigningCertificate is the digital signature certificate (slot 9C,
+	// data object 5FC10A), nil when the card has none, as NHS cards have
+	// none; ReadIdentity leaves it nil (see ReadSigningCertificate).
+	SigningCertificate *x509.Certificate
+	// SigningError says why the slot 9C certificate could not be read; nil
+	// when it was read or the card has none.
+	SigningError error
 }
 
 // PIV data the package reads.
@@ -26,6 +34,14 @@ var (
 	pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08} // truncated AID, as SP 800-73 allows for SELECT
 	// getAuthCert is the GET DATA tag list naming the PIV authentication certificate (5FC105).
 	getAuthCert = []byte{0x5C, 0x03, 0x5F, 0xC1, 0x05}
+	// getSignCert names the PIV digital signature certificate (5FC10A).
+	getSignCert = []byte{0x5C, 0x03, 0x5F, 0xC1, 0x0A}
+)
+
+// What the package calls the certificates it reads, in its errors.
+const (
+	authCertName = "authentication certificate"
+	signCertName = "digital signature certificate"
 )
 
 // Tags of a PIV certificate data object.
@@ -76,28 +92,63 @@ func selectPIV(ctx context.Context, c Card) error {
 	}
 }
 
+// ReadSigningCertificate reads the digital signature certificate (slot 9C,
+// data object 5FC10A) of a card whose PIV application is selected (as
+// ReadIdentity leaves it). A card without one (6A82, or an empty object) gives
+// nil and no error. Card problems wrap ErrUnsupportedCard.
+func ReadSigningCertificate(ctx context.Context, c Card) (*x509.Certificate, error) {
+	der, err := getCertificate(ctx, c, getSignCert, signCertName)
+	var none *noCertificateError
+	switch {
+	case errors.As(err, &none):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read signing certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("read signing certificate: parse certificate: %w: %w", err, ErrUnsupportedCard)
+	}
+	return cert, nil
+}
+
 // readCertificate selects PIV, reads data object 5FC105 and unwraps the certificate.
 func readCertificate(ctx context.Context, c Card) ([]byte, error) {
 	if err := selectPIV(ctx, c); err != nil {
 		return nil, err
 	}
-	data, sw, err := Exchange(ctx, c, Command{CLA: 0x00, INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: getAuthCert, Le: 256})
+	return getCertificate(ctx, c, getAuthCert, authCertName)
+}
+
+// getCertificate reads the certificate data object that tagList names
+// (5C 03 5F C1 xx) and unwraps the certificate; name says which certificate
+// it is, for errors. A card without it gives a *noCertificateError.
+func getCertificate(ctx context.Context, c Card, tagList []byte, name string) ([]byte, error) {
+	data, sw, err := Exchange(ctx, c, Command{CLA: 0x00, INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: tagList, Le: 256})
 	if err != nil {
 		return nil, err
 	}
 	switch sw {
 	case swOK:
 	case swNotFound:
-		return nil, unsupported("card has no authentication certificate")
+		return nil, &noCertificateError{"card has no " + name}
 	default:
 		return nil, unsupported("unexpected status word %s to GET DATA", StatusWord(sw))
 	}
-	return parseCertObject(data)
+	return parseCertObject(data, name)
 }
+
+// noCertificateError is a card without the certificate asked for: no data
+// object, or an empty one. It wraps ErrUnsupportedCard, as a card without an
+// authentication certificate cannot be used.
+type noCertificateError struct{ msg string }
+
+func (e *noCertificateError) Error() string { return e.msg + ": " + ErrUnsupportedCard.Error() }
+func (e *noCertificateError) Unwrap() error { return ErrUnsupportedCard }
 
 // parseCertObject unwraps a PIV certificate data object (53 { 70 cert, 71 CertInfo, ... })
 // and decompresses the certificate when CertInfo bit 0 says it is gzipped.
-func parseCertObject(b []byte) ([]byte, error) {
+func parseCertObject(b []byte, name string) ([]byte, error) {
 	obj, ok, err := FindTag(b, tagDataObject)
 	if err != nil {
 		return nil, unsupported("malformed certificate object: %v", err)
@@ -121,11 +172,11 @@ func parseCertObject(b []byte) ([]byte, error) {
 	}
 	switch {
 	case len(obj) == 0:
-		return nil, unsupported("card has no authentication certificate (empty data object)")
+		return nil, &noCertificateError{"card has no " + name + " (empty data object)"}
 	case !haveCert:
 		return nil, unsupported("malformed certificate object: no certificate (tag 70)")
 	case len(cert) == 0:
-		return nil, unsupported("card has no authentication certificate (empty tag 70)")
+		return nil, &noCertificateError{"card has no " + name + " (empty tag 70)"}
 	}
 	if len(info) == 0 || info[0]&0x01 == 0 {
 		return cert, nil

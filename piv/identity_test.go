@@ -200,3 +200,47 @@ func TestReadIdentityContext(t *testing.T) {
 		t.Errorf("sent %d commands", len(card.sent))
 	}
 }
+
+// TestReadSigningCertificate: the slot 9C certificate is read where the card
+// has one; a card without one (NHS cards) gives none and no error; a broken
+// one is an unsupported card.
+func TestReadSigningCertificate(t *testing.T) {
+	authCert := makeCert(t, testRSAKey, nhsSubject("555123456789"), 0)
+	signCert := makeCert(t, testECKey, nhsSubject("555123456789"), 3000)
+	selectOK := sw(nil, 0x9000)
+	tests := []struct {
+		name    string
+		card    Card
+		want    []byte // the certificate; nil for none
+		wantErr string
+	}{
+		{"9C certificate", &pivCard{certObject: certObject(authCert, 0), signObject: certObject(signCert, 0), chunk: 100}, signCert, ""},
+		{"compressed 9C certificate", &pivCard{certObject: certObject(authCert, 0), signObject: certObject(gzipBytes(t, signCert), 1)}, signCert, ""},
+		{"no 9C certificate (6A82)", &pivCard{certObject: certObject(authCert, 0)}, nil, ""},
+		{"empty 9C object", &pivCard{certObject: certObject(authCert, 0), signObject: unhex(t, "53 00")}, nil, ""},
+		{"empty 9C tag 70", &pivCard{certObject: certObject(authCert, 0), signObject: certObject(nil, 0)}, nil, ""},
+		{"GET DATA 6F00", &scriptCard{answers: [][]byte{selectOK, sw(certObject(authCert, 0), 0x9000), sw(nil, 0x6F00)}}, nil, "read signing certificate: unexpected status word 6F00 to GET DATA"},
+		{"malformed object", &pivCard{certObject: certObject(authCert, 0), signObject: unhex(t, "53 04 70 05 01 02")}, nil, "read signing certificate: malformed certificate object"},
+		{"garbage certificate", &pivCard{certObject: certObject(authCert, 0), signObject: certObject([]byte("not a certificate"), 0)}, nil, "read signing certificate: parse certificate: x509: malformed certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ReadIdentity(context.Background(), tt.card); err != nil {
+				t.Fatalf("ReadIdentity: %v", err)
+			}
+			cert, err := ReadSigningCertificate(context.Background(), tt.card)
+			switch {
+			case tt.wantErr != "":
+				if cert != nil || !errors.Is(err, ErrUnsupportedCard) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("ReadSigningCertificate = %v, %v; want an unsupported card error %q", cert, err, tt.wantErr)
+				}
+			case err != nil:
+				t.Errorf("ReadSigningCertificate: %v", err)
+			case tt.want == nil && cert != nil:
+				t.Errorf("read a certificate from a card without one")
+			case tt.want != nil && (cert == nil || !bytes.Equal(cert.Raw, tt.want)):
+				t.Errorf("read %v, want the 9C certificate", cert)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ const (
 	AlgRSA2048         byte = 0x07 // RSA-2048; the host pads the input with PKCS1v15Pad
 	AlgECCP256         byte = 0x11 // ECDSA over P-256; the input is the digest
 	SlotAuthentication byte = 0x9A // PIV authentication key, the one NHS signing uses
+	SlotSignature      byte = 0x9C // PIV digital signature key, on cards that have one
 	KeyRefPIV          byte = 0x80 // the PIV card application PIN
 )
 

@@ -37,9 +37,11 @@ const (
 	algRSA2048               = 0x07
 	algECCP256               = 0x11
 	slotAuthentication       = 0x9A
+	slotSignature            = 0x9C
 	pivPINReference          = 0x80
 	maxChainedCommand        = 4096
 	tagCertificateObjectID   = 0x5FC105
+	tagSigningCertObjectID   = 0x5FC10A
 	tagDataObject            = 0x53
 	tagTagList               = 0x5C
 	tagDynamicAuthentication = 0x7C
@@ -276,7 +278,9 @@ func (c *Card) getResponse(a apdu) ([]byte, uint16, bool) {
 }
 
 // getData handles GET DATA 00 CB 3F FF with data 5C <object ID>. Only the PIV
-// authentication certificate object exists.
+// authentication certificate object exists, and the digital signature
+// certificate object on a card configured with one; faults apply to the
+// first only.
 func (c *Card) getData(a apdu) ([]byte, uint16, bool) {
 	if a.p1 != 0x3F || a.p2 != 0xFF {
 		return nil, swWrongP1P2, false
@@ -288,6 +292,9 @@ func (c *Card) getData(a apdu) ([]byte, uint16, bool) {
 	var id uint32
 	for _, b := range tlvs[0].value {
 		id = id<<8 | uint32(b)
+	}
+	if id == tagSigningCertObjectID && c.signObject != nil {
+		return c.signObject, swOK, false
 	}
 	if id != tagCertificateObjectID {
 		return nil, swNotFound, false
@@ -379,8 +386,9 @@ func (c *Card) verify(a apdu) ([]byte, uint16) {
 	return nil, 0x63C0 | uint16(c.retries)
 }
 
-// generalAuthenticate handles GENERAL AUTHENTICATE with the slot 9A key,
-// assembling command chains first.
+// generalAuthenticate handles GENERAL AUTHENTICATE with the slot 9A key, or
+// the slot 9C key, assembling command chains first. A signature with the
+// slot 9C key leaves the PIN not verified, as SP 800-73-4 asks of it.
 func (c *Card) generalAuthenticate(a apdu) ([]byte, uint16) {
 	input := a.data
 	if a.cla&claChaining != 0 {
@@ -397,10 +405,17 @@ func (c *Card) generalAuthenticate(a apdu) ([]byte, uint16) {
 		input = append(c.s.chain, a.data...)
 		c.s.chain, c.s.chaining = nil, false
 	}
-	if a.p2 != slotAuthentication || c.keyAlg == 0 {
+	var key cardKey
+	switch a.p2 {
+	case slotAuthentication:
+		key = c.authKey
+	case slotSignature:
+		key = c.signKey
+	}
+	if key.alg == 0 {
 		return nil, swReferenceNotFound
 	}
-	if a.p1 != c.keyAlg {
+	if a.p1 != key.alg {
 		return nil, swWrongData
 	}
 	if !c.s.verified {
@@ -411,14 +426,17 @@ func (c *Card) generalAuthenticate(a apdu) ([]byte, uint16) {
 		return nil, swWrongData
 	}
 	var sig []byte
-	switch c.keyAlg {
+	switch key.alg {
 	case algRSA2048:
-		sig, ok = rawRSA(c.rsaKey, challenge)
+		sig, ok = rawRSA(key.rsa, challenge)
 	case algECCP256:
-		sig, ok = signP256(c.ecKey, challenge)
+		sig, ok = signP256(key.ec, challenge)
 	}
 	if !ok {
 		return nil, swWrongData
+	}
+	if a.p2 == slotSignature {
+		c.s.verified = false
 	}
 	return appendTLV(nil, tagDynamicAuthentication, appendTLV(nil, tagResponse, sig)), swOK
 }

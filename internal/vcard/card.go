@@ -30,8 +30,16 @@ type Config struct {
 	// (algorithm 07) or an ECDSA P-256 key (algorithm 11). Without a usable
 	// key GENERAL AUTHENTICATE answers 6A88.
 	Key crypto.Signer
-	// Compress stores the certificate gzip-compressed, with CertInfo (tag 71)
-	// 01, as some issuers do.
+	// SigningCertificate is the DER of the digital signature certificate
+	// (slot 9C, data object 5FC10A); nil, as on NHS cards, makes GET DATA of
+	// it answer 6A82.
+	SigningCertificate []byte
+	// SigningKey is the slot 9C private key, of the same kinds as Key. As
+	// SP 800-73-4 has it, the PIN must be verified again before each
+	// signature with it.
+	SigningKey crypto.Signer
+	// Compress stores the certificates gzip-compressed, with CertInfo (tag
+	// 71) 01, as some issuers do.
 	Compress bool
 	// PIN is the application PIN, 6 to 8 characters; default "123456".
 	PIN string
@@ -108,14 +116,13 @@ func withTCK(atr []byte) []byte {
 // Card is a virtual PIV card that can be inserted into a vpcd reader. It is
 // safe for use from several goroutines.
 type Card struct {
-	cfg     Config
-	atr     []byte
-	pin     [8]byte // the PIN padded with FF as VERIFY sends it
-	object  []byte  // the complete 53 object of the certificate, nil if none
-	keyAlg  byte    // the GENERAL AUTHENTICATE algorithm of cfg.Key, 0 if none
-	rsaKey  *rsa.PrivateKey
-	ecKey   crypto.Signer
-	hasCert bool
+	cfg        Config
+	atr        []byte
+	pin        [8]byte // the PIN padded with FF as VERIFY sends it
+	object     []byte  // the complete 53 object of the certificate, nil if none
+	signObject []byte  // the same for the slot 9C certificate
+	authKey    cardKey
+	signKey    cardKey
 
 	insertMu sync.Mutex // serialises Insert and Remove
 
@@ -161,22 +168,40 @@ func New(cfg Config) *Card {
 	if cfg.Certificate != nil {
 		c.object = certObject(cfg.Certificate, cfg.Compress)
 	}
-	switch k := cfg.Key.(type) {
+	if cfg.SigningCertificate != nil {
+		c.signObject = certObject(cfg.SigningCertificate, cfg.Compress)
+	}
+	c.authKey = newCardKey(cfg.Key)
+	c.signKey = newCardKey(cfg.SigningKey)
+	return c
+}
+
+// cardKey is a key in one slot, as GENERAL AUTHENTICATE uses it.
+type cardKey struct {
+	alg byte // the GENERAL AUTHENTICATE algorithm, 0 if there is no usable key
+	rsa *rsa.PrivateKey
+	ec  crypto.Signer
+}
+
+// newCardKey takes an RSA-2048 or P-256 key; any other gives a slot
+// without a key.
+func newCardKey(k crypto.Signer) cardKey {
+	switch k := k.(type) {
 	case *rsa.PrivateKey:
 		if k != nil && k.N != nil && k.N.BitLen() == 2048 {
-			c.keyAlg, c.rsaKey = algRSA2048, k
+			return cardKey{alg: algRSA2048, rsa: k}
 		}
 	case *ecdsa.PrivateKey:
 		if k != nil && k.Curve == elliptic.P256() {
-			c.keyAlg, c.ecKey = algECCP256, k
+			return cardKey{alg: algECCP256, ec: k}
 		}
 	case nil:
 	default:
 		if pub, ok := k.Public().(*ecdsa.PublicKey); ok && pub.Curve == elliptic.P256() {
-			c.keyAlg, c.ecKey = algECCP256, k
+			return cardKey{alg: algECCP256, ec: k}
 		}
 	}
-	return c
+	return cardKey{}
 }
 
 // padPIN pads pin with FF to the 8 bytes VERIFY carries; a longer PIN keeps

@@ -16,8 +16,9 @@
 //
 // The card implements the subset of NIST SP 800-73-4 the product uses: SELECT
 // of the PIV application, GET DATA of the PIV authentication certificate
-// (object 5FC105) with 61xx response chaining, VERIFY of the application PIN,
-// and GENERAL AUTHENTICATE with the slot 9A key (RSA-2048 or ECC P-256) with
-// command chaining. Config.Fault makes it misbehave in the ways real cards and
+// (object 5FC105) and, on a card given one, the digital signature
+// certificate (5FC10A) with 61xx response chaining, VERIFY of the application
+// PIN, and GENERAL AUTHENTICATE with the slot 9A key, or the slot 9C key
+// (RSA-2048 or ECC P-256), with command chaining. Config.Fault makes it misbehave in the ways real cards and
 // readers do, so that callers' error handling can be tested.
 package vcard

@@ -3,8 +3,8 @@
 // manual testing of cardbridge without a physical NHS smartcard.
 //
 //	go run ./tools/vcard [--reader 0|1] [--addr HOST:PORT] [--cn 555123456789]
-//	    [--alg rsa2048|p256] [--pin 123456] [--fault none|no-piv|...] [--delay 2s]
-//	    [--compress] [--verbose]
+//	    [--alg rsa2048|p256] [--signing-alg rsa2048|p256] [--pin 123456]
+//	    [--fault none|no-piv|...] [--delay 2s] [--compress] [--verbose]
 package main
 
 import (
@@ -28,6 +28,7 @@ type options struct {
 	addr     string
 	cn       string
 	alg      string
+	signAlg  string // a slot 9C key and certificate of this algorithm; "" for none
 	pin      string
 	fault    vcard.Fault
 	delay    time.Duration
@@ -47,6 +48,7 @@ func main() {
 	fs.StringVar(&o.addr, "addr", "", "vpcd address HOST:PORT, overriding --reader")
 	fs.StringVar(&o.cn, "cn", "555123456789", "card holder UUID, the certificate subject CN")
 	fs.StringVar(&o.alg, "alg", "rsa2048", "key algorithm: rsa2048 or p256")
+	fs.StringVar(&o.signAlg, "signing-alg", "", "also a digital signature key (slot 9C) of this algorithm, rsa2048 or p256; none by default, as on NHS cards")
 	fs.StringVar(&o.pin, "pin", vcard.DefaultPIN, "card PIN")
 	fault := fs.String("fault", "none", "misbehaviour: "+strings.Join(vcard.FaultNames(), ", "))
 	fs.DurationVar(&o.delay, "delay", vcard.DefaultDelay, "answer delay for --fault slow")
@@ -90,6 +92,11 @@ func (o options) run(ctx context.Context) error {
 		PIN:         o.pin,
 		Fault:       o.fault,
 		Delay:       o.delay,
+	}
+	if o.signAlg != "" {
+		if cfg.SigningCertificate, cfg.SigningKey, err = vcard.NewSigningIdentity(o.signAlg, cert, key); err != nil {
+			return err
+		}
 	}
 	if o.verbose {
 		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(o.stderr, format+"\n", args...) }
