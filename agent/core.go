@@ -217,7 +217,10 @@ func (c *Core) identify(ctx context.Context, reader string, in *insertion) {
 		c.log.Warn().Str("reader", reader).Str("code", string(cardinfo.CodeOf(err))).Err(err).Msg("cannot read the card's identity")
 	} else {
 		in.id = id
-		c.log.Info().Str("reader", reader).Str("uuid", id.UUID).Msg("card identified")
+		c.log.Info().Str("reader", reader).Str("uuid", id.UUID).Bool("signing_certificate", id.SigningCertificate != nil).Msg("card identified")
+		if id.SigningError != nil {
+			c.log.Warn().Str("reader", reader).Err(id.SigningError).Msg("cannot read the card's digital signature certificate (slot 9C): signing with it is refused")
+		}
 	}
 	in.pending = false
 	in.setCard(cardinfo.NewCard(reader, in.atr, id, err))

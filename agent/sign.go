@@ -31,6 +31,10 @@ type PINRequest struct {
 	// Wrong says that the PIN given just before, for the same request,
 	// was wrong.
 	Wrong bool
+	// Signature says the page asks for a digital signature (POST
+	// /api/sign) with the card's signing key, not to log in: the prompt
+	// must say so.
+	Signature bool
 }
 
 // LastAttempt reports whether a wrong PIN now blocks the card. A prompt
@@ -41,32 +45,53 @@ func (r PINRequest) LastAttempt() bool { return r.Retries == 1 }
 // (Options.PINPrompt), so it cannot sign.
 var ErrNoPINPrompt = errors.New("no PIN entry program is configured")
 
-// OpenSigner begins a signing session on the first card present: it asks
-// the user for the PIN through the PIN prompt (naming origin), has the card
-// verify it, and returns the CardSigner to sign with, which the caller must
-// Close. The session holds a PC/SC transaction and the reader's signing
-// lock until then. The card's PIN is never left verified: not by another
-// program when the session begins, nor by the session when it ends (see
-// clearPINBefore).
+// OpenSigner begins a signing session on the first card present with its
+// authentication key (slot 9A), as logging in with Web eID and NHS
+// Credential Management's signing hub use it: it asks the user for the PIN
+// through the PIN prompt (naming origin), has the card verify it, and
+// returns the CardSigner to sign with, which the caller must Close. The
+// session holds a PC/SC transaction and the reader's signing lock until
+// then. The card's PIN is never left verified: not by another program when
+// the session begins, nor by the session when it ends (see clearPINBefore).
 // Errors: ErrNoPINPrompt; pcsc.ErrNoCard without a card;
 // cardinfo.ErrPINCancelled; a *piv.WrongPINError when the user gave up
 // after wrong PINs; piv.ErrPINBlocked; cardinfo.ErrBusy.
-func (c *Core) OpenSigner(ctx context.Context, origin string) (_ *CardSigner, err error) {
+func (c *Core) OpenSigner(ctx context.Context, origin string) (*CardSigner, error) {
+	return c.openSession(ctx, origin, false)
+}
+
+// OpenSignatureSigner is OpenSigner for a digital signature (POST
+// /api/sign): the session signs with the card's signing key (see
+// SigningCertificate), and the PIN prompt tells the user that origin asks
+// for a signature, not a login. Its errors are OpenSigner's, and the
+// certificate's when SigningCertificate refuses it.
+func (c *Core) OpenSignatureSigner(ctx context.Context, origin string) (*CardSigner, error) {
+	return c.openSession(ctx, origin, true)
+}
+
+// openSession is OpenSigner, with the signing key when signature is set.
+func (c *Core) openSession(ctx context.Context, origin string, signature bool) (_ *CardSigner, err error) {
 	if c.opt.PINPrompt == nil {
 		return nil, ErrNoPINPrompt
 	}
 	if !c.beginSigning() {
 		return nil, fmt.Errorf("the agent is restarting: %w", cardinfo.ErrBusy)
 	}
-	s := &CardSigner{core: c, release: c.endSigning}
+	s := &CardSigner{core: c, release: c.endSigning, slot: piv.SlotAuthentication}
 	defer func() {
 		if err != nil {
 			s.lastErr = err
 			_ = s.Close()
 		}
 	}()
-	if s.reader, s.cert, err = c.currentCard(); err != nil {
+	if s.reader, s.id, err = c.currentIdentity(); err != nil {
 		return nil, err
+	}
+	s.cert = s.id.Certificate
+	if signature {
+		if s.cert, s.slot, err = signingKey(s.reader, s.id); err != nil {
+			return nil, err
+		}
 	}
 	unlock, err := c.signLocks.lock(ctx, s.reader)
 	if err != nil {
@@ -91,29 +116,41 @@ func (c *Core) OpenSigner(ctx context.Context, origin string) (_ *CardSigner, er
 		return nil, err
 	}
 	s.clearPIN = true
-	if err := c.verifyPIN(ctx, conn, s.reader, origin); err != nil {
+	if err := c.verifyPIN(ctx, conn, s.reader, PINRequest{Origin: origin, Signature: signature}); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 // CardSigner is one signing session: it signs with the card's
-// authentication key (slot 9A), after the PIN was verified, until Close. It
-// implements webeid.Signer. It is for one goroutine at a time.
+// authentication key (slot 9A), or its signing key, after the PIN was
+// verified, until Close. It implements webeid.Signer. It is for one
+// goroutine at a time.
 type CardSigner struct {
 	core       *Core
 	conn       *pcsc.Conn
 	reader     string
-	cert       *x509.Certificate
-	resettable bool   // the card took VERIFY P1=FF as the session began
-	clearPIN   bool   // the PIN may be verified: clear it at Close
-	lastErr    error  // the card's answer to the last command, for Close
-	release    func() // lets the next session on the reader, and StopSigning, go on
+	id         *piv.Identity     // the card's, as read when it was inserted
+	cert       *x509.Certificate // the certificate of the key the session signs with
+	slot       byte              // the key's PIV slot: 9A, or 9C for a signing key
+	resettable bool              // the card took VERIFY P1=FF as the session began
+	clearPIN   bool              // the PIN may be verified: clear it at Close
+	lastErr    error             // the card's answer to the last command, for Close
+	release    func()            // lets the next session on the reader, and StopSigning, go on
 	closed     bool
 }
 
-// Certificate is the card's authentication certificate.
+// Certificate is the certificate of the key the session signs with: the
+// card's authentication certificate, or its signing certificate.
 func (s *CardSigner) Certificate() *x509.Certificate { return s.cert }
+
+// SigningCertificate is the certificate of the card's signing key (see
+// Core.SigningCertificate), for a token that carries it; its error is
+// SigningCertificate's.
+func (s *CardSigner) SigningCertificate() (*x509.Certificate, error) {
+	cert, _, err := signingKey(s.reader, s.id)
+	return cert, err
+}
 
 // Public is the certificate's public key.
 func (s *CardSigner) Public() crypto.PublicKey { return s.cert.PublicKey }
@@ -121,33 +158,47 @@ func (s *CardSigner) Public() crypto.PublicKey { return s.cert.PublicKey }
 // Sign signs digest, made with hash, with the card: RSA PKCS#1 v1.5 (the
 // host pads) or ECDSA P-256 (ASN.1 DER, as the card answers).
 func (s *CardSigner) Sign(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error) {
+	if err := checkKey(s.cert.PublicKey); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
 	switch pub := s.cert.PublicKey.(type) {
 	case *rsa.PublicKey:
-		if pub.Size() != 256 {
-			return nil, fmt.Errorf("sign: RSA key of %d bits: %w", pub.Size()*8, piv.ErrUnsupportedCard)
-		}
 		block, err := piv.PKCS1v15Pad(hash, digest, pub.Size())
 		if err != nil {
 			return nil, fmt.Errorf("sign: %w", err)
 		}
 		return s.authenticate(ctx, piv.AlgRSA2048, block)
-	case *ecdsa.PublicKey:
-		if pub.Curve.Params().BitSize != 256 {
-			return nil, fmt.Errorf("sign: EC key on %s: %w", pub.Curve.Params().Name, piv.ErrUnsupportedCard)
-		}
+	default:
 		// ECDSA signs the digest itself; P-256 takes at most 32 bytes of it.
 		if len(digest) > 32 {
 			digest = digest[:32]
 		}
 		return s.authenticate(ctx, piv.AlgECCP256, digest)
 	}
-	return nil, fmt.Errorf("sign: %T key: %w", s.cert.PublicKey, piv.ErrUnsupportedCard)
 }
 
-// authenticate has the card sign data with its authentication key and
-// remembers whether the card answered.
+// checkKey accepts the keys a PIV card signs with for cardbridge: RSA-2048
+// and ECDSA P-256.
+func checkKey(pub crypto.PublicKey) error {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		if pub.Size() != 256 {
+			return fmt.Errorf("RSA key of %d bits: %w", pub.Size()*8, piv.ErrUnsupportedCard)
+		}
+		return nil
+	case *ecdsa.PublicKey:
+		if pub.Curve.Params().BitSize != 256 {
+			return fmt.Errorf("EC key on %s: %w", pub.Curve.Params().Name, piv.ErrUnsupportedCard)
+		}
+		return nil
+	}
+	return fmt.Errorf("%T key: %w", pub, piv.ErrUnsupportedCard)
+}
+
+// authenticate has the card sign data with the session's key and remembers
+// whether the card answered.
 func (s *CardSigner) authenticate(ctx context.Context, alg byte, data []byte) ([]byte, error) {
-	sig, err := piv.GeneralAuthenticate(ctx, s.conn, alg, piv.SlotAuthentication, data)
+	sig, err := piv.GeneralAuthenticate(ctx, s.conn, alg, s.slot, data)
 	s.lastErr = err
 	return sig, err
 }
@@ -332,9 +383,9 @@ func (c *Core) StopSigning() bool {
 	return true
 }
 
-// currentCard returns the reader and certificate of the first card whose
-// identity has been read.
-func (c *Core) currentCard() (string, *x509.Certificate, error) {
+// currentIdentity returns the reader and identity of the first card
+// present, which must have been read.
+func (c *Core) currentIdentity() (string, *piv.Identity, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range c.readers {
@@ -345,19 +396,55 @@ func (c *Core) currentCard() (string, *x509.Certificate, error) {
 		if id == nil || id.Certificate == nil {
 			return "", nil, fmt.Errorf("the card in %q has no readable certificate: %w", r.name, piv.ErrUnsupportedCard)
 		}
-		return r.name, id.Certificate, nil
+		return r.name, id, nil
 	}
 	return "", nil, fmt.Errorf("sign: %w", pcsc.ErrNoCard)
+}
+
+// SigningCertificate is the certificate of the key a digital signature
+// (POST /api/sign) is made with, on the first card present: the card's
+// digital signature certificate (slot 9C) where it has one, else its
+// authentication certificate (slot 9A), the one key NHS cards carry and
+// the one NHS Credential Management signs with. It waits for an identity
+// being read, as Card does. Errors: pcsc.ErrNoCard without a card;
+// piv.ErrUnsupportedCard when the certificate could not be read or its key
+// is not one cardbridge signs with (RSA-2048, ECDSA P-256).
+func (c *Core) SigningCertificate(ctx context.Context) (*x509.Certificate, error) {
+	c.waitCard(ctx)
+	reader, id, err := c.currentIdentity()
+	if err != nil {
+		return nil, err
+	}
+	cert, _, err := signingKey(reader, id)
+	return cert, err
+}
+
+// signingKey returns the certificate and PIV slot of the signing key of
+// the card in reader with identity id, as SigningCertificate describes it.
+func signingKey(reader string, id *piv.Identity) (*x509.Certificate, byte, error) {
+	cert, slot := id.Certificate, piv.SlotAuthentication
+	switch {
+	case id.SigningError != nil:
+		return nil, 0, fmt.Errorf("the card in %q has a digital signature certificate (slot 9C) that cannot be read: %w", reader, id.SigningError)
+	case id.SigningCertificate != nil:
+		cert, slot = id.SigningCertificate, piv.SlotSignature
+	}
+	if err := checkKey(cert.PublicKey); err != nil {
+		return nil, 0, fmt.Errorf("the card's signing certificate has an %w", err)
+	}
+	return cert, slot, nil
 }
 
 // maxPINAttempts bounds how often one request asks for the PIN after wrong
 // entries (the card's own counter still rules).
 const maxPINAttempts = 3
 
-// verifyPIN prompts for the PIN and verifies it, asking again after a wrong
-// one while the card has retries left. Every wrong PIN is logged with the
+// verifyPIN prompts for the PIN with req (its Origin and Signature; the
+// attempts are the card's) and verifies it, asking again after a wrong one
+// while the card has retries left. Every wrong PIN is logged with the
 // attempts left; the PIN never is.
-func (c *Core) verifyPIN(ctx context.Context, conn piv.Card, reader, origin string) error {
+func (c *Core) verifyPIN(ctx context.Context, conn piv.Card, reader string, req PINRequest) error {
+	origin := req.Origin
 	retries, verified, err := piv.PINRetries(ctx, conn)
 	if err != nil {
 		return err
@@ -369,7 +456,7 @@ func (c *Core) verifyPIN(ctx context.Context, conn piv.Card, reader, origin stri
 		c.log.Warn().Str("reader", reader).Str("origin", origin).Msg("the card's PIN is blocked; not asking for it")
 		return piv.ErrPINBlocked
 	}
-	req := PINRequest{Origin: origin, Retries: retries}
+	req.Retries, req.Wrong = retries, false
 	var lastWrong error
 	for attempt := 0; attempt < maxPINAttempts; attempt++ {
 		pin, err := c.opt.PINPrompt(ctx, req)
@@ -387,7 +474,7 @@ func (c *Core) verifyPIN(ctx context.Context, conn piv.Card, reader, origin stri
 			return nil
 		case errors.As(err, &wrong) && wrong.Retries > 0:
 			c.log.Warn().Str("reader", reader).Str("origin", origin).Int("attempts_left", wrong.Retries).Msg("wrong PIN")
-			req, lastWrong = PINRequest{Origin: origin, Retries: wrong.Retries, Wrong: true}, err
+			req.Retries, req.Wrong, lastWrong = wrong.Retries, true, err
 			continue
 		case errors.Is(err, piv.ErrPINBlocked):
 			c.log.Error().Str("reader", reader).Str("origin", origin).Int("attempts_left", 0).Msg("wrong PIN: the card is now blocked")

@@ -3,7 +3,9 @@ package api
 // Code is an error code of the API.
 type Code string
 
-// The error codes, as SPEC.md names them.
+// The error codes, as SPEC.md names them, and WRONG_CARD: a signature
+// (POST /api/sign) asked of a certificate that is not the signing
+// certificate of the card in the reader.
 const (
 	CodePCSCUnavailable  Code = "PCSC_UNAVAILABLE"
 	CodeNoReader         Code = "NO_READER"
@@ -17,6 +19,7 @@ const (
 	CodeWrongPIN         Code = "WRONG_PIN"
 	CodePINBlocked       Code = "PIN_BLOCKED"
 	CodeBusy             Code = "BUSY"
+	CodeWrongCard        Code = "WRONG_CARD"
 	CodeInternal         Code = "INTERNAL"
 )
 

@@ -16,32 +16,39 @@ import (
 // authenticateRequest is the body of POST /api/authenticate.
 type authenticateRequest struct {
 	Challenge string `json:"challenge"`
+	// GetSigningCertificate asks for a web-eid:1.1 token, which carries
+	// the card's signing certificate too.
+	GetSigningCertificate bool `json:"getSigningCertificate"`
 }
 
-// handleAuthenticate answers a Web eID 1.0 authentication token: after the
+// handleAuthenticate answers a Web eID authentication token: after the
 // user's PIN, the card signs hash(hash(origin) || hash(challenge)), where
 // origin is the page's Origin header as sent, so a token is worth nothing
-// to any other site.
+// to any other site. The token is web-eid:1.0, or web-eid:1.1 with the
+// card's signing certificate when the page asks with getSigningCertificate.
 func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "authentication is for web pages: the request has no Origin")
-		return
-	}
-	if err := webeid.ValidateOrigin(origin); err != nil {
-		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+	origin, ok := pageOrigin(w, r, "authentication")
+	if !ok {
 		return
 	}
 	var req authenticateRequest
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "the body must be {\"challenge\": \"NONCE\"}")
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "the body must be {\"challenge\": \"NONCE\"}, or {\"challenge\": \"NONCE\", \"getSigningCertificate\": true}")
 		return
 	}
 	if err := webeid.ValidateNonce(req.Challenge); err != nil {
 		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
+	}
+	if req.GetSigningCertificate {
+		// A card whose signing certificate cannot be used is refused
+		// before the user is asked for the PIN.
+		if _, err := s.opt.Backend.SigningCertificate(r.Context()); err != nil {
+			s.signingFailed(w, "authentication failed", origin, err)
+			return
+		}
 	}
 	// The user is asked for the PIN, which the card verifies; then the card
 	// signs the token.
@@ -53,18 +60,66 @@ func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	var tok *webeid.Token
 	if err == nil {
 		tok, err = webeid.Create(r.Context(), signer, signer.Certificate(), origin, req.Challenge, webeid.AppVersionURL(version.Version))
+		if err == nil && req.GetSigningCertificate {
+			err = addSigningCertificate(tok, signer)
+		}
 		if cerr := signer.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err != nil {
-		code := cardinfo.CodeOf(err)
-		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("authentication failed")
-		localhttp.WriteError(w, statusOf(code), code, err.Error())
+		s.signingFailed(w, "authentication failed", origin, err)
 		return
 	}
-	s.log.Info().Str("origin", origin).Str("algorithm", tok.Algorithm).Msg("authentication token made")
+	s.log.Info().Str("origin", origin).Str("algorithm", tok.Algorithm).Str("format", tok.Format).Msg("authentication token made")
 	localhttp.WriteJSON(w, http.StatusOK, tok)
+}
+
+// addSigningCertificate makes tok a web-eid:1.1 token with the signing
+// certificate of the card that signed it.
+func addSigningCertificate(tok *webeid.Token, signer *agent.CardSigner) error {
+	cert, err := signer.SigningCertificate()
+	if err != nil {
+		return err
+	}
+	return tok.WithSigningCertificate(cert)
+}
+
+// pageOrigin returns the request's Origin, which must be a web origin: the
+// PIN prompt names it and the signature is bound to it. Without one it
+// answers BAD_REQUEST, naming what is for web pages, and ok is false.
+func pageOrigin(w http.ResponseWriter, r *http.Request, what string) (origin string, ok bool) {
+	origin = r.Header.Get("Origin")
+	if origin == "" {
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, what+" is for web pages: the request has no Origin")
+		return "", false
+	}
+	if err := webeid.ValidateOrigin(origin); err != nil {
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return "", false
+	}
+	return origin, true
+}
+
+// signingFailed logs why a signing request failed (msg, e.g. "authentication
+// failed") and answers the error with its API code.
+func (s *Server) signingFailed(w http.ResponseWriter, msg, origin string, err error) {
+	code := codeOf(err)
+	s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg(msg)
+	localhttp.WriteError(w, statusOf(code), code, err.Error())
+}
+
+// codeOf is the API error code of a signing error: WRONG_CARD for a
+// certificate that is not the card's, BAD_REQUEST for a request Web eID
+// cannot sign, else the card's or PC/SC's code.
+func codeOf(err error) api.Code {
+	switch {
+	case errors.Is(err, webeid.ErrCertificateMismatch):
+		return api.CodeWrongCard
+	case errors.Is(err, webeid.ErrInvalidInput):
+		return api.CodeBadRequest
+	}
+	return cardinfo.CodeOf(err)
 }
 
 // statusOf is the HTTP status for an API error code.
@@ -76,7 +131,7 @@ func statusOf(code api.Code) int {
 		return http.StatusNotFound
 	case api.CodePINCancelled, api.CodeWrongPIN, api.CodePINBlocked:
 		return http.StatusForbidden
-	case api.CodeBusy:
+	case api.CodeBusy, api.CodeWrongCard:
 		return http.StatusConflict
 	case api.CodeUnsupportedCard:
 		return http.StatusUnprocessableEntity

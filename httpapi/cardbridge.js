@@ -7,6 +7,10 @@
  *
  *   const cb = await CardBridge.connect();       // finds this user's agent
  *   const card = await cb.card();                // {present, uuid, subject, ...}
+ *   const token = await cb.authenticate(nonce);  // Web eID token; {getSigningCertificate: true} for web-eid:1.1
+ *   const {certificate, supportedSignatureAlgorithms} = await cb.getSigningCertificate();
+ *   const {signature, signatureAlgorithm} = await cb.sign(certificate, hashBase64, "SHA-256");
+ *   // errors reject with e.code: NO_CARD, PIN_CANCELLED, WRONG_PIN, PIN_BLOCKED, WRONG_CARD, BAD_REQUEST, ...
  *   const sub = cb.subscribe({
  *     onEvent(ev) { ... },                       // snapshot, card-inserted, card-updated, card-removed, ...
  *     onStatus(s) { ... },                       // "connecting", "open", "closed"
@@ -49,7 +53,19 @@
   }
 
   function getJSON(url, ms) {
-    return fetch(url, { method: "GET", mode: "cors", credentials: "omit", cache: "no-store", signal: timeoutSignal(ms) })
+    return fetchJSON(url, { method: "GET" }, ms);
+  }
+
+  function postJSON(url, body, ms) {
+    return fetchJSON(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }, ms);
+  }
+
+  function fetchJSON(url, init, ms) {
+    init.mode = "cors";
+    init.credentials = "omit";
+    init.cache = "no-store";
+    init.signal = timeoutSignal(ms);
+    return fetch(url, init)
       .then(function (resp) {
         return resp.json().catch(function () { return null; }).then(function (body) {
           if (!resp.ok) {
@@ -92,6 +108,25 @@
   Client.prototype.versionInfo = function () { return getJSON(this.base + "/api/versioninfo", 5000); };
   Client.prototype.readers = function () { return getJSON(this.base + "/api/readers", 5000); };
   Client.prototype.card = function () { return getJSON(this.base + "/api/card", 10000); };
+
+  // Web eID: the user is asked for the PIN, so these wait up to 5 minutes.
+  var PIN_WAIT = 300000;
+  // authenticate answers a Web eID token for the site's nonce: web-eid:1.0,
+  // or web-eid:1.1 with the signing certificate when opts.getSigningCertificate.
+  Client.prototype.authenticate = function (challenge, opts) {
+    var body = { challenge: challenge };
+    if (opts && opts.getSigningCertificate) { body.getSigningCertificate = true; }
+    return postJSON(this.base + "/api/authenticate", body, PIN_WAIT);
+  };
+  // getSigningCertificate answers {certificate, supportedSignatureAlgorithms}.
+  Client.prototype.getSigningCertificate = function () {
+    return postJSON(this.base + "/api/signing-certificate", {}, 10000);
+  };
+  // sign answers {signature, signatureAlgorithm} for the Base64 hash the
+  // site computed with hashFunction ("SHA-256", "SHA-384" or "SHA-512").
+  Client.prototype.sign = function (certificate, hash, hashFunction) {
+    return postJSON(this.base + "/api/sign", { certificate: certificate, hash: hash, hashFunction: hashFunction }, PIN_WAIT);
+  };
 
   // subscribe follows /api/events, reconnecting with backoff until closed.
   Client.prototype.subscribe = function (handlers) {

@@ -7,6 +7,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -35,6 +36,8 @@ type Backend interface {
 	Available() bool
 	Subscribe(buffer int) (*agent.Event, *agent.Subscription)
 	OpenSigner(ctx context.Context, origin string) (*agent.CardSigner, error)
+	SigningCertificate(ctx context.Context) (*x509.Certificate, error)
+	OpenSignatureSigner(ctx context.Context, origin string) (*agent.CardSigner, error)
 }
 
 // Options configures a Server.
@@ -117,6 +120,8 @@ func New(opt Options) *Server {
 	mux.HandleFunc("GET /api/card", s.handleCard)
 	mux.HandleFunc("GET /api/events", s.handleEvents)
 	mux.HandleFunc("POST /api/authenticate", s.handleAuthenticate)
+	mux.HandleFunc("POST /api/signing-certificate", s.handleSigningCertificate)
+	mux.HandleFunc("POST /api/sign", s.handleSign)
 	s.hub = signalr.New(signalr.Options{
 		Hubs:        []string{"signingHub"},
 		Methods:     map[string][]string{"signingHub": {"requestToSign"}},

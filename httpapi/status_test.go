@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"html"
@@ -53,6 +54,12 @@ func (f *fakeBackend) Available() bool {
 }
 func (f *fakeBackend) Subscribe(int) (*agent.Event, *agent.Subscription) { return nil, nil }
 func (f *fakeBackend) OpenSigner(context.Context, string) (*agent.CardSigner, error) {
+	return nil, agent.ErrNoPINPrompt
+}
+func (f *fakeBackend) SigningCertificate(context.Context) (*x509.Certificate, error) {
+	return nil, pcsc.ErrNoCard
+}
+func (f *fakeBackend) OpenSignatureSigner(context.Context, string) (*agent.CardSigner, error) {
 	return nil, agent.ErrNoPINPrompt
 }
 

@@ -7,9 +7,10 @@
 // server has; on Linux and macOS a GnuPG pinentry program found by
 // pinentry.Find. A configured program (--pinentry) always wins.
 //
-// What the user is told (Text): which origin asks, how many PIN attempts
-// the card has left ("1 attempt left" when one is), a plain warning when a
-// wrong PIN would block the card, and "Wrong PIN" after one was wrong.
+// What the user is told (Text): which origin asks, whether it asks for a
+// digital signature rather than a login, how many PIN attempts the card
+// has left ("1 attempt left" when one is), a plain warning when a wrong PIN
+// would block the card, and "Wrong PIN" after one was wrong.
 package pinprompt
 
 import (

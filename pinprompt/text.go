@@ -21,10 +21,16 @@ type Message struct {
 	Summary string
 }
 
-// Text words req for the user.
+// Text words req for the user. A request for a digital signature says so,
+// in the title, the description and the summary, so that nobody signs
+// thinking they log in.
 func Text(req agent.PINRequest) Message {
 	m := Message{Title: "cardbridge: smartcard PIN"}
 	m.Description = fmt.Sprintf("%s asks to use your smartcard.\n\nEnter your smartcard PIN to continue. %s.", req.Origin, attemptsLeft(req.Retries))
+	if req.Signature {
+		m.Title = "cardbridge: sign with your smartcard"
+		m.Description = fmt.Sprintf("%s asks you to SIGN with your smartcard.\n\nThis is a digital signature, not a login: enter your smartcard PIN only if you mean to sign what this site showed you. %s.", req.Origin, attemptsLeft(req.Retries))
+	}
 	if req.LastAttempt() {
 		m.Description += "\n\nWARNING: this is your last attempt. If this PIN is wrong, your smartcard will be blocked and you will need your Registration Authority or IT service desk to unblock it."
 	}
@@ -36,6 +42,8 @@ func Text(req agent.PINRequest) Message {
 		m.Summary = "LAST ATTEMPT: a wrong PIN will block your smartcard."
 	case req.Wrong:
 		m.Summary = m.Error
+	case req.Signature:
+		m.Summary = fmt.Sprintf("Smartcard PIN to SIGN for %s (%s)", req.Origin, attemptsLeft(req.Retries))
 	default:
 		m.Summary = fmt.Sprintf("Smartcard PIN for %s (%s)", req.Origin, attemptsLeft(req.Retries))
 	}

@@ -64,3 +64,30 @@ func TestText(t *testing.T) {
 		})
 	}
 }
+
+// TestTextSignature: a request for a digital signature says, wherever a
+// prompt shows it (title, description, summary), that the page asks for a
+// signature and not a login, and names the origin; the last-attempt and
+// wrong-PIN wording stays.
+func TestTextSignature(t *testing.T) {
+	login := Text(agent.PINRequest{Origin: "https://my.esr.nhs.uk", Retries: 3})
+	m := Text(agent.PINRequest{Origin: "https://my.esr.nhs.uk", Retries: 3, Signature: true})
+	if !strings.HasPrefix(m.Description, "https://my.esr.nhs.uk asks you to SIGN with your smartcard.") ||
+		!strings.Contains(m.Description, "This is a digital signature, not a login") || !strings.Contains(m.Description, "3 attempts left.") {
+		t.Errorf("description %q", m.Description)
+	}
+	if !strings.Contains(strings.ToLower(m.Title), "sign") || m.Title == login.Title {
+		t.Errorf("title %q does not say it is a signature", m.Title)
+	}
+	if m.Summary != "Smartcard PIN to SIGN for https://my.esr.nhs.uk (3 attempts left)" {
+		t.Errorf("summary %q", m.Summary)
+	}
+	if strings.Contains(login.Description, "SIGN") || strings.Contains(login.Summary, "SIGN") {
+		t.Errorf("a login prompt speaks of signing: %q", login.Description)
+	}
+	last := Text(agent.PINRequest{Origin: "https://my.esr.nhs.uk", Retries: 1, Wrong: true, Signature: true})
+	if !strings.Contains(last.Description, "WARNING: this is your last attempt") || !strings.HasPrefix(last.Summary, "LAST ATTEMPT") ||
+		last.Error != "Wrong PIN. 1 attempt left." || !strings.Contains(last.Description, "asks you to SIGN") {
+		t.Errorf("last attempt of a signature: %+v", last)
+	}
+}

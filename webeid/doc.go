@@ -1,5 +1,7 @@
-// Package webeid builds and checks Web eID authentication tokens (format "web-eid:1.0"),
-// the origin-bound challenge signatures that POST /api/authenticate answers.
+// Package webeid builds and checks Web eID authentication tokens (formats "web-eid:1.0" and
+// "web-eid:1.1"), the origin-bound challenge signatures that POST /api/authenticate
+// answers, and Web eID's signing of a hash: the signing certificate POST
+// /api/signing-certificate answers and the signature POST /api/sign answers.
 //
 // A site sends a random challenge nonce, a Base64 string of 44 to 128 characters. The
 // token's signature is made with the token's algorithm over the data
@@ -26,8 +28,23 @@
 // ECDSA signatures (ES*) are of hash(data), the same digest, and are carried as the
 // fixed-length concatenation r||s (IEEE P1363), not the ASN.1 DER a card returns.
 //
-// Create is the agent's side: it drives a card through the Signer interface. Verify is a
-// site's side, as the Web eID server-side validators do it, for tests and for sites written
-// in Go; it checks the signature and the certificate's validity period but not who issued
-// the certificate.
+// A web-eid:1.1 token (WithSigningCertificate, asked for with getSigningCertificate) is the
+// same token with one more field, unverifiedSigningCertificates: a list of one
+// SigningCertificate, {"certificate": "<Base64 DER>", "supportedSignatureAlgorithms":
+// [{"cryptoAlgorithm": "RSA", "hashFunction": "SHA-256", "paddingScheme": "PKCS1.5"}, ...]},
+// so that a site can prepare a document to sign without asking for the certificate again.
+// The token's signature does not cover it; a site checks, as Web eID's validators do, that
+// it names the same holder and issuing authority as the authentication certificate and has
+// the non-repudiation key usage.
+//
+// Signing (ParseSignRequest, Sign) takes {"certificate", "hash", "hashFunction"}: the
+// signing certificate, the Base64 of the digest the site computed and its hash function
+// ("SHA-256", "SHA-384" or "SHA-512"). The card signs that digest as it is, with RSA
+// PKCS#1 v1.5 or ECDSA (r||s); the answer is {"signature", "signatureAlgorithm":
+// {"cryptoAlgorithm", "hashFunction", "paddingScheme"}}.
+//
+// Create and Sign are the agent's side: they drive a card through the Signer interface.
+// Verify and VerifyDigestSignature are a site's side, as the Web eID server-side validators
+// do it, for tests and for sites written in Go; they check the signature and the
+// certificates' validity periods but not who issued the certificates.
 package webeid

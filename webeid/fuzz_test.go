@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/asn1"
+	"encoding/base64"
+	"errors"
 	"math/big"
 	"testing"
 )
@@ -70,6 +72,29 @@ func FuzzValidate(f *testing.F) {
 		_ = ValidateOrigin(origin)
 		if ValidateNonce(nonce) == nil && (len(nonce) < 44 || len(nonce) > 128) {
 			t.Fatalf("accepted a nonce of %d characters", len(nonce))
+		}
+	})
+}
+
+// FuzzParseSignRequest feeds the sign request checks arbitrary fields: they must never
+// panic, and what they accept is a certificate and a digest as long as its hash makes.
+func FuzzParseSignRequest(f *testing.F) {
+	cert := newCert(f, testP256Key(), testNotBefore, testNotAfter)
+	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
+	f.Add(b64, base64.StdEncoding.EncodeToString(make([]byte, 32)), "SHA-256")
+	f.Add(b64, base64.StdEncoding.EncodeToString(make([]byte, 48)), "SHA-256")
+	f.Add("MA==", "AAAA", "SHA3-256")
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, cert, hash, hashFunction string) {
+		h, err := ParseSignRequest(SignRequest{Certificate: cert, Hash: hash, HashFunction: hashFunction})
+		if err != nil {
+			if h != nil || !errors.Is(err, ErrInvalidInput) {
+				t.Fatalf("ParseSignRequest = %v, %v", h, err)
+			}
+			return
+		}
+		if h.Certificate == nil || len(h.Digest) != h.Hash.Size() || hashName(h.Hash) != hashFunction {
+			t.Fatalf("accepted %+v for %q", h, hashFunction)
 		}
 	})
 }

@@ -8,13 +8,18 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
 )
 
-// Format is the token format this package creates.
+// Format is the token format Create makes.
 const Format = "web-eid:1.0"
+
+// FormatWithSigning is the format of a token that carries the signing certificate too
+// (see WithSigningCertificate).
+const FormatWithSigning = "web-eid:1.1"
 
 // appReleaseURL is where AppVersionURL points: the release page of a version.
 const appReleaseURL = "https://github.com/cardbridge/cardbridge/releases/tag/"
@@ -31,8 +36,27 @@ type Token struct {
 	UnverifiedCertificate string `json:"unverifiedCertificate"`
 	Algorithm             string `json:"algorithm"`
 	Signature             string `json:"signature"`
-	Format                string `json:"format"`
-	AppVersion            string `json:"appVersion"`
+	// UnverifiedSigningCertificates is the card's signing certificate and the signature
+	// algorithms it signs with, in a web-eid:1.1 token only; absent from a web-eid:1.0 one.
+	UnverifiedSigningCertificates []SigningCertificate `json:"unverifiedSigningCertificates,omitempty"`
+	Format                        string               `json:"format"`
+	AppVersion                    string               `json:"appVersion"`
+}
+
+// WithSigningCertificate makes t a web-eid:1.1 token that also carries signing, the
+// certificate of the card's signing key, with the signature algorithms it signs with, so
+// that a site can prepare a document to sign without asking again (POST
+// /api/signing-certificate). The token's signature is unchanged: it covers the origin and
+// the nonce only, and a site trusts the signing certificate as it trusts the
+// authentication certificate.
+func (t *Token) WithSigningCertificate(signing *x509.Certificate) error {
+	sc, err := NewSigningCertificate(signing)
+	if err != nil {
+		return fmt.Errorf("add signing certificate: %w", err)
+	}
+	t.UnverifiedSigningCertificates = []SigningCertificate{*sc}
+	t.Format = FormatWithSigning
+	return nil
 }
 
 // Signer signs a digest with the card: for RSA keys it gets hash+digest and returns the

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 )
 
@@ -21,14 +20,19 @@ const (
 
 // Verify checks tok as a Web eID server-side validator does and returns its certificate.
 //
-// It requires a "web-eid:1" or "web-eid:1.x" format, a supported algorithm that matches
+// It requires a "web-eid:1" or "web-eid:1.N" format, a supported algorithm that matches
 // the certificate's key (RS256/384/512 or PS256/384/512 for RSA; ES256, ES384 or ES512 for
 // P-256, P-384 or P-521), a signature made with that algorithm over the data SignedValue,
 // hash(origin) || hash(nonce), for this origin and nonce, as Web eID's validators check it,
 // and a certificate valid at now. It does NOT check who issued the certificate, its key
 // usage or its revocation: trusting the certificate is the site's policy and needs the
-// site's roots. appVersion is not checked. Errors about the token wrap ErrInvalidToken; a bad origin or
-// nonce argument wraps ErrInvalidInput.
+// site's roots. appVersion is not checked. A web-eid:1.0 token must not carry
+// unverifiedSigningCertificates; from web-eid:1.1 on it must, and each signing certificate
+// must name the same subject and issuing authority (authority key identifier) as the
+// authentication certificate, have the non-repudiation key usage, be valid at now and list
+// signature algorithms Web eID defines, as Web eID's validators check them (again without
+// the issuer's trust). Errors about the token wrap ErrInvalidToken; a bad origin or nonce
+// argument wraps ErrInvalidInput.
 func Verify(tok *Token, origin, nonce string, now time.Time) (*x509.Certificate, error) {
 	if err := ValidateOrigin(origin); err != nil {
 		return nil, fmt.Errorf("verify token: %w", err)
@@ -42,8 +46,9 @@ func Verify(tok *Token, origin, nonce string, now time.Time) (*x509.Certificate,
 	if tok == nil {
 		return nil, badToken("no token")
 	}
-	if f := tok.Format; f != "web-eid:1" && !strings.HasPrefix(f, "web-eid:1.") {
-		return nil, badToken("format %q is not web-eid:1", f)
+	minor, ok := formatMinor(tok.Format)
+	if !ok {
+		return nil, badToken("format %q is not web-eid:1", tok.Format)
 	}
 	alg, ok := algorithms[tok.Algorithm]
 	if !ok {
@@ -72,6 +77,9 @@ func Verify(tok *Token, origin, nonce string, now time.Time) (*x509.Certificate,
 	}
 	if now.After(cert.NotAfter) {
 		return nil, badToken("certificate expired at %s", cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if err := verifySigningCertificates(tok, minor, cert, now); err != nil {
+		return nil, err
 	}
 	return cert, nil
 }
@@ -114,7 +122,12 @@ func checkKeyMatches(pub crypto.PublicKey, name string, alg algorithm) error {
 // verifySignature checks that sig is alg's signature by pub of the data value, which alg
 // hashes first; pub's type must suit alg.
 func verifySignature(pub crypto.PublicKey, alg algorithm, value, sig []byte) error {
-	d := digest(alg.hash, value)
+	return verifyDigest(pub, alg, digest(alg.hash, value), sig)
+}
+
+// verifyDigest checks that sig is alg's signature by pub of the digest d (for ECDSA: r||s);
+// pub's type must suit alg.
+func verifyDigest(pub crypto.PublicKey, alg algorithm, d, sig []byte) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		var err error
