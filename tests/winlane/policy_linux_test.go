@@ -94,8 +94,15 @@ func TestPolicyFromRegistry(t *testing.T) {
 	if r := w.probe(t, "-origin", site, "/api/card"); r.Status != 200 || !strings.Contains(r.Body, "555000000703") {
 		t.Errorf("the policy's site got %d %s", r.Status, r.Body)
 	}
+	// The port service may hand the agent the policy's list before the
+	// agent's own look at the registry names the policy as its source.
+	want := `policy:HKLM\` + policyKey + `\DomainList`
 	vi := w.versionInfo(t)
-	if want := `policy:HKLM\` + policyKey + `\DomainList`; vi.DomainList.Source != want || strings.Join(vi.DomainList.Entries, " ") != site {
+	for deadline := time.Now().Add(30 * time.Second); vi.DomainList.Source != want && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		vi = w.versionInfo(t)
+	}
+	if vi.DomainList.Source != want || strings.Join(vi.DomainList.Entries, " ") != site {
 		t.Errorf("the agent's DomainList: %s %v, want %s [%s]", vi.DomainList.Source, vi.DomainList.Entries, want, site)
 	}
 	ps := (&windowsAgent{port: w.psPort}).versionInfo(t)
