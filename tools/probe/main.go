@@ -199,10 +199,13 @@ func hogConns(addr, origin string, n int) {
 			answered++
 		}
 	}
-	// How many the server has kept open: a closed one reads EOF at once.
+	// How many the server has kept open: a closed one reads EOF, an open
+	// one nothing until the deadline, which is shared so that a close
+	// still on its way (the last refusals) is not counted as open.
 	open := 0
+	deadline := time.Now().Add(250 * time.Millisecond)
 	for _, c := range conns {
-		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_ = c.SetReadDeadline(deadline)
 		if _, err := c.Read(make([]byte, 1)); err != nil && os.IsTimeout(err) {
 			open++
 		}
