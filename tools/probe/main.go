@@ -199,13 +199,14 @@ func hogConns(addr, origin string, n int) {
 			answered++
 		}
 	}
-	// How many the server has kept open: a closed one reads EOF, an open
-	// one nothing until the deadline, which is shared so that a close
-	// still on its way (the last refusals) is not counted as open.
+	// How many the server has kept open: a closed one reads EOF at once.
+	// The server's last refusals are given time to close first, or they
+	// would count as open. (Each read has its own deadline: a read past
+	// its deadline times out even with EOF waiting.)
+	time.Sleep(250 * time.Millisecond)
 	open := 0
-	deadline := time.Now().Add(250 * time.Millisecond)
 	for _, c := range conns {
-		_ = c.SetReadDeadline(deadline)
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
 		if _, err := c.Read(make([]byte, 1)); err != nil && os.IsTimeout(err) {
 			open++
 		}
