@@ -67,3 +67,46 @@ func definedCodes(t *testing.T) []string {
 	})
 	return out
 }
+
+// sdkRow is a row of the JavaScript client's error code table in
+// docs/API.md: the code, then where it comes from.
+var sdkRow = regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| (agent|browser|agent, browser) \\|")
+
+// sdkCodes are the codes of the JavaScript client's source.
+var sdkCodes = regexp.MustCompile(`(?s)const ERROR_CODES = Object\.freeze\(\[(.*?)\]\);`)
+
+// TestAPIReferenceListsEverySDKCode: the JavaScript client's error table
+// in docs/API.md lists exactly the codes of its ERROR_CODES, and those
+// hold every code errors.go defines.
+func TestAPIReferenceListsEverySDKCode(t *testing.T) {
+	doc, err := os.ReadFile("../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../web/src/cardbridge.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sdkCodes.FindSubmatch(src)
+	if m == nil {
+		t.Fatal("web/src/cardbridge.js has no `const ERROR_CODES = Object.freeze([...]);`")
+	}
+	var client []string
+	for _, q := range regexp.MustCompile(`"([A-Z_]+)"`).FindAllSubmatch(m[1], -1) {
+		client = append(client, string(q[1]))
+	}
+	var documented []string
+	for _, r := range sdkRow.FindAllSubmatch(doc, -1) {
+		documented = append(documented, string(r[1]))
+	}
+	slices.Sort(client)
+	slices.Sort(documented)
+	if !slices.Equal(client, documented) {
+		t.Errorf("docs/API.md's JavaScript client table lists %v; ERROR_CODES in web/src/cardbridge.js is %v", documented, client)
+	}
+	for _, c := range definedCodes(t) {
+		if !slices.Contains(client, c) {
+			t.Errorf("error code %s (api/errors.go) is not in the JavaScript client's ERROR_CODES", c)
+		}
+	}
+}

@@ -398,7 +398,8 @@ func selfSigned(key *ecdsa.PrivateKey, names []string) (*tls.Certificate, error)
 }
 
 // Line is one event reported by the driver: a console message ("console"),
-// an uncaught exception ("pageerror"), a failed request ("requestfailed"),
+// an uncaught exception ("pageerror"), a request started ("request", with
+// Options.Requests), a failed request ("requestfailed"),
 // a WebSocket created, closed or failing ("websocket"), "loaded", "closed",
 // "launched", "crash", or the driver's own failure ("error").
 type Line struct {
@@ -452,6 +453,9 @@ type Options struct {
 	// Screenshot asks for a full-page PNG of the page once it has loaded
 	// (see Page.Screenshot).
 	Screenshot bool
+	// Requests reports every request the page makes as a "request" Line
+	// (Type the method, URL the address), refused ones too.
+	Requests bool
 	// Prepare, when set, adjusts the driver's command before it starts:
 	// to run the browser as another OS user, say, with an environment of
 	// that user's.
@@ -514,6 +518,9 @@ func OpenWith(t testing.TB, url string, opts Options) *Page {
 	}
 	if opts.Screenshot {
 		args = append(args, "--screenshot")
+	}
+	if opts.Requests {
+		args = append(args, "--requests")
 	}
 	args = append(args, "--", url)
 

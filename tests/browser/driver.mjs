@@ -14,6 +14,7 @@
 //                EXPR in it and report the result (repeatable, in order)
 // --screenshot   after each page loads (and the --eval reports), report a
 //                full-page PNG screenshot
+// --requests     report every request a page makes, as it starts
 //
 // Chromium keeps only the last --disable-features (and --enable-features)
 // flag, and playwright-core passes its own, so an --arg of either replaces
@@ -26,6 +27,7 @@
 //   {"kind":"console","type":"log","text":...}        every console message
 //   {"kind":"pageerror","text":...,"error":<stack>}    uncaught exceptions
 //   {"kind":"requestfailed","url":...,"error":...}
+//   {"kind":"request","type":<method>,"url":...}       with --requests
 //   {"kind":"websocket","type":"created|close|error","url":...,"error":...}
 //   {"kind":"loaded"}                                  the page's load event
 //   {"kind":"eval","text":<JSON of the result>,"error":...}   each --eval
@@ -51,6 +53,7 @@ const { values: opts, positionals: urls } = parseArgs({
     timeout: { type: 'string', default: '30000' },
     eval: { type: 'string', multiple: true, default: [] },
     screenshot: { type: 'boolean', default: false },
+    requests: { type: 'boolean', default: false },
     executable: { type: 'string', default: process.env.CARDBRIDGE_CHROMIUM || '/usr/bin/chromium' },
   },
 });
@@ -198,6 +201,9 @@ function watch(page) {
     emit({ kind: 'console', type: msg.type(), text: msg.text(), page: at(), t });
   });
   page.on('pageerror', (err) => emit({ kind: 'pageerror', text: err.message, error: err.stack || String(err), page: at() }));
+  if (opts.requests) {
+    page.on('request', (req) => emit({ kind: 'request', type: req.method(), url: req.url(), page: at() }));
+  }
   page.on('requestfailed', (req) => emit({
     kind: 'requestfailed', url: req.url(), error: req.failure() ? req.failure().errorText : '', page: at(),
   }));

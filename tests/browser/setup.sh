@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # setup.sh installs what the browser tests (package tests/browser) need on
-# Debian: Chromium, Node.js and npm, fonts, and this directory's
-# node_modules from package-lock.json. It is idempotent: it installs only
-# what is missing and runs npm ci only when node_modules is missing or older
-# than package-lock.json. The project's test script runs it before setting
-# CARDBRIDGE_TEST_BROWSER=1.
+# Debian: Chromium, Node.js and npm, fonts, this directory's node_modules
+# from package-lock.json, and web/node_modules (TypeScript, which checks the
+# JavaScript client's types) from web/package-lock.json. It is idempotent:
+# it installs only what is missing and runs npm ci only where node_modules
+# is missing or older than package-lock.json. The project's test script
+# runs it before setting CARDBRIDGE_TEST_BROWSER=1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -43,9 +44,14 @@ if [ "$major" -lt 20 ]; then
 	exit 1
 fi
 
-stamp=node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-	echo "setup.sh: npm ci in $(pwd)"
-	npm ci --no-audit --no-fund
-	touch "$stamp"
-fi
+# npm_ci DIR runs npm ci in DIR unless its node_modules is up to date.
+npm_ci() {
+	local stamp="$1/node_modules/.package-lock.json"
+	if [ ! -f "$stamp" ] || [ "$1/package-lock.json" -nt "$stamp" ]; then
+		echo "setup.sh: npm ci in $(cd "$1" && pwd)"
+		(cd "$1" && npm ci --no-audit --no-fund)
+		touch "$stamp"
+	fi
+}
+npm_ci .
+npm_ci ../../web
