@@ -76,6 +76,13 @@ func startServer(t *testing.T) *testServer {
 		// The status page's helpdesk check, without asking this machine.
 		Diagnostics: func(context.Context) doctor.Report { return doctor.Report{Product: "cardbridge"} },
 	})
+	ts.serve(t)
+	return ts
+}
+
+// serve serves ts on a loopback port of its own until the test ends.
+func (ts *testServer) serve(t *testing.T) {
+	t.Helper()
 	lns, err := localhttp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +99,6 @@ func startServer(t *testing.T) *testServer {
 			t.Error("server did not stop")
 		}
 	})
-	return ts
 }
 
 // logText returns what the server has logged so far.

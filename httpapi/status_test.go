@@ -104,22 +104,7 @@ func startStatusServer(t *testing.T, domains string) *statusServer {
 			}, OK: true}
 		},
 	})
-	lns, err := localhttp.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.port = lns[0].Addr().(*net.TCPAddr).Port
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ts.Serve(ctx, lns...) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
+	ts.serve(t)
 	return ss
 }
 
