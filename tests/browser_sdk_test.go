@@ -438,3 +438,52 @@ func TestBrowserSDKLocalNetworkDenied(t *testing.T) {
 		})
 	}
 }
+
+// sdkSubscribePage subscribes through the ES module and reports the
+// snapshot and the error that ends the subscription.
+const sdkSubscribePage = `<!doctype html>
+<meta charset="utf-8">
+<title>cardbridge events</title>
+<script type="module">
+import * as CardBridge from "/cardbridge.mjs";
+const report = (o) => console.log(JSON.stringify(o));
+try {
+  const cb = await CardBridge.connect({portServicePorts: [], standalonePort: %d});
+  cb.subscribe({
+    onEvent(ev) { if (ev.type === "snapshot") report({kind: "snapshot"}); },
+    onError(e) { report({kind: "subscribe-error", code: e.code, name: e.name, message: e.message, typed: e instanceof CardBridge.CardBridgeError}); },
+  });
+} catch (e) {
+  report({kind: "fatal", code: e && e.code, message: String((e && e.message) || e)});
+}
+</script>`
+
+// TestBrowserSDKSubscribeOriginRemoved: when the site leaves the DomainList
+// while its page follows events, the agent closes the stream and the
+// subscription ends with a CardBridgeError ORIGIN_NOT_ALLOWED.
+func TestBrowserSDKSubscribeOriginRemoved(t *testing.T) {
+	needPCSCD(t)
+	browser.Require(t)
+	domains := filepath.Join(t.TempDir(), "DomainList.txt")
+	if err := os.WriteFile(domains, []byte(testDomainList), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, "--domains", domains)
+	ps := browser.NewPageServer(t, "my.esr.nhs.uk")
+	if ps.Origin("my.esr.nhs.uk") != signOrigin {
+		t.Skipf("the page server could not take port 443, so the page's origin (%s) is not the allow-listed one", ps.Origin("my.esr.nhs.uk"))
+	}
+	ps.HandleHTML("my.esr.nhs.uk", "/", fmt.Sprintf(sdkSubscribePage, a.port))
+	ps.Handle("my.esr.nhs.uk", "/cardbridge.mjs", "text/javascript; charset=utf-8", webFile(t, "cardbridge.mjs"))
+	p := browser.OpenWith(t, ps.URL("my.esr.nhs.uk", "/"), browser.Options{Hosts: ps.Hosts(), Public: true, Grant: []string{"local-network-access"}})
+	collect(t, p, 30*time.Second, "snapshot")
+
+	// An admin takes the site off the list; the agent reloads it.
+	if err := os.WriteFile(domains, []byte("# version: test-2\nhttps://*.spineservices.nhs.uk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, p, 30*time.Second, "subscribe-error")
+	if l := got["subscribe-error"]; l.Code != "ORIGIN_NOT_ALLOWED" || l.Name != "CardBridgeError" || !l.Typed {
+		t.Errorf("the subscription ended with %+v, want a CardBridgeError ORIGIN_NOT_ALLOWED", l)
+	}
+}
