@@ -39,6 +39,13 @@ func TestAPIReferenceListsEveryCode(t *testing.T) {
 	if len(defined) < 13 {
 		t.Errorf("found only %d codes in api/errors.go: %v", len(defined), defined)
 	}
+	var listed []string
+	for _, c := range Codes {
+		listed = append(listed, string(c))
+	}
+	if !slices.Equal(listed, defined) {
+		t.Errorf("api.Codes is %v; errors.go defines %v", listed, defined)
+	}
 }
 
 // definedCodes reads the Code constants of errors.go from its source.

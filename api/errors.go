@@ -23,6 +23,15 @@ const (
 	CodeInternal         Code = "INTERNAL"
 )
 
+// Codes are all the error codes, in the order above (a test holds it to
+// the constants).
+var Codes = []Code{
+	CodePCSCUnavailable, CodeNoReader, CodeNoCard, CodeUnsupportedCard,
+	CodeOriginNotAllowed, CodeHostNotAllowed, CodeWrongUser, CodeBadRequest,
+	CodePINCancelled, CodeWrongPIN, CodePINBlocked, CodeBusy, CodeWrongCard,
+	CodeInternal,
+}
+
 // Error is the error object: {"code","message"}.
 type Error struct {
 	Code    Code   `json:"code"`
