@@ -53,10 +53,6 @@ func (s *Server) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	// The user is asked for the PIN, which the card verifies; then the card
 	// signs the token.
 	signer, err := s.opt.Backend.OpenSigner(r.Context(), origin)
-	if errors.Is(err, agent.ErrNoPINPrompt) {
-		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, err.Error()+" (--pinentry)")
-		return
-	}
 	var tok *webeid.Token
 	if err == nil {
 		tok, err = webeid.Create(r.Context(), signer, signer.Certificate(), origin, req.Challenge, webeid.AppVersionURL(version.Version))
@@ -106,18 +102,25 @@ func pageOrigin(w http.ResponseWriter, r *http.Request, what string) (origin str
 func (s *Server) signingFailed(w http.ResponseWriter, msg, origin string, err error) {
 	code := codeOf(err)
 	s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg(msg)
-	localhttp.WriteError(w, statusOf(code), code, err.Error())
+	text := err.Error()
+	if errors.Is(err, agent.ErrNoPINPrompt) {
+		text += " (--pinentry)"
+	}
+	localhttp.WriteError(w, statusOf(code), code, text)
 }
 
 // codeOf is the API error code of a signing error: WRONG_CARD for a
 // certificate that is not the card's, BAD_REQUEST for a request Web eID
-// cannot sign, else the card's or PC/SC's code.
+// cannot sign, INTERNAL when no PIN prompt is configured, else the card's
+// or PC/SC's code.
 func codeOf(err error) api.Code {
 	switch {
 	case errors.Is(err, webeid.ErrCertificateMismatch):
 		return api.CodeWrongCard
 	case errors.Is(err, webeid.ErrInvalidInput):
 		return api.CodeBadRequest
+	case errors.Is(err, agent.ErrNoPINPrompt):
+		return api.CodeInternal
 	}
 	return cardinfo.CodeOf(err)
 }

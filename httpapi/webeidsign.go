@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 
-	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/localhttp"
 	"github.com/cardbridge/cardbridge/webeid"
@@ -96,10 +94,6 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 	// The user is asked for the PIN, which the card verifies; then the card
 	// signs the hash.
 	signer, err := s.opt.Backend.OpenSignatureSigner(r.Context(), origin)
-	if errors.Is(err, agent.ErrNoPINPrompt) {
-		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, err.Error()+" (--pinentry)")
-		return
-	}
 	var sig *webeid.Signature
 	if err == nil {
 		sig, err = webeid.Sign(r.Context(), signer, h)
