@@ -51,8 +51,9 @@ type Options struct {
 	// LogFile is the log file (empty: the per-user log directory), and
 	// LogLevel its level: debug, info (when empty), warn or error.
 	LogFile, LogLevel string
-	// UpgradeCheck is how often to look for an upgraded cardbridge
-	// executable, to restart onto it; 0 never.
+	// UpgradeCheck is how long an upgraded cardbridge executable must
+	// stay unchanged before the agent restarts onto it (and how often it
+	// looks where the system cannot tell of changes); 0 never.
 	UpgradeCheck time.Duration
 	// Settings are the agent's settings and where each came from, and
 	// PolicyProblems what was wrong with the administrator's policies, to

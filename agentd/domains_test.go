@@ -145,7 +145,7 @@ func TestDomainSourcePolicy(t *testing.T) {
 	w := newWatched(t, "")
 	var current atomic.Pointer[policy.Set]
 	current.Store(policy.Of("/etc/cardbridge/policy.json", nil))
-	w.policies = &policy.Follower{Load: current.Load, Log: zerolog.New(w.logs), Every: 10 * time.Millisecond}
+	w.policies = &policy.Follower{Load: current.Load, Watch: policy.Poll, Log: zerolog.New(w.logs), Every: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.watchPolicy(ctx); close(done) }()

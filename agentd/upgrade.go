@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cardbridge/cardbridge/internal/fswatch"
 )
 
 // An upgrade (apt, a package manager, an admin copying a new build) replaces
@@ -90,10 +92,18 @@ func (w *exeWatch) poll(ctx context.Context) string {
 	return v
 }
 
-// wait polls every interval until a working new executable is in place and
-// idle reports that the agent may stop, or ctx ends.
+// wait looks whenever the system tells of a change to the executable
+// (every interval where it cannot tell), until a working new executable is
+// in place and idle reports that the agent may stop, or ctx ends. A new
+// file must stay unchanged for interval before it is run, and while a
+// signing holds the restart it looks again every interval: an idle agent
+// with nothing upgraded has no timer to wake it.
 func (w *exeWatch) wait(ctx context.Context, interval time.Duration, idle func() bool) (*errUpgraded, bool) {
-	t := time.NewTicker(interval)
+	told, err := fswatch.Watch(ctx, w.path)
+	if err != nil {
+		w.log.Warn().Err(err).Dur("every", interval).Msg("cannot be told when the cardbridge executable changes; looking on a timer")
+	}
+	t := time.NewTimer(0) // look once now: it may have changed before the watch began
 	defer t.Stop()
 	waiting := false
 	for {
@@ -101,20 +111,38 @@ func (w *exeWatch) wait(ctx context.Context, interval time.Duration, idle func()
 		case <-ctx.Done():
 			return nil, false
 		case <-t.C:
+		case _, ok := <-told:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil, false
+				}
+				w.log.Warn().Dur("every", interval).Msg("no longer told when the cardbridge executable changes; looking on a timer")
+				told = nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, false
 		}
 		v := w.poll(ctx)
-		if v == "" {
+		switch {
+		case v == "":
 			waiting = false
-			continue
-		}
-		if !idle() {
+		case !idle():
 			if !waiting {
 				w.log.Info().Str("new", v).Msg("the cardbridge executable was upgraded; restarting once the signing under way ends")
 				waiting = true
 			}
-			continue
+		default:
+			return &errUpgraded{path: w.path, version: v}, true
 		}
-		return &errUpgraded{path: w.path, version: v}, true
+		// Look again after interval while a new file settles, a signing
+		// holds the restart, or nothing tells of changes; a change told
+		// meanwhile starts the interval again.
+		if told == nil || w.pending != nil && !sameFile(w.pending, w.failed) || waiting {
+			t.Reset(interval)
+		} else {
+			t.Stop()
+		}
 	}
 }
 

@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"context"
 	"os/user"
 	"path/filepath"
+
+	"github.com/cardbridge/cardbridge/internal/fswatch"
 )
 
 // Domain is the managed preferences domain a configuration profile sets
@@ -20,4 +23,14 @@ func platformSources() []source {
 		srcs = append(srcs, source{where: mine, perUser: true, read: func() (Values, error) { return ReadPlist(mine) }})
 	}
 	return srcs
+}
+
+// platformWatch tells of changes to the managed preferences files
+// platformSources reads.
+func platformWatch(ctx context.Context) (<-chan struct{}, error) {
+	var paths []string
+	for _, s := range platformSources() {
+		paths = append(paths, s.where)
+	}
+	return fswatch.Watch(ctx, paths...)
 }

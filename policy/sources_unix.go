@@ -3,10 +3,13 @@
 package policy
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/cardbridge/cardbridge/internal/fswatch"
 )
 
 // Dir holds the machine's policy files: policy.json, and the *.json files
@@ -32,4 +35,10 @@ func dirSources(dir string) []source {
 		srcs[i] = source{where: f, read: func() (Values, error) { return ReadJSONFile(f) }}
 	}
 	return srcs
+}
+
+// platformWatch tells of changes to policy.json and policy.d, watching
+// /etc (or the nearest directory that exists) until they are created.
+func platformWatch(ctx context.Context) (<-chan struct{}, error) {
+	return fswatch.Watch(ctx, filepath.Join(Dir, "policy.json"), filepath.Join(Dir, "policy.d"))
 }

@@ -31,7 +31,7 @@ func (c commands) agent(ctx context.Context, args []string) error {
 	fs.StringVar(&opt.PINEntry, "pinentry", "", "a PIN prompt `PROGRAM` speaking GnuPG's pinentry protocol (default: the Windows credential dialog on Windows; elsewhere a graphical pinentry found on PATH)")
 	fs.StringVar(&opt.LogFile, "log", "", "log file (default: the per-user log directory)")
 	fs.StringVar(&opt.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.DurationVar(&opt.UpgradeCheck, "upgrade-check", 10*time.Second, "how often to look for an upgraded cardbridge executable, to restart onto it when no signing is under way (0: never; not on Windows)")
+	fs.DurationVar(&opt.UpgradeCheck, "upgrade-check", 10*time.Second, "how long an upgraded cardbridge executable must stay unchanged before the agent restarts onto it, once no signing is under way (0: never; not on Windows)")
 	fs.Policy = policy.Load()
 	if err := fs.Parse(args); err != nil {
 		return err

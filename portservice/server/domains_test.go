@@ -86,6 +86,7 @@ func TestDomainListPolicy(t *testing.T) {
 	var logs testutil.Buffer
 	s, sock := runServiceWith(t, &logs, func(opt *Options) {
 		opt.policies = func() *policy.Set { return current.Load() }
+		opt.policyWatch = policy.Poll
 		opt.policyEvery = 10 * time.Millisecond
 	})
 	file, err := os.ReadFile(s.domainsPath())

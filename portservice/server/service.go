@@ -70,8 +70,9 @@ type Options struct {
 	canBind      func(port int) error
 	freePort     func() (int, error)
 	now          func() time.Time
-	policies     func() *policy.Set // the administrator's policies (policy.Load when nil)
-	policyEvery  time.Duration      // how often they are read again (policy.FollowEvery when zero)
+	policies     func() *policy.Set                             // the administrator's policies (policy.Load when nil)
+	policyWatch  func(context.Context) (<-chan struct{}, error) // tells of their changes (the platform's when nil)
+	policyEvery  time.Duration                                  // how often they are read where nothing tells (policy.FollowEvery when zero)
 	// peerOwner finds who is at the other end of a page's connection
 	// (nil: the OS says).
 	peerOwner func(net.Conn) (peercred.User, error)
@@ -163,7 +164,7 @@ func New(opt Options) (*Service, error) {
 		updated = st.ModTime()
 	}
 	s.updated.Store(updated.UnixNano())
-	s.policy = &policy.Follower{Load: opt.policies, Log: s.log, Every: opt.policyEvery}
+	s.policy = &policy.Follower{Load: opt.policies, Watch: opt.policyWatch, Log: s.log, Every: opt.policyEvery}
 	s.applyPolicy()
 	if opt.TrustedURL != "" {
 		s.refresher, err = trusted.New(trusted.Options{
