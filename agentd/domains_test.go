@@ -66,9 +66,16 @@ func TestDomainSourceBuiltinThenService(t *testing.T) {
 // list in force until a good one comes back.
 func TestDomainSourceFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "DomainList.txt")
+	// Each version is put in place whole, as deployment tools do: a file
+	// written in place by a writer stalled for longer than settle (a busy
+	// machine) would be loaded part way, by design.
 	write := func(data []byte) {
 		t.Helper()
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}
