@@ -8,6 +8,9 @@
 // by rename (as package managers and editors do), removed or created is
 // seen as well as one written in place, and a path whose directory does not
 // exist yet is watched through its nearest existing ancestor.
+//
+// A process uses one notification instance however many watches it has
+// (Linux allows each user 128 instances, shared with the desktop's own).
 package fswatch
 
 import (
@@ -16,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -29,31 +33,54 @@ import (
 // refuses a watch (no inotify instance left for this user, say): the
 // caller looks on a timer.
 func Watch(ctx context.Context, paths ...string) (<-chan struct{}, error) {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
-	s := &set{w: w, paths: make([]string, len(paths))}
+	s := &set{paths: make([]string, len(paths)), ch: make(chan struct{}, 1)}
 	for i, p := range paths {
-		if s.paths[i], err = filepath.Abs(p); err != nil {
-			w.Close()
+		abs, err := filepath.Abs(p)
+		if err != nil {
 			return nil, err
 		}
+		s.paths[i] = abs
 	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.w == nil {
+		w, err := fsnotify.NewWatcher()
+		if err != nil {
+			return nil, err
+		}
+		shared.w, shared.dirs, shared.sets = w, map[string]int{}, map[*set]bool{}
+		go dispatch(w)
+	}
+	shared.sets[s] = true
 	if err := s.arm(); err != nil {
-		w.Close()
+		s.end()
 		return nil, err
 	}
-	ch := make(chan struct{}, 1)
-	go s.run(ctx, ch)
-	return ch, nil
+	go func() {
+		<-ctx.Done()
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		s.end()
+	}()
+	return s.ch, nil
 }
 
+// shared is the process's one watcher and the sets of paths it serves.
+var shared struct {
+	mu   sync.Mutex
+	w    *fsnotify.Watcher
+	dirs map[string]int // each directory watched, and how many sets want it
+	sets map[*set]bool
+}
+
+// A set is one Watch: its paths, the directories it has watched for them,
+// and its channel. Its fields are guarded by shared.mu.
 type set struct {
-	w      *fsnotify.Watcher
 	paths  []string
-	dirs   map[string]bool // the directories watched now
+	ch     chan struct{}
+	dirs   map[string]bool // the directories watched for it now
 	inside map[string]bool // of those, the ones that are paths themselves
+	ended  bool
 }
 
 // arm watches, for each path, the path itself when it is a directory, and
@@ -79,20 +106,60 @@ func (s *set) arm() error {
 			d = up
 		}
 	}
-	for d := range s.dirs {
-		if !want[d] {
-			_ = s.w.Remove(d) // gone, or no longer the nearest ancestor
-		}
+	if s.dirs == nil {
+		s.dirs = map[string]bool{}
 	}
+	var added []string
 	for d := range want {
-		if !s.dirs[d] {
-			if err := s.w.Add(d); err != nil {
+		if s.dirs[d] {
+			continue
+		}
+		if shared.dirs[d] == 0 {
+			if err := shared.w.Add(d); err != nil {
+				for _, a := range added {
+					s.dirs[a] = true // for end to release
+				}
 				return err
 			}
 		}
+		shared.dirs[d]++
+		added = append(added, d)
 	}
+	old := s.dirs
 	s.dirs, s.inside = want, inside
+	for d := range old {
+		if !want[d] {
+			release(d) // gone, or no longer the nearest ancestor
+		}
+	}
 	return nil
+}
+
+// release gives up one set's want of d.
+func release(d string) {
+	if shared.dirs[d]--; shared.dirs[d] <= 0 {
+		delete(shared.dirs, d)
+		_ = shared.w.Remove(d) // fails when d has gone: nothing to undo
+	}
+}
+
+// end closes s's channel and gives up its directories; the last set to end
+// closes the watcher.
+func (s *set) end() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	close(s.ch)
+	for d := range s.dirs {
+		release(d)
+	}
+	s.dirs = nil
+	delete(shared.sets, s)
+	if len(shared.sets) == 0 && shared.w != nil {
+		shared.w.Close()
+		shared.w = nil
+	}
 }
 
 // relevant reports whether a change to name can change one of the paths:
@@ -110,38 +177,64 @@ func (s *set) relevant(name string) bool {
 	return false
 }
 
-func (s *set) run(ctx context.Context, ch chan<- struct{}) {
-	defer close(ch)
-	defer s.w.Close()
+// dispatch passes w's events to the sets they concern until w is closed.
+func dispatch(w *fsnotify.Watcher) {
 	for {
 		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-s.w.Events:
+		case ev, ok := <-w.Events:
 			if !ok {
+				failed(w)
 				return
 			}
-			if !s.relevant(ev.Name) {
-				continue
-			}
-			if ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
-				// A directory on the way came or went: watch what is
-				// there now. If that fails, the caller falls back to
-				// looking on a timer.
-				if err := s.arm(); err != nil {
-					notify(ch)
-					return
+			shared.mu.Lock()
+			if shared.w == w {
+				for s := range shared.sets {
+					if !s.relevant(ev.Name) {
+						continue
+					}
+					if ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
+						// A directory on the way came or went: watch
+						// what is there now. If that fails, the set's
+						// owner looks on a timer.
+						if err := s.arm(); err != nil {
+							notify(s.ch)
+							s.end()
+							continue
+						}
+					}
+					notify(s.ch)
 				}
 			}
-			notify(ch)
-		case _, ok := <-s.w.Errors:
-			// Events were lost (the queue overflowed) or the watch
-			// broke: whatever changed must be read again.
-			notify(ch)
+			shared.mu.Unlock()
+		case _, ok := <-w.Errors:
 			if !ok {
+				failed(w)
 				return
 			}
+			// Events were lost (the queue overflowed): whatever changed
+			// must be read again.
+			shared.mu.Lock()
+			if shared.w == w {
+				for s := range shared.sets {
+					notify(s.ch)
+				}
+			}
+			shared.mu.Unlock()
 		}
+	}
+}
+
+// failed ends every set of w when it closed under them (it also closes
+// when the last set ends, and then there are none).
+func failed(w *fsnotify.Watcher) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.w != w {
+		return
+	}
+	for s := range shared.sets {
+		notify(s.ch)
+		s.end()
 	}
 }
 

@@ -158,3 +158,49 @@ func TestStops(t *testing.T) {
 		}
 	}
 }
+
+// Watches in one process share one notification instance: each is told of
+// its own paths only, one ending leaves the other working, and the last to
+// end closes the instance.
+func TestWatchesShareOneInstance(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	ctxA, cancelA := context.WithCancel(context.Background())
+	chA, err := Watch(ctxA, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxB, cancelB := context.WithCancel(context.Background())
+	chB, err := Watch(ctxB, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.mu.Lock()
+	n, dirs := len(shared.sets), shared.dirs[dir]
+	shared.mu.Unlock()
+	if n != 2 || dirs != 2 {
+		t.Errorf("%d sets sharing the watcher, its directory wanted %d times; want 2 and 2", n, dirs)
+	}
+
+	write(t, a, "1")
+	told(t, chA, "a written")
+	quiet(t, chB, "b, when a was written")
+	write(t, b, "1")
+	told(t, chB, "b written")
+	drain(chA)
+
+	cancelA()
+	for range chA {
+	}
+	write(t, b, "2")
+	told(t, chB, "b written after a's watch ended")
+
+	cancelB()
+	for range chB {
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.w != nil || len(shared.dirs) != 0 {
+		t.Errorf("after every watch ended: watcher %v, directories %v; want none", shared.w, shared.dirs)
+	}
+}
