@@ -1,6 +1,7 @@
 package portservice
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,9 +16,10 @@ type Range struct {
 // DefaultRange is the per-user range when none is configured.
 var DefaultRange = Range{Lo: 55000, Hi: 55999}
 
-// minRangePort is the lowest port a range may hold: agents run as their
-// users, who may not bind the ports below it on Unix systems.
-const minRangePort = 1024
+// MinPort is the lowest port an agent may be given, in the range or outside
+// it: agents run as their users, who may not bind the ports below it on Unix
+// systems.
+const MinPort = 1024
 
 // ParseRange reads "LO-HI", as --range takes it, and validates the range.
 func ParseRange(s string) (Range, error) {
@@ -25,7 +27,7 @@ func ParseRange(s string) (Range, error) {
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil {
-		return Range{}, fmt.Errorf("%q: want LO-HI within %d-65535", s, minRangePort)
+		return Range{}, fmt.Errorf("%q: want LO-HI within %d-65535", s, MinPort)
 	}
 	r := Range{Lo: lo, Hi: hi}
 	if err := r.Validate(); err != nil {
@@ -36,10 +38,17 @@ func ParseRange(s string) (Range, error) {
 
 // Validate reports an error unless 1024 <= Lo <= Hi <= 65535.
 func (r Range) Validate() error {
-	if r.Lo < minRangePort || r.Hi > 65535 || r.Lo > r.Hi {
-		return fmt.Errorf("port range %s: want %d <= LO <= HI <= 65535", r, minRangePort)
+	if r.Lo < MinPort || r.Hi > 65535 || r.Lo > r.Hi {
+		return fmt.Errorf("port range %s: want %d <= LO <= HI <= 65535", r, MinPort)
 	}
 	return nil
+}
+
+// OrDefault returns r, or DefaultRange when r is zero, and Validate's error:
+// how a range given in options is taken.
+func (r Range) OrDefault() (Range, error) {
+	r = cmp.Or(r, DefaultRange)
+	return r, r.Validate()
 }
 
 // Contains reports whether port lies in the range.

@@ -69,6 +69,18 @@ func TestRangeValidate(t *testing.T) {
 	}
 }
 
+func TestRangeOrDefault(t *testing.T) {
+	if r, err := (Range{}).OrDefault(); r != DefaultRange || err != nil {
+		t.Errorf("zero range: %v, %v; want %v", r, err, DefaultRange)
+	}
+	if r, err := (Range{57000, 57009}).OrDefault(); r != (Range{57000, 57009}) || err != nil {
+		t.Errorf("57000-57009: %v, %v", r, err)
+	}
+	if _, err := (Range{100, 200}).OrDefault(); err == nil {
+		t.Error("100-200 passed")
+	}
+}
+
 func TestRangeContains(t *testing.T) {
 	r := Range{57000, 57009}
 	tests := []struct {

@@ -78,7 +78,7 @@ func BenchmarkAllocate(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			s.Lookup("uid:500")
-			s.UserOf(defaultLo + i%users)
+			s.userOf(defaultLo + i%users)
 			i++
 		}
 	})

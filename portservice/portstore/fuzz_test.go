@@ -44,7 +44,7 @@ func FuzzOpen(f *testing.F) {
 		seen := map[int]bool{}
 		users := map[string]bool{}
 		for _, e := range got {
-			if seen[e.Port] || users[e.User] || e.Port < MinOutside || e.Port > 65535 || !validUser(e.User) || e.LastSeen.After(testNow) {
+			if seen[e.Port] || users[e.User] || e.Port < portservice.MinPort || e.Port > 65535 || !validUser(e.User) || e.LastSeen.After(testNow) {
 				t.Fatalf("bad entry %v in %v", e, got)
 			}
 			seen[e.Port], users[e.User] = true, true
@@ -84,7 +84,7 @@ func FuzzParse(f *testing.F) {
 		var text []byte
 		for i, e := range got {
 			out := !rng.Contains(e.Port)
-			if (out && (e.Port < MinOutside || e.Port > 65535)) || !validUser(e.User) || e.LastSeen.After(testNow) || (i > 0 && got[i-1].Port >= e.Port) {
+			if (out && (e.Port < portservice.MinPort || e.Port > 65535)) || !validUser(e.User) || e.LastSeen.After(testNow) || (i > 0 && got[i-1].Port >= e.Port) {
 				t.Fatalf("bad entry %v in %v", e, got)
 			}
 			text = appendEntry(text, e, out)

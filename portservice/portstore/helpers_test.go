@@ -92,6 +92,16 @@ func (l *logSink) String() string {
 	return b.String()
 }
 
+// userOf returns the user holding port.
+func (s *Store) userOf(port int) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.outside[port]; ok {
+		return u, true
+	}
+	return s.ports.userOf(port)
+}
+
 // defaultLo and defaultHi bound the range a store opened without one uses.
 var defaultLo, defaultHi = portservice.DefaultRange.Lo, portservice.DefaultRange.Hi
 

@@ -64,38 +64,38 @@ func TestOpenCorruptFiles(t *testing.T) {
 		},
 		{
 			name:    "empty",
-			content: ptr(""),
+			content: new(""),
 			want:    nil,
 		},
 		{
 			name:    "clean",
-			content: ptr(line("uid:1000", 55000, t1) + line(sid, 55001, t2)),
+			content: new(line("uid:1000", 55000, t1) + line(sid, 55001, t2)),
 			want:    []Entry{{"uid:1000", 55000, t1}, {sid, 55001, t2}},
 		},
 		{
 			name:     "truncated in the time",
-			content:  ptr(line("uid:1000", 55000, t1) + "uid:1001\t55001\t2026-02-2"),
+			content:  new(line("uid:1000", 55000, t1) + "uid:1001\t55001\t2026-02-2"),
 			want:     []Entry{{"uid:1000", 55000, t1}, {"uid:1001", 55001, testNow}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name:     "truncated in the port",
-			content:  ptr(line("uid:1000", 55000, t1) + "uid:1001\t550"),
+			content:  new(line("uid:1000", 55000, t1) + "uid:1001\t550"),
 			want:     []Entry{{"uid:1000", 55000, t1}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name:     "truncated in the user",
-			content:  ptr(line("uid:1000", 55000, t1) + "S-1-5-2"),
+			content:  new(line("uid:1000", 55000, t1) + "S-1-5-2"),
 			want:     []Entry{{"uid:1000", 55000, t1}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name: "binary garbage",
-			content: ptr("\x89PNG\r\n\x1a\n\xff\xfe\xfd\t\t\t\x01\x02\n" + line("uid:1000", 55000, t1) +
+			content: new("\x89PNG\r\n\x1a\n\xff\xfe\xfd\t\t\t\x01\x02\n" + line("uid:1000", 55000, t1) +
 				"\xc3\x28\t55001\t" + ts(t1) + "\n" + "uid:1001\t\xff55002\t" + ts(t1) + "\n"),
 			want:     []Entry{{"uid:1000", 55000, t1}},
 			warn:     true,
@@ -103,42 +103,42 @@ func TestOpenCorruptFiles(t *testing.T) {
 		},
 		{
 			name:     "NUL bytes",
-			content:  ptr(line("uid:1000", 55000, t1) + strings.Repeat("\x00", 4000) + "\n" + "uid:1001\x00\t55001\t" + ts(t1) + "\n" + line("uid:1002", 55002, t2)),
+			content:  new(line("uid:1000", 55000, t1) + strings.Repeat("\x00", 4000) + "\n" + "uid:1001\x00\t55001\t" + ts(t1) + "\n" + line("uid:1002", 55002, t2)),
 			want:     []Entry{{"uid:1000", 55000, t1}, {"uid:1002", 55002, t2}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name:     "only NUL bytes",
-			content:  ptr(strings.Repeat("\x00", 8192)),
+			content:  new(strings.Repeat("\x00", 8192)),
 			want:     nil,
 			warn:     true,
 			warnLine: 1,
 		},
 		{
 			name:     "CRLF",
-			content:  ptr(strings.ReplaceAll(line("uid:1000", 55000, t1)+line("uid:1001", 55001, t2), "\n", "\r\n")),
+			content:  new(strings.ReplaceAll(line("uid:1000", 55000, t1)+line("uid:1001", 55001, t2), "\n", "\r\n")),
 			want:     []Entry{{"uid:1000", 55000, t1}, {"uid:1001", 55001, t2}},
 			warn:     true,
 			warnLine: 1,
 		},
 		{
 			name:     "duplicated user",
-			content:  ptr(line("uid:1000", 55000, t2) + line("uid:1001", 55001, t1) + line("uid:1000", 55002, t3) + line("uid:1000", 55003, t1)),
+			content:  new(line("uid:1000", 55000, t2) + line("uid:1001", 55001, t1) + line("uid:1000", 55002, t3) + line("uid:1000", 55003, t1)),
 			want:     []Entry{{"uid:1001", 55001, t1}, {"uid:1000", 55002, t3}},
 			warn:     true,
 			warnLine: 1,
 		},
 		{
 			name:     "duplicated user with a bad time loses",
-			content:  ptr(line("uid:1000", 55000, t1) + "uid:1000\t55001\tyesterday\n"),
+			content:  new(line("uid:1000", 55000, t1) + "uid:1000\t55001\tyesterday\n"),
 			want:     []Entry{{"uid:1000", 55000, t1}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name:     "two users with one port",
-			content:  ptr(line("uid:1000", 55000, t3) + line(sid, 55000, t1) + line("uid:1001", 55001, t1) + line("uid:1002", 55001, t2)),
+			content:  new(line("uid:1000", 55000, t3) + line(sid, 55000, t1) + line("uid:1001", 55001, t1) + line("uid:1002", 55001, t2)),
 			want:     []Entry{{"uid:1000", 55000, t3}, {"uid:1002", 55001, t2}},
 			warn:     true,
 			warnLine: 2,
@@ -147,19 +147,19 @@ func TestOpenCorruptFiles(t *testing.T) {
 			name:     "ports out of range",
 			lo:       55000,
 			hi:       55099,
-			content:  ptr(line("uid:1000", 55000, t1) + line("uid:1001", 55100, t1) + line("uid:1002", 54999, t1) + line("uid:1003", 99999, t1) + line("uid:1004", 0, t1) + line("uid:1005", 55099, t1)),
+			content:  new(line("uid:1000", 55000, t1) + line("uid:1001", 55100, t1) + line("uid:1002", 54999, t1) + line("uid:1003", 99999, t1) + line("uid:1004", 0, t1) + line("uid:1005", 55099, t1)),
 			want:     []Entry{{"uid:1000", 55000, t1}, {"uid:1005", 55099, t1}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name:    "a port outside the range marked outside is kept",
-			content: ptr("uid:1001\t41234\t" + ts(t1) + "\toutside\n" + line("uid:1000", 55000, t1)),
+			content: new("uid:1001\t41234\t" + ts(t1) + "\toutside\n" + line("uid:1000", 55000, t1)),
 			want:    []Entry{{"uid:1001", 41234, t1}, {"uid:1000", 55000, t1}},
 		},
 		{
 			name: "ports marked outside",
-			content: ptr(line("uid:1000", 55000, t1) + "uid:1001\t41234\t" + ts(t1) + "\toutside\n" + "uid:1002\t80\t" + ts(t1) + "\toutside\n" +
+			content: new(line("uid:1000", 55000, t1) + "uid:1001\t41234\t" + ts(t1) + "\toutside\n" + "uid:1002\t80\t" + ts(t1) + "\toutside\n" +
 				"uid:1003\t55001\t" + ts(t1) + "\toutside\n" + "uid:1004\t41235\t" + ts(t1) + "\tinside\n" + "uid:1005\t70000\t" + ts(t1) + "\toutside\n"),
 			want:     []Entry{{"uid:1001", 41234, t1}, {"uid:1000", 55000, t1}, {"uid:1003", 55001, t1}},
 			warn:     true,
@@ -167,7 +167,7 @@ func TestOpenCorruptFiles(t *testing.T) {
 		},
 		{
 			name: "non-numeric ports",
-			content: ptr(line("uid:1000", 55000, t1) + "uid:1001\tabc\t" + ts(t1) + "\n" + "uid:1002\t-55002\t" + ts(t1) + "\n" +
+			content: new(line("uid:1000", 55000, t1) + "uid:1001\tabc\t" + ts(t1) + "\n" + "uid:1002\t-55002\t" + ts(t1) + "\n" +
 				"uid:1003\t+55003\t" + ts(t1) + "\n" + "uid:1004\t55004x\t" + ts(t1) + "\n" + "uid:1005\t0x d6d8\t" + ts(t1) + "\n" +
 				"uid:1006\t99999999999999999999999\t" + ts(t1) + "\n" + "uid:1007\t5.5e4\t" + ts(t1) + "\n"),
 			want:     []Entry{{"uid:1000", 55000, t1}},
@@ -176,14 +176,14 @@ func TestOpenCorruptFiles(t *testing.T) {
 		},
 		{
 			name:     "bad timestamps keep the port",
-			content:  ptr("uid:1000\t55000\tnot-a-time\n" + "uid:1001\t55001\t2026-13-45T99:00:00Z\n" + "uid:1002\t55002\t1700000000\n" + "uid:1003\t55003\t2026-01-02 03:04:05\n"),
+			content:  new("uid:1000\t55000\tnot-a-time\n" + "uid:1001\t55001\t2026-13-45T99:00:00Z\n" + "uid:1002\t55002\t1700000000\n" + "uid:1003\t55003\t2026-01-02 03:04:05\n"),
 			want:     []Entry{{"uid:1000", 55000, testNow}, {"uid:1001", 55001, testNow}, {"uid:1002", 55002, testNow}},
 			warn:     true,
 			warnLine: 1,
 		},
 		{
 			name:     "future timestamps clamp to now",
-			content:  ptr(line("uid:1000", 55000, testNow.Add(time.Hour)) + line("uid:1001", 55001, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)) + line("uid:1002", 55002, t1)),
+			content:  new(line("uid:1000", 55000, testNow.Add(time.Hour)) + line("uid:1001", 55001, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)) + line("uid:1002", 55002, t1)),
 			want:     []Entry{{"uid:1000", 55000, testNow}, {"uid:1001", 55001, testNow}, {"uid:1002", 55002, t1}},
 			warn:     true,
 			warnLine: 1,
@@ -198,14 +198,14 @@ func TestOpenCorruptFiles(t *testing.T) {
 		},
 		{
 			name:     "long lines",
-			content:  ptr(line("uid:1000", 55000, t1) + strings.Repeat("x", 5000) + "\n" + "uid:1001\t55001\t" + ts(t1) + strings.Repeat(" ", maxLineLen) + "\n" + line("uid:1002", 55002, t1)),
+			content:  new(line("uid:1000", 55000, t1) + strings.Repeat("x", 5000) + "\n" + "uid:1001\t55001\t" + ts(t1) + strings.Repeat(" ", maxLineLen) + "\n" + line("uid:1002", 55002, t1)),
 			want:     []Entry{{"uid:1000", 55000, t1}, {"uid:1002", 55002, t1}},
 			warn:     true,
 			warnLine: 2,
 		},
 		{
 			name: "bad user ids",
-			content: ptr(line("root", 55000, t1) + line("uid:-1", 55001, t1) + line("uid:4294967296", 55002, t1) + line("uid:01000", 55003, t1) +
+			content: new(line("root", 55000, t1) + line("uid:-1", 55001, t1) + line("uid:4294967296", 55002, t1) + line("uid:01000", 55003, t1) +
 				line("S-1-5", 55004, t1) + line("s-1-5-21-1", 55005, t1) + line("S-1-5-21-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15", 55006, t1) +
 				line("uid:", 55007, t1) + line("S-1-5-21-4294967296", 55008, t1) + line("uid:4294967295", 55009, t1) + line("S-1-5-18", 55010, t1) +
 				line("S-1-5-21-1-2-3-4-5-6-7-8-9-10-11-12-13-14", 55011, t1)),
@@ -215,14 +215,14 @@ func TestOpenCorruptFiles(t *testing.T) {
 		},
 		{
 			name:     "wrong number of fields",
-			content:  ptr("uid:1000\t55000\n" + "uid:1001\t55001\t" + ts(t1) + "\textra\n" + "# a comment\n" + line("uid:1002", 55002, t1)),
+			content:  new("uid:1000\t55000\n" + "uid:1001\t55001\t" + ts(t1) + "\textra\n" + "# a comment\n" + line("uid:1002", 55002, t1)),
 			want:     []Entry{{"uid:1002", 55002, t1}},
 			warn:     true,
 			warnLine: 1,
 		},
 		{
 			name:     "hand-edited layout",
-			content:  ptr("\uFEFF  uid:1001   055001 \t " + t1.Add(500*time.Millisecond).Format(time.RFC3339Nano) + "  \n\n \t\n" + "uid:1000\t55000\t" + t2.In(time.FixedZone("BST", 3600)).Format(time.RFC3339) + "\n" + line(sid, 55002, t3)[:len(line(sid, 55002, t3))-1]),
+			content:  new("\uFEFF  uid:1001   055001 \t " + t1.Add(500*time.Millisecond).Format(time.RFC3339Nano) + "  \n\n \t\n" + "uid:1000\t55000\t" + t2.In(time.FixedZone("BST", 3600)).Format(time.RFC3339) + "\n" + line(sid, 55002, t3)[:len(line(sid, 55002, t3))-1]),
 			want:     []Entry{{"uid:1000", 55000, t2}, {"uid:1001", 55001, t1}, {sid, 55002, t3}},
 			warn:     true,
 			warnLine: 1,
@@ -253,8 +253,8 @@ func TestOpenCorruptFiles(t *testing.T) {
 				if got, ok := s.Lookup(e.User); !ok || got.Port != e.Port {
 					t.Errorf("Lookup(%s) = %v, %v; want port %d", e.User, got, ok, e.Port)
 				}
-				if u, ok := s.UserOf(e.Port); !ok || u != e.User {
-					t.Errorf("UserOf(%d) = %q, %v; want %s", e.Port, u, ok, e.User)
+				if u, ok := s.userOf(e.Port); !ok || u != e.User {
+					t.Errorf("userOf(%d) = %q, %v; want %s", e.Port, u, ok, e.User)
 				}
 			}
 			checkFile(t, path, lo, hi, tt.want)
@@ -298,9 +298,6 @@ func TestOpenCorruptFiles(t *testing.T) {
 		})
 	}
 }
-
-// ptr returns a pointer to s.
-func ptr(s string) *string { return &s }
 
 func TestOpenLogsEachDroppedLine(t *testing.T) {
 	var b strings.Builder

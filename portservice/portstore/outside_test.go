@@ -49,8 +49,8 @@ func TestAllocateOutside(t *testing.T) {
 	if _, err := s.AllocateOutside("uid:4", 41234); !errors.Is(err, ErrTaken) {
 		t.Errorf("AllocateOutside of uid:3's port for uid:4 = %v, want ErrTaken", err)
 	}
-	if u, ok := s.UserOf(41234); !ok || u != "uid:3" {
-		t.Errorf("UserOf(41234) = %q, %v", u, ok)
+	if u, ok := s.userOf(41234); !ok || u != "uid:3" {
+		t.Errorf("userOf(41234) = %q, %v", u, ok)
 	}
 	data, _ := os.ReadFile(path)
 	if !strings.HasPrefix(string(data), "uid:3\t41234\t") || !strings.Contains(string(data), "\toutside\n") {
@@ -76,7 +76,7 @@ func TestAllocateOutside(t *testing.T) {
 	if err != nil || e.Port != 55002 {
 		t.Fatalf("Reallocate = %+v, %v; want 55002", e, err)
 	}
-	if _, ok := s3.UserOf(41234); ok {
+	if _, ok := s3.userOf(41234); ok {
 		t.Error("the outside port is still held after the move")
 	}
 	checkFile(t, path, 55000, 55002, s3.Entries())

@@ -186,8 +186,8 @@ func parseLine(line string, rng portservice.Range) (*candidate, string) {
 		return nil, "the port is not a number"
 	}
 	switch {
-	case marked && (port < MinOutside || port > 65535):
-		return nil, "the port is not one the OS hands out (" + strconv.Itoa(MinOutside) + "-65535)"
+	case marked && (port < portservice.MinPort || port > 65535):
+		return nil, "the port is not one the OS hands out (" + strconv.Itoa(portservice.MinPort) + "-65535)"
 	case !marked && !rng.Contains(port):
 		return nil, "the port is outside the range " + rng.String()
 	}
@@ -204,9 +204,6 @@ func parseLine(line string, rng portservice.Range) (*candidate, string) {
 // one the OS chose when every port of the range was unusable. Without it a port
 // outside the range (left over from another range) is dropped.
 const outsideMark = "outside"
-
-// MinOutside is the lowest port a line marked outside may hold.
-const MinOutside = 1024
 
 // appendLine appends e as a line of PortStore.txt for a port inside the range.
 func appendLine(b []byte, e Entry) []byte { return appendEntry(b, e, false) }

@@ -16,7 +16,7 @@
 // the whole store under the store's lock and writes and fsyncs it without that
 // lock. A caller whose change was already covered by another caller's write
 // returns without writing, so concurrent allocations share one fsync and
-// Lookup and UserOf never wait for the disk.
+// Lookup never waits for the disk.
 package portstore
 
 import (
@@ -101,8 +101,8 @@ func Open(opt Options) (*Store, error) {
 	if opt.Path == "" {
 		return nil, errors.New("open port store: no path")
 	}
-	rng := cmp.Or(opt.Range, portservice.DefaultRange)
-	if err := rng.Validate(); err != nil {
+	rng, err := opt.Range.OrDefault()
+	if err != nil {
 		return nil, fmt.Errorf("open port store %s: %w", opt.Path, err)
 	}
 	s := &Store{
@@ -356,16 +356,6 @@ func (s *Store) Lookup(user string) (Entry, bool) {
 	return Entry{User: user, Port: r.port, LastSeen: r.lastSeen}, true
 }
 
-// UserOf returns the user holding port.
-func (s *Store) UserOf(port int) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u, ok := s.outside[port]; ok {
-		return u, true
-	}
-	return s.ports.userOf(port)
-}
-
 // Allocate returns user's port: the one it has unless unusable (nil: none)
 // says it is unusable, else the lowest free port for which unusable is false,
 // and sets its last seen to now. A new port is on disk before Allocate returns;
@@ -440,8 +430,8 @@ func (s *Store) AllocateOutside(user string, port int) (Entry, error) {
 	if !validUser(user) {
 		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w", port, quoteStart([]byte(user)), ErrBadUser)
 	}
-	if port < MinOutside || port > 65535 {
-		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: want %d-65535", port, user, MinOutside)
+	if port < portservice.MinPort || port > 65535 {
+		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: want %d-65535", port, user, portservice.MinPort)
 	}
 	if s.ports.inRange(port) {
 		return Entry{}, fmt.Errorf("allocate port %d outside the range for %s: %w", port, user, ErrInRange)

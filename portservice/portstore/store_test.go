@@ -105,14 +105,14 @@ func TestAllocate(t *testing.T) {
 	if e, ok := s.Lookup("uid:1000"); !ok || e != again {
 		t.Errorf("Lookup = %v, %v; want %v", e, ok, again)
 	}
-	if u, ok := s.UserOf(b.Port); !ok || u != sid {
-		t.Errorf("UserOf(%d) = %q, %v", b.Port, u, ok)
+	if u, ok := s.userOf(b.Port); !ok || u != sid {
+		t.Errorf("userOf(%d) = %q, %v", b.Port, u, ok)
 	}
-	if _, ok := s.UserOf(defaultLo + 2); ok {
-		t.Errorf("UserOf a free port found a user")
+	if _, ok := s.userOf(defaultLo + 2); ok {
+		t.Errorf("userOf a free port found a user")
 	}
-	if _, ok := s.UserOf(1); ok {
-		t.Errorf("UserOf a port outside the range found a user")
+	if _, ok := s.userOf(1); ok {
+		t.Errorf("userOf a port outside the range found a user")
 	}
 	if _, ok := s.Lookup("uid:1"); ok {
 		t.Errorf("Lookup of an unknown user found it")
@@ -150,7 +150,7 @@ func TestAllocateUnusable(t *testing.T) {
 	if moved.Port != 1105 {
 		t.Errorf("uid:1 moved to %d, want 1105", moved.Port)
 	}
-	if _, ok := s.UserOf(1102); ok {
+	if _, ok := s.userOf(1102); ok {
 		t.Errorf("old port 1102 still held")
 	}
 	if got := portsOf(onDisk(t, path)); got["uid:1"] != 1105 || len(got) != 3 {
@@ -183,7 +183,7 @@ func TestReallocate(t *testing.T) {
 	if !r.LastSeen.Equal(c.now()) {
 		t.Errorf("LastSeen = %v, want %v", r.LastSeen, c.now())
 	}
-	if _, ok := s.UserOf(a.Port); ok {
+	if _, ok := s.userOf(a.Port); ok {
 		t.Errorf("old port %d still held", a.Port)
 	}
 	if got := portsOf(onDisk(t, path)); got["uid:1"] != r.Port {
@@ -360,7 +360,7 @@ func TestExpire(t *testing.T) {
 	if s.Len() != 1 {
 		t.Errorf("Len() = %d, want 1", s.Len())
 	}
-	if _, ok := s.UserOf(55000); ok {
+	if _, ok := s.userOf(55000); ok {
 		t.Errorf("expired port still held")
 	}
 	// Persisted: a fresh Open sees only uid:2.
@@ -429,8 +429,8 @@ func TestConcurrent(t *testing.T) {
 					continue
 				}
 				// Reading while others write.
-				if u, ok := s.UserOf(e.Port); !ok || u != user {
-					errs <- fmt.Errorf("UserOf(%d) = %q, %v right after %s got it", e.Port, u, ok, user)
+				if u, ok := s.userOf(e.Port); !ok || u != user {
+					errs <- fmt.Errorf("userOf(%d) = %q, %v right after %s got it", e.Port, u, ok, user)
 				}
 				if i%5 == 0 {
 					if _, err := s.Reallocate(user, nil); err != nil {

@@ -146,7 +146,7 @@ func (s *Service) allocateOutside(user peercred.User, old int, full error) (port
 		if err != nil {
 			return portstore.Entry{}, fmt.Errorf("allocate a port outside the range for %s: %w (after: %w)", user.ID, err, full)
 		}
-		if port == old || s.opt.Range.Contains(port) || port < portstore.MinOutside || s.wellKnown(port) || s.failed.has(port) {
+		if port == old || s.opt.Range.Contains(port) || port < portservice.MinPort || s.wellKnown(port) || s.failed.has(port) {
 			continue
 		}
 		e, err := s.store.AllocateOutside(user.ID, port)

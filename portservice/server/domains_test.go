@@ -29,12 +29,12 @@ func TestLoadDomains(t *testing.T) {
 		rewrites bool
 	}{
 		{"missing", nil, []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
-		{"empty", ptr(""), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
-		{"clean", ptr(good), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "3", false},
-		{"binary", ptr("\x00\xff\xfe\x01garbage\x00\n\x7f"), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
-		{"some bad lines", ptr("# version: 4\nhttps://a.example\nnot a url\n*.uk\nhttps://b.example:8443\n"), []string{"https://a.example", "https://b.example:8443"}, "4", true},
-		{"truncated", ptr("# version: 5\nhttps://a.example\nhttps://b.exa"), []string{"https://a.example", "https://b.exa"}, "5", true},
-		{"duplicates and CRLF", ptr("https://a.example\r\nhttps://a.example\r\n"), []string{"https://a.example"}, "", true},
+		{"empty", new(""), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
+		{"clean", new(good), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "3", false},
+		{"binary", new("\x00\xff\xfe\x01garbage\x00\n\x7f"), []string{"https://my.esr.nhs.uk", "https://*.spineservices.nhs.uk"}, "builtin-1", true},
+		{"some bad lines", new("# version: 4\nhttps://a.example\nnot a url\n*.uk\nhttps://b.example:8443\n"), []string{"https://a.example", "https://b.example:8443"}, "4", true},
+		{"truncated", new("# version: 5\nhttps://a.example\nhttps://b.exa"), []string{"https://a.example", "https://b.exa"}, "5", true},
+		{"duplicates and CRLF", new("https://a.example\r\nhttps://a.example\r\n"), []string{"https://a.example"}, "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,8 +70,6 @@ func TestLoadDomains(t *testing.T) {
 		})
 	}
 }
-
-func ptr(s string) *string { return &s }
 
 // A DomainList policy is put in force while the service runs: registered
 // agents are sent it, /api/versioninfo names the policy, DomainList.txt is

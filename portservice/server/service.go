@@ -16,7 +16,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,8 +107,8 @@ func New(opt Options) (*Service, error) {
 	if len(opt.Ports) == 0 {
 		opt.Ports = portservice.DefaultPorts
 	}
-	opt.Range = cmp.Or(opt.Range, portservice.DefaultRange)
-	if err := opt.Range.Validate(); err != nil {
+	var err error
+	if opt.Range, err = opt.Range.OrDefault(); err != nil {
 		return nil, err
 	}
 	for _, p := range opt.Ports {
