@@ -1,8 +1,8 @@
 // Package cardinfo describes a smartcard as the API shows it: it reads a
 // card's identity, makes the api.Card that pages see, and names the API
-// error code of an error from PC/SC, the card or a signing session. The
-// agent, `cardbridge card` and `cardbridge doctor` share it, so that each
-// shows a card, and what went wrong with it, alike.
+// error code of an error from PC/SC, the card, a signing session or Web
+// eID. The agent, `cardbridge card` and `cardbridge doctor` share it, so
+// that each shows a card, and what went wrong with it, alike.
 package cardinfo
 
 import (
@@ -16,6 +16,7 @@ import (
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
+	"github.com/cardbridge/cardbridge/webeid"
 )
 
 // ReadIdentity reads the identity of the card in reader on a PC/SC
@@ -40,6 +41,14 @@ func ReadIdentity(ctx context.Context, reader string) (*piv.Identity, error) {
 	return id, err
 }
 
+// Read reads the identity of the card in r on a connection of its own
+// (ReadIdentity) and describes it (NewCard), as `cardbridge card` and
+// `cardbridge doctor` show it.
+func Read(ctx context.Context, r pcsc.Reader) api.Card {
+	id, err := ReadIdentity(ctx, r.Name)
+	return NewCard(r.Name, r.ATR, id, err)
+}
+
 // NewCard describes a card in reader with the given ATR; id may be nil when
 // the identity has not been (or could not be) read, and readErr says why.
 func NewCard(reader string, atr []byte, id *piv.Identity, readErr error) api.Card {
@@ -53,7 +62,7 @@ func NewCard(reader string, atr []byte, id *piv.Identity, readErr error) api.Car
 		}
 	}
 	if readErr != nil {
-		e := FromError(readErr)
+		e := fromError(readErr)
 		c.Error = &e
 	}
 	return c
@@ -66,9 +75,16 @@ var ErrPINCancelled = errors.New("PIN entry cancelled")
 // request could wait, or the agent is restarting.
 var ErrBusy = errors.New("the card is busy signing for another request")
 
-// CodeOf classifies err by the sentinel errors it wraps, for the API.
+// CodeOf classifies err by the sentinel errors it wraps, for the API: those
+// of PC/SC, the card, a signing session and Web eID (WRONG_CARD for a
+// certificate that is not the card's, BAD_REQUEST for a request Web eID
+// cannot sign); any other error, such as agent.ErrNoPINPrompt, is INTERNAL.
 func CodeOf(err error) api.Code {
 	switch {
+	case errors.Is(err, webeid.ErrCertificateMismatch):
+		return api.CodeWrongCard
+	case errors.Is(err, webeid.ErrInvalidInput):
+		return api.CodeBadRequest
 	case errors.Is(err, pcsc.ErrUnavailable):
 		return api.CodePCSCUnavailable
 	case errors.Is(err, pcsc.ErrNoReader):
@@ -93,7 +109,7 @@ func CodeOf(err error) api.Code {
 	return api.CodeInternal
 }
 
-// FromError makes the error object for err.
-func FromError(err error) api.Error {
+// fromError makes the error object for err.
+func fromError(err error) api.Error {
 	return api.Error{Code: CodeOf(err), Message: err.Error()}
 }

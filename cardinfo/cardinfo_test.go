@@ -11,6 +11,7 @@ import (
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
+	"github.com/cardbridge/cardbridge/webeid"
 )
 
 func TestCodeOf(t *testing.T) {
@@ -30,6 +31,8 @@ func TestCodeOf(t *testing.T) {
 		{fmt.Errorf("pinentry: %w", ErrPINCancelled), api.CodePINCancelled},
 		{fmt.Errorf("wait for the card: %w", ErrBusy), api.CodeBusy},
 		{fmt.Errorf("verify: %w", &piv.WrongPINError{Retries: 1}), api.CodeWrongPIN},
+		{fmt.Errorf("sign: %w", webeid.ErrCertificateMismatch), api.CodeWrongCard},
+		{fmt.Errorf("origin: %w", webeid.ErrInvalidInput), api.CodeBadRequest},
 		{errors.New("something else"), api.CodeInternal},
 	}
 	for _, c := range cases {
@@ -37,8 +40,8 @@ func TestCodeOf(t *testing.T) {
 			if got := CodeOf(c.err); got != c.want {
 				t.Errorf("CodeOf(%v) = %s, want %s", c.err, got, c.want)
 			}
-			if e := FromError(c.err); e.Code != c.want || e.Message != c.err.Error() {
-				t.Errorf("FromError(%v) = %+v", c.err, e)
+			if e := fromError(c.err); e.Code != c.want || e.Message != c.err.Error() {
+				t.Errorf("fromError(%v) = %+v", c.err, e)
 			}
 		})
 	}

@@ -72,7 +72,7 @@ func TestExplainByCode(t *testing.T) {
 		{piv.ErrPINBlocked, "locked"},
 		{fmt.Errorf("something new"), "could not be read"},
 	} {
-		p := Explain(FromError(tc.err))
+		p := Explain(fromError(tc.err))
 		if !strings.Contains(p.What, tc.what) || p.Advice == "" {
 			t.Errorf("%v explained as %+v, want %q", tc.err, p, tc.what)
 		}

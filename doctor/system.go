@@ -75,10 +75,7 @@ func dialLoopback(ctx context.Context, _, addr string) (net.Conn, error) {
 func (*System) Readers(ctx context.Context) ([]pcsc.Reader, error) { return pcsc.Readers(ctx) }
 
 // ReadCard reads the identity of the card in r, as `cardbridge card` does.
-func (*System) ReadCard(ctx context.Context, r pcsc.Reader) api.Card {
-	id, err := cardinfo.ReadIdentity(ctx, r.Name)
-	return cardinfo.NewCard(r.Name, r.ATR, id, err)
-}
+func (*System) ReadCard(ctx context.Context, r pcsc.Reader) api.Card { return cardinfo.Read(ctx, r) }
 
 // Local GETs http://localhost:port/path on loopback.
 func (s *System) Local(ctx context.Context, port int, path string) (int, []byte, error) {

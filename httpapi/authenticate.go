@@ -98,10 +98,11 @@ func pageOrigin(w http.ResponseWriter, r *http.Request, what string) (origin str
 }
 
 // signingFailed logs why a signing request failed (msg, e.g. "authentication
-// failed") and answers the error with its API code.
+// failed") and answers the error with its API code (signingCode) and the
+// HTTP status for it, naming the --pinentry flag when no PIN prompt is
+// configured.
 func (s *Server) signingFailed(w http.ResponseWriter, msg, origin string, err error) {
-	code := codeOf(err)
-	s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg(msg)
+	code := s.signingCode(msg, origin, err)
 	text := err.Error()
 	if errors.Is(err, agent.ErrNoPINPrompt) {
 		text += " (--pinentry)"
@@ -109,20 +110,13 @@ func (s *Server) signingFailed(w http.ResponseWriter, msg, origin string, err er
 	localhttp.WriteError(w, statusOf(code), code, text)
 }
 
-// codeOf is the API error code of a signing error: WRONG_CARD for a
-// certificate that is not the card's, BAD_REQUEST for a request Web eID
-// cannot sign, INTERNAL when no PIN prompt is configured, else the card's
-// or PC/SC's code.
-func codeOf(err error) api.Code {
-	switch {
-	case errors.Is(err, webeid.ErrCertificateMismatch):
-		return api.CodeWrongCard
-	case errors.Is(err, webeid.ErrInvalidInput):
-		return api.CodeBadRequest
-	case errors.Is(err, agent.ErrNoPINPrompt):
-		return api.CodeInternal
-	}
-	return cardinfo.CodeOf(err)
+// signingCode logs why a signing request failed (msg) and returns the
+// error's API code (cardinfo.CodeOf): every signing error, over HTTP
+// (signingFailed) and on the signing hub, is classified and logged here.
+func (s *Server) signingCode(msg, origin string, err error) api.Code {
+	code := cardinfo.CodeOf(err)
+	s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg(msg)
+	return code
 }
 
 // statusOf is the HTTP status for an API error code.

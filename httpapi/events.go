@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cardbridge/cardbridge/agent"
+	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/localhttp"
 )
 
@@ -61,7 +62,7 @@ func (f *frames) get(ev *agent.Event) (*websocket.PreparedMessage, error) {
 // writes), so no HTTP server state stays behind for a long-lived client.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
-		localhttp.WriteError(w, http.StatusBadRequest, "BAD_REQUEST", "this endpoint is a WebSocket")
+		localhttp.WriteError(w, http.StatusBadRequest, api.CodeBadRequest, "this endpoint is a WebSocket")
 		return
 	}
 	// The upgrader writes its own answer; carry the Guard's headers over.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cardbridge/cardbridge/agent"
 	"github.com/cardbridge/cardbridge/api"
-	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/signalr"
 )
@@ -112,9 +111,6 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 	// The user is asked for the PIN, which the card verifies; then the card
 	// signs each payload.
 	signer, err := s.opt.Backend.OpenSigner(ctx, origin)
-	if errors.Is(err, agent.ErrNoPINPrompt) {
-		return nil, &signalr.HubError{Message: err.Error(), Data: map[string]string{"code": string(api.CodeInternal)}}
-	}
 	if err == nil {
 		resp.Certificate = base64.StdEncoding.EncodeToString(signer.Certificate().Raw)
 		err = signPayloads(ctx, signer, hash, req, data, &resp)
@@ -123,13 +119,16 @@ func (s *Server) invokeHub(ctx context.Context, c *signalr.Conn, hub, method str
 		}
 	}
 	if err != nil {
-		code := cardinfo.CodeOf(err)
-		s.log.Warn().Str("origin", origin).Str("code", string(code)).Err(err).Msg("requestToSign failed")
+		code := s.signingCode("requestToSign failed", origin, err)
 		if code == api.CodeNoCard || code == api.CodeNoReader {
 			return signResponse{StatusCode: statusNoCertificate, StatusString: "No X.509 Signing certificate found", Message: err.Error(), Timestamp: now,
 				Signatures: []signature{}, FailedSignatures: []failedSignature{}}, nil
 		}
-		return nil, &signalr.HubError{Message: string(code) + ": " + err.Error(), Data: map[string]string{"code": string(code)}}
+		msg := string(code) + ": " + err.Error()
+		if errors.Is(err, agent.ErrNoPINPrompt) {
+			msg = err.Error() // the hub has answered this one without its code
+		}
+		return nil, &signalr.HubError{Message: msg, Data: map[string]string{"code": string(code)}}
 	}
 	s.log.Info().Str("origin", origin).Int("signed", len(resp.Signatures)).Int("failed", len(resp.FailedSignatures)).Msg("requestToSign done")
 	return resp, nil

@@ -2,6 +2,7 @@ package localhttp
 
 import (
 	"bytes"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -130,7 +131,8 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, no *refusal) {
 			rf.Time, rf.Code, rf.Reason, rf.Caller = time.Now(), no.code, no.reason, u.ID
 			l.g.onRefuse(rf)
 		}
-		body := `{"error":{"code":"` + string(no.code) + `","message":"` + no.message + `"}}` + "\n"
+		b, _ := json.Marshal(api.ErrorBody{Error: api.Error{Code: no.code, Message: no.message}}) // cannot fail
+		body := string(b) + "\n"
 		_ = c.SetWriteDeadline(time.Now().Add(turnAwayWait))
 		_, _ = c.Write([]byte("HTTP/1.1 " + strconv.Itoa(no.status) + " " + http.StatusText(no.status) + "\r\n" +
 			"Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nConnection: close\r\n" +

@@ -83,7 +83,7 @@ func runE2E(t *testing.T, transport, wantTransport string, subscribe bool) {
 	}
 	const payload = "eyJhbGdvcml0aG0iOiJSUzI1NiIsInJlcXVlc3RUeXBlIjoxLCJ2ZXJzaW9uIjoxLCJmbGFncyI6MCwicGF5bG9hZHMiOlt7ImlkIjoiMSIsInBheWxvYWQiOiJhR1ZzYkc4PSJ9XX0="
 	config, _ := json.Marshal(map[string]any{
-		"agent":     "http://localhost:" + itoa(port),
+		"agent":     "http://localhost:" + strconv.Itoa(port),
 		"transport": transport,
 		"subscribe": subscribe,
 		"payload":   payload,
@@ -244,7 +244,7 @@ func TestProxyE2E(t *testing.T) {
 		return map[string]any{"echo": args, "origin": c.Origin()}, nil
 	}
 	_, port := serveE2E(t, testGuard(list), invoke)
-	agent := "http://localhost:" + itoa(port)
+	agent := "http://localhost:" + strconv.Itoa(port)
 	page := strings.Replace(proxyPage, "/*AGENT*/null", strconv.Quote(agent), 1)
 	ps.HandleHTML(host, "/", page)
 	ps.HandleHTML(stranger, "/", page)
@@ -280,7 +280,7 @@ func TestProxyE2E(t *testing.T) {
 func TestProxyScript(t *testing.T) {
 	list, _ := domainlist.Parse([]byte("https://my.esr.nhs.uk\n"))
 	_, port := serveE2E(t, testGuard(list), nil)
-	agent := "http://localhost:" + itoa(port)
+	agent := "http://localhost:" + strconv.Itoa(port)
 	get := func(method, path string, hdr map[string]string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, agent+path, nil)
@@ -341,9 +341,4 @@ func TestProxyScript(t *testing.T) {
 			t.Errorf("%s: %d, want %d", name, resp.StatusCode, tc.status)
 		}
 	}
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

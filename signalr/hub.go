@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/cardbridge/cardbridge/api"
 )
 
 // Bounds of a hub invocation.
@@ -121,12 +123,12 @@ func idField(raw json.RawMessage) (string, error) {
 func (s *Server) send(w http.ResponseWriter, r *http.Request, c *Conn) {
 	vals := r.PostForm["data"]
 	if len(vals) != 1 {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "signalr send: want one form field data")
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "signalr send: want one form field data")
 		return
 	}
 	inv, err := parseInvocation([]byte(vals[0]))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "signalr send: "+err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "signalr send: "+err.Error())
 		return
 	}
 	hub, ok := s.hubs[strings.ToLower(inv.Hub)]

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cardbridge/cardbridge/api"
 )
 
 // serveProxy answers GET /signalr/hubs (and its other name, /signalr/js):
@@ -29,12 +31,12 @@ import (
 func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, base string) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, codeBadRequest, "signalr hubs: method must be GET")
+		writeError(w, http.StatusMethodNotAllowed, api.CodeBadRequest, "signalr hubs: method must be GET")
 		return
 	}
 	if origin, ok := refererOrigin(r); ok && r.Header.Get("Origin") == "" && !s.allowOrigin(origin) && origin != "http://"+r.Host {
 		s.log.Warn().Str("referer", origin).Str("remote", r.RemoteAddr).Msg("refused the hub proxy script to a page whose origin is not on the DomainList")
-		writeError(w, http.StatusForbidden, codeOriginNotAllowed, "signalr hubs: origin not allowed")
+		writeError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "signalr hubs: origin not allowed")
 		return
 	}
 	b := s.proxyScript("http://" + r.Host + base)

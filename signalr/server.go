@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardbridge/cardbridge/api"
 	"github.com/rs/zerolog"
 )
 
@@ -225,7 +226,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	base, endpoint := splitEndpoint(r.URL.Path)
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		h.Set("Allow", "GET, POST")
-		writeError(w, http.StatusMethodNotAllowed, codeBadRequest, "signalr: method "+r.Method+" not allowed")
+		writeError(w, http.StatusMethodNotAllowed, api.CodeBadRequest, "signalr: method "+r.Method+" not allowed")
 		return
 	}
 	switch endpoint {
@@ -236,11 +237,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "send", "abort":
 		if r.Method != http.MethodPost {
 			h.Set("Allow", "POST")
-			writeError(w, http.StatusMethodNotAllowed, codeBadRequest, "signalr "+endpoint+": method must be POST")
+			writeError(w, http.StatusMethodNotAllowed, api.CodeBadRequest, "signalr "+endpoint+": method must be POST")
 			return
 		}
 	default:
-		writeError(w, http.StatusNotFound, codeBadRequest, "signalr: no such endpoint: "+r.URL.Path)
+		writeError(w, http.StatusNotFound, api.CodeBadRequest, "signalr: no such endpoint: "+r.URL.Path)
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -248,11 +249,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "signalr "+endpoint+": malformed query string")
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "signalr "+endpoint+": malformed query string")
 		return
 	}
 	if _, ok := q["callback"]; ok {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "signalr "+endpoint+": JSONP is not supported; use CORS")
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "signalr "+endpoint+": JSONP is not supported; use CORS")
 		return
 	}
 	if endpoint == "ping" {
@@ -260,7 +261,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.isClosed() {
-		writeError(w, http.StatusServiceUnavailable, codeBusy, "signalr "+endpoint+": server stopping")
+		writeError(w, http.StatusServiceUnavailable, api.CodeBusy, "signalr "+endpoint+": server stopping")
 		return
 	}
 	if endpoint == "negotiate" {
@@ -295,24 +296,24 @@ var supportedProtocols = map[string]bool{"1.3": true, "1.4": true, "1.5": true, 
 func (s *Server) negotiate(w http.ResponseWriter, r *http.Request, base string, q url.Values) {
 	proto, err := single(q, "clientProtocol")
 	if err != nil || !supportedProtocols[proto] {
-		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("signalr negotiate: unsupported clientProtocol %q (supported: 1.3 to 2.1)", truncate(proto, 16)))
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("signalr negotiate: unsupported clientProtocol %q (supported: 1.3 to 2.1)", truncate(proto, 16)))
 		return
 	}
 	hubs, err := s.connectionHubs(q)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "signalr negotiate: "+err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "signalr negotiate: "+err.Error())
 		return
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		// A cross-site request without Origin is an <img> or <script>
 		// include, never the SignalR client, which uses CORS.
-		writeError(w, http.StatusForbidden, codeOriginNotAllowed, "signalr negotiate: cross-site request without Origin")
+		writeError(w, http.StatusForbidden, api.CodeOriginNotAllowed, "signalr negotiate: cross-site request without Origin")
 		return
 	}
 	c, err := s.newConn(origin, hubs)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, codeBusy, "signalr negotiate: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, api.CodeBusy, "signalr negotiate: "+err.Error())
 		return
 	}
 	s.log.Debug().Str("conn", c.id).Str("origin", origin).Str("protocol", proto).Msg("negotiated")
@@ -495,43 +496,43 @@ func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, endpoint stri
 	op := "signalr " + endpoint
 	token, err := single(q, "connectionToken")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, op+": "+err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, op+": "+err.Error())
 		return
 	}
 	if token == "" {
-		writeError(w, http.StatusBadRequest, codeBadRequest, op+": missing connection token")
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, op+": missing connection token")
 		return
 	}
 	transport, _ := single(q, "transport")
 	if transport != longPolling && transport != serverSentEvents {
-		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("%s: unsupported transport %q (longPolling or serverSentEvents)", op, truncate(transport, 32)))
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("%s: unsupported transport %q (longPolling or serverSentEvents)", op, truncate(transport, 32)))
 		return
 	}
 	if _, err := s.connectionHubs(q); err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, op+": "+err.Error())
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, op+": "+err.Error())
 		return
 	}
 	c := s.lookup(token)
 	if c == nil {
-		writeError(w, http.StatusForbidden, codeBadRequest, op+": unknown or expired connection token")
+		writeError(w, http.StatusForbidden, api.CodeBadRequest, op+": unknown or expired connection token")
 		return
 	}
 	if origin := r.Header.Get("Origin"); origin != c.origin {
 		s.log.Warn().Str("conn", c.id).Str("origin", origin).Str("negotiated", c.origin).Msg("connection token used from another origin")
-		writeError(w, http.StatusForbidden, codeOriginNotAllowed, op+": the connection belongs to another origin")
+		writeError(w, http.StatusForbidden, api.CodeOriginNotAllowed, op+": the connection belongs to another origin")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, fmt.Sprintf("%s: request body larger than %d bytes", op, tooLarge.Limit))
+			writeError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest, fmt.Sprintf("%s: request body larger than %d bytes", op, tooLarge.Limit))
 			return
 		}
-		writeError(w, http.StatusBadRequest, codeBadRequest, op+": malformed form body")
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, op+": malformed form body")
 		return
 	}
 	if !c.enter(s.now()) {
-		writeError(w, http.StatusForbidden, codeBadRequest, op+": unknown or expired connection token")
+		writeError(w, http.StatusForbidden, api.CodeBadRequest, op+": unknown or expired connection token")
 		return
 	}
 	defer func() { c.leave(s.now()) }()
@@ -547,14 +548,14 @@ func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, endpoint stri
 	case "reconnect", "poll":
 		cursor, err := parseCursor(r)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, codeBadRequest, op+": "+err.Error())
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, op+": "+err.Error())
 			return
 		}
 		switch {
 		case transport == serverSentEvents && endpoint == "reconnect":
 			s.stream(w, r, c, cursor, false)
 		case transport == serverSentEvents:
-			writeError(w, http.StatusBadRequest, codeBadRequest, op+": serverSentEvents does not poll")
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, op+": serverSentEvents does not poll")
 		default:
 			s.poll(w, r, c, cursor)
 		}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/api"
 )
 
 const testOrigin = "https://my.esr.nhs.uk"
@@ -110,9 +112,9 @@ func (a answer) json(t *testing.T) map[string]any {
 }
 
 // errorCode checks that a is cardbridge's error body and returns its code.
-func (a answer) errorCode(t *testing.T) string {
+func (a answer) errorCode(t *testing.T) api.Code {
 	t.Helper()
-	var b errorBody
+	var b api.ErrorBody
 	if err := json.Unmarshal(a.body, &b); err != nil || b.Error.Code == "" || b.Error.Message == "" {
 		t.Fatalf("answer %d %q is not an error body", a.status, a.body)
 	}
@@ -272,7 +274,7 @@ func TestProtocolLongPolling(t *testing.T) {
 		{"POST", "poll"}, {"POST", "send"}, {"GET", "start"}, {"POST", "connect"}, {"POST", "reconnect"}, {"POST", "abort"},
 	} {
 		a := c.do(ep.method, ep.endpoint, c.query(ep.endpoint), url.Values{"data": {`{"H":"signinghub","M":"requestToSign","A":[],"I":1}`}})
-		if a.status != http.StatusForbidden || a.errorCode(t) != codeBadRequest {
+		if a.status != http.StatusForbidden || a.errorCode(t) != api.CodeBadRequest {
 			t.Errorf("%s after abort: %d %s, want 403", ep.endpoint, a.status, a.body)
 		}
 	}
@@ -373,7 +375,7 @@ func TestProtocolVersions(t *testing.T) {
 		q := c.query("negotiate")
 		q.Set("clientProtocol", v)
 		a := c.do("GET", "negotiate", q, nil)
-		if a.status != http.StatusBadRequest || a.errorCode(t) != codeBadRequest {
+		if a.status != http.StatusBadRequest || a.errorCode(t) != api.CodeBadRequest {
 			t.Errorf("clientProtocol %q: %d %s, want 400", v, a.status, a.body)
 		}
 	}
@@ -468,39 +470,39 @@ func TestBadInputs(t *testing.T) {
 		form     url.Values
 		origin   *string
 		status   int
-		code     string
+		code     api.Code
 	}{
-		{name: "unknown hub in connectionData", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `[{"name":"nohub"}]`) }, status: 400, code: codeBadRequest},
-		{name: "duplicate hub in connectionData", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `[{"name":"signinghub"},{"name":"SigningHub"}]`) }, status: 400, code: codeBadRequest},
-		{name: "connectionData not JSON", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `[{"name":`) }, status: 400, code: codeBadRequest},
-		{name: "connectionData wrong type", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `{"name":"signinghub"}`) }, status: 400, code: codeBadRequest},
-		{name: "oversized connectionData", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", big) }, status: 400, code: codeBadRequest},
-		{name: "oversized connectionData on send", method: "POST", endpoint: "send", edit: func(q url.Values) { q.Set("connectionData", big) }, form: url.Values{"data": {`{"H":"signinghub","M":"void","I":0}`}}, status: 400, code: codeBadRequest},
-		{name: "JSONP", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("callback", "cb") }, status: 400, code: codeBadRequest},
-		{name: "missing token", method: "POST", endpoint: "send", edit: func(q url.Values) { q.Del("connectionToken") }, form: url.Values{"data": {`{}`}}, status: 400, code: codeBadRequest},
-		{name: "empty token", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("connectionToken", "") }, status: 400, code: codeBadRequest},
-		{name: "two tokens", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Add("connectionToken", token) }, status: 400, code: codeBadRequest},
-		{name: "unknown token", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("connectionToken", otherToken(token)) }, status: 403, code: codeBadRequest},
-		{name: "huge token", method: "GET", endpoint: "start", edit: func(q url.Values) { q.Set("connectionToken", strings.Repeat("A", 4000)) }, status: 403, code: codeBadRequest},
-		{name: "token from another origin", method: "GET", endpoint: "start", origin: ptr("https://evil.example"), status: 403, code: codeOriginNotAllowed},
-		{name: "token without origin", method: "GET", endpoint: "start", origin: ptr(""), status: 403, code: codeOriginNotAllowed},
-		{name: "webSockets transport", method: "GET", endpoint: "connect", edit: func(q url.Values) { q.Set("transport", "webSockets") }, status: 400, code: codeBadRequest},
-		{name: "foreverFrame transport", method: "GET", endpoint: "connect", edit: func(q url.Values) { q.Set("transport", "foreverFrame") }, status: 400, code: codeBadRequest},
-		{name: "no transport", method: "GET", endpoint: "start", edit: func(q url.Values) { q.Del("transport") }, status: 400, code: codeBadRequest},
-		{name: "missing data", method: "POST", endpoint: "send", form: url.Values{}, status: 400, code: codeBadRequest},
-		{name: "two data fields", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","I":0}`, `{"H":"signinghub","M":"void","I":1}`}}, status: 400, code: codeBadRequest},
-		{name: "malformed data", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":`}}, status: 400, code: codeBadRequest},
-		{name: "data is an array", method: "POST", endpoint: "send", form: url.Values{"data": {`[1,2]`}}, status: 400, code: codeBadRequest},
-		{name: "data without I", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","A":[]}`}}, status: 400, code: codeBadRequest},
-		{name: "data with A an object", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","A":{},"I":0}`}}, status: 400, code: codeBadRequest},
-		{name: "data with trailing garbage", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","I":0}}`}}, status: 400, code: codeBadRequest},
-		{name: "oversized body", method: "POST", endpoint: "send", form: url.Values{"data": {strings.Repeat("x", maxBody)}}, status: 413, code: codeBadRequest},
-		{name: "send with GET", method: "GET", endpoint: "send", status: 405, code: codeBadRequest},
-		{name: "abort with GET", method: "GET", endpoint: "abort", status: 405, code: codeBadRequest},
-		{name: "PUT", method: "PUT", endpoint: "negotiate", status: 405, code: codeBadRequest},
-		{name: "unknown endpoint", method: "GET", endpoint: "hubz", status: 404, code: codeBadRequest},
-		{name: "malformed messageId", method: "POST", endpoint: "poll", form: url.Values{"messageId": {"d-1,2|x"}}, status: 400, code: codeBadRequest},
-		{name: "poll over serverSentEvents", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("transport", serverSentEvents) }, status: 400, code: codeBadRequest},
+		{name: "unknown hub in connectionData", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `[{"name":"nohub"}]`) }, status: 400, code: api.CodeBadRequest},
+		{name: "duplicate hub in connectionData", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `[{"name":"signinghub"},{"name":"SigningHub"}]`) }, status: 400, code: api.CodeBadRequest},
+		{name: "connectionData not JSON", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `[{"name":`) }, status: 400, code: api.CodeBadRequest},
+		{name: "connectionData wrong type", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", `{"name":"signinghub"}`) }, status: 400, code: api.CodeBadRequest},
+		{name: "oversized connectionData", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("connectionData", big) }, status: 400, code: api.CodeBadRequest},
+		{name: "oversized connectionData on send", method: "POST", endpoint: "send", edit: func(q url.Values) { q.Set("connectionData", big) }, form: url.Values{"data": {`{"H":"signinghub","M":"void","I":0}`}}, status: 400, code: api.CodeBadRequest},
+		{name: "JSONP", method: "GET", endpoint: "negotiate", edit: func(q url.Values) { q.Set("callback", "cb") }, status: 400, code: api.CodeBadRequest},
+		{name: "missing token", method: "POST", endpoint: "send", edit: func(q url.Values) { q.Del("connectionToken") }, form: url.Values{"data": {`{}`}}, status: 400, code: api.CodeBadRequest},
+		{name: "empty token", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("connectionToken", "") }, status: 400, code: api.CodeBadRequest},
+		{name: "two tokens", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Add("connectionToken", token) }, status: 400, code: api.CodeBadRequest},
+		{name: "unknown token", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("connectionToken", otherToken(token)) }, status: 403, code: api.CodeBadRequest},
+		{name: "huge token", method: "GET", endpoint: "start", edit: func(q url.Values) { q.Set("connectionToken", strings.Repeat("A", 4000)) }, status: 403, code: api.CodeBadRequest},
+		{name: "token from another origin", method: "GET", endpoint: "start", origin: new("https://evil.example"), status: 403, code: api.CodeOriginNotAllowed},
+		{name: "token without origin", method: "GET", endpoint: "start", origin: new(""), status: 403, code: api.CodeOriginNotAllowed},
+		{name: "webSockets transport", method: "GET", endpoint: "connect", edit: func(q url.Values) { q.Set("transport", "webSockets") }, status: 400, code: api.CodeBadRequest},
+		{name: "foreverFrame transport", method: "GET", endpoint: "connect", edit: func(q url.Values) { q.Set("transport", "foreverFrame") }, status: 400, code: api.CodeBadRequest},
+		{name: "no transport", method: "GET", endpoint: "start", edit: func(q url.Values) { q.Del("transport") }, status: 400, code: api.CodeBadRequest},
+		{name: "missing data", method: "POST", endpoint: "send", form: url.Values{}, status: 400, code: api.CodeBadRequest},
+		{name: "two data fields", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","I":0}`, `{"H":"signinghub","M":"void","I":1}`}}, status: 400, code: api.CodeBadRequest},
+		{name: "malformed data", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":`}}, status: 400, code: api.CodeBadRequest},
+		{name: "data is an array", method: "POST", endpoint: "send", form: url.Values{"data": {`[1,2]`}}, status: 400, code: api.CodeBadRequest},
+		{name: "data without I", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","A":[]}`}}, status: 400, code: api.CodeBadRequest},
+		{name: "data with A an object", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","A":{},"I":0}`}}, status: 400, code: api.CodeBadRequest},
+		{name: "data with trailing garbage", method: "POST", endpoint: "send", form: url.Values{"data": {`{"H":"signinghub","M":"void","I":0}}`}}, status: 400, code: api.CodeBadRequest},
+		{name: "oversized body", method: "POST", endpoint: "send", form: url.Values{"data": {strings.Repeat("x", maxBody)}}, status: 413, code: api.CodeBadRequest},
+		{name: "send with GET", method: "GET", endpoint: "send", status: 405, code: api.CodeBadRequest},
+		{name: "abort with GET", method: "GET", endpoint: "abort", status: 405, code: api.CodeBadRequest},
+		{name: "PUT", method: "PUT", endpoint: "negotiate", status: 405, code: api.CodeBadRequest},
+		{name: "unknown endpoint", method: "GET", endpoint: "hubz", status: 404, code: api.CodeBadRequest},
+		{name: "malformed messageId", method: "POST", endpoint: "poll", form: url.Values{"messageId": {"d-1,2|x"}}, status: 400, code: api.CodeBadRequest},
+		{name: "poll over serverSentEvents", method: "POST", endpoint: "poll", edit: func(q url.Values) { q.Set("transport", serverSentEvents) }, status: 400, code: api.CodeBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, ts)
@@ -530,8 +532,6 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("after bad inputs: %s", a.body)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // otherToken returns a token one character away from tok.
 func otherToken(tok string) string {
@@ -672,7 +672,7 @@ func TestMaxConns(t *testing.T) {
 	}
 	c5 := newClient(t, ts)
 	a := c5.do("GET", "negotiate", c5.query("negotiate"), nil)
-	if a.status != http.StatusServiceUnavailable || a.errorCode(t) != codeBusy {
+	if a.status != http.StatusServiceUnavailable || a.errorCode(t) != api.CodeBusy {
 		t.Errorf("negotiate on a full server: %d %s", a.status, a.body)
 	}
 	s.Close() // ends the polls

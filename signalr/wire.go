@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/cardbridge/cardbridge/api"
 )
 
 // negotiateResponse is negotiate's answer, with SignalR 2's member names.
@@ -50,29 +52,14 @@ type clientInvocation struct {
 	A []any  `json:"A"`
 }
 
-// Error codes of cardbridge's API (package api) used here.
-const (
-	codeBadRequest       = "BAD_REQUEST"
-	codeOriginNotAllowed = "ORIGIN_NOT_ALLOWED"
-	codeBusy             = "BUSY"
-)
-
-// errorBody is cardbridge's error answer: {"error":{"code","message"}}.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // writeError answers with status and cardbridge's error body.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, message
-	writeJSON(w, status, b)
+func writeError(w http.ResponseWriter, status int, code api.Code, message string) {
+	writeJSON(w, status, api.ErrorBody{Error: api.Error{Code: code, Message: message}})
 }
 
-// writeJSON answers with status and v as JSON.
+// writeJSON answers with status and v as JSON. It is not localhttp.WriteJSON,
+// which ends the body with a newline: SignalR's answers are ASP.NET SignalR's
+// bytes, without one (the tests compare them byte for byte).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

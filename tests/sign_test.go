@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -96,16 +97,6 @@ type pinsKey struct{}
 // session's *pins answers it.
 func promptFromContext(ctx context.Context, req agent.PINRequest) ([]byte, error) {
 	return ctx.Value(pinsKey{}).(*pins).prompt(ctx, req)
-}
-
-func itoa(i int) string {
-	if i < 0 {
-		return "-" + itoa(-i)
-	}
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 const testNonce = "12345678123456781234567812345678912356789123"
@@ -361,7 +352,7 @@ func TestSignAsksForThePINEverySession(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &testutil.Buffer{}
 			core, sub := runCoreLog(t, zerolog.New(log).Level(zerolog.DebugLevel))
-			c, _, _ := newCard(t, testCard{uuid: "555000000" + itoa(300+i), alg: "p256", pinResetSW: tc.resetSW})
+			c, _, _ := newCard(t, testCard{uuid: "555000000" + strconv.Itoa(300+i), alg: "p256", pinResetSW: tc.resetSW})
 			insert(t, c, 0)
 			waitIdentified(t, sub)
 			p := &pins{answers: []string{"123456", "123456"}}
@@ -381,7 +372,7 @@ func TestSignAsksForThePINEverySession(t *testing.T) {
 			}
 			checkNotVerified(t, c)
 			checkNoCardEvents(t, sub)
-			if card := core.Card(context.Background()); card.UUID != "555000000"+itoa(300+i) {
+			if card := core.Card(context.Background()); card.UUID != "555000000"+strconv.Itoa(300+i) {
 				t.Errorf("after the sessions the agent's card is %+v", card)
 			}
 			logged := log.String()
@@ -404,7 +395,7 @@ func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
 	for i, tc := range pinResetCards {
 		t.Run(tc.name, func(t *testing.T) {
 			core, sub := runCore(t)
-			c, _, _ := newCard(t, testCard{uuid: "555000000" + itoa(310+i), alg: "p256", pinResetSW: tc.resetSW})
+			c, _, _ := newCard(t, testCard{uuid: "555000000" + strconv.Itoa(310+i), alg: "p256", pinResetSW: tc.resetSW})
 			insert(t, c, 0)
 			waitIdentified(t, sub)
 
@@ -453,7 +444,7 @@ func TestSignCardRemovedAtThePrompt(t *testing.T) {
 	for i, tc := range pinResetCards {
 		t.Run(tc.name, func(t *testing.T) {
 			core, sub := runCore(t)
-			c, _, _ := newCard(t, testCard{uuid: "555000000" + itoa(320+i), alg: "p256", pinResetSW: tc.resetSW})
+			c, _, _ := newCard(t, testCard{uuid: "555000000" + strconv.Itoa(320+i), alg: "p256", pinResetSW: tc.resetSW})
 			insert(t, c, 0)
 			waitIdentified(t, sub)
 			for round := 1; round <= 3; round++ {

@@ -45,7 +45,7 @@ func (c commands) card(ctx context.Context, args []string) error {
 	for _, r := range readers {
 		entry := api.Reader{Name: r.Name, CardPresent: r.CardPresent}
 		if r.CardPresent {
-			c := readCard(ctx, r)
+			c := cardinfo.Read(ctx, r)
 			entry.Card = &c
 		}
 		out.Readers = append(out.Readers, entry)
@@ -56,12 +56,6 @@ func (c commands) card(ctx context.Context, args []string) error {
 	}
 	printReaders(c.stdout, out)
 	return nil
-}
-
-// readCard reads the identity of the card in r on a connection of its own.
-func readCard(ctx context.Context, r pcsc.Reader) api.Card {
-	id, err := cardinfo.ReadIdentity(ctx, r.Name)
-	return cardinfo.NewCard(r.Name, r.ATR, id, err)
 }
 
 func printReaders(w io.Writer, out api.Readers) {
