@@ -75,16 +75,16 @@ func FuzzParse(f *testing.F) {
 				port = defaultPort(p.Scheme == "https")
 			}
 			o := Origin{Scheme: p.Scheme, Host: p.Host, Port: port}
-			if p.Matches(o) == p.Wildcard {
-				t.Fatalf("%v.Matches(%+v) = %v", p, o, !p.Wildcard)
+			if p.matches(o) == p.Wildcard {
+				t.Fatalf("%v.matches(%+v) = %v", p, o, !p.Wildcard)
 			}
 			if p.Wildcard {
 				o.Host = "a." + p.Host
 				if len(o.Host) > maxHostLen {
 					continue
 				}
-				if !p.Matches(o) {
-					t.Fatalf("%v.Matches(%+v) = false", p, o)
+				if !p.matches(o) {
+					t.Fatalf("%v.matches(%+v) = false", p, o)
 				}
 			}
 			if !l.Allows(o.String()) {
@@ -119,12 +119,12 @@ func FuzzAllows(f *testing.F) {
 			}
 			return
 		}
-		matched := slices.ContainsFunc(l.Patterns(), func(p Pattern) bool { return p.Matches(o) })
+		matched := slices.ContainsFunc(l.Patterns(), func(p Pattern) bool { return p.matches(o) })
 		if got != matched {
 			t.Fatalf("Allows(%q) = %v, but some pattern matches %+v = %v (patterns %v)", origin, got, o, matched, l.Patterns())
 		}
-		if l.AllowsOrigin(o) != got {
-			t.Fatalf("AllowsOrigin(%+v) = %v, Allows(%q) = %v", o, !got, origin, got)
+		if l.allowsOrigin(o) != got {
+			t.Fatalf("allowsOrigin(%+v) = %v, Allows(%q) = %v", o, !got, origin, got)
 		}
 		if o.Host != strings.ToLower(o.Host) {
 			t.Fatalf("parseOrigin(%q).Host = %q is not lower-case", origin, o.Host)

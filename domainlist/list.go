@@ -265,15 +265,16 @@ func (l *List) Allows(origin string) bool {
 	if l == nil || len(l.patterns) == 0 {
 		return false
 	}
-	o, err := parseOrigin(origin, false) // AllowsOrigin folds case without allocating
+	o, err := parseOrigin(origin, false) // allowsOrigin folds case without allocating
 	if err != nil {
 		return false
 	}
-	return l.AllowsOrigin(o)
+	return l.allowsOrigin(o)
 }
 
-// AllowsOrigin reports whether some pattern in the list matches o, as Pattern.Matches would.
-func (l *List) AllowsOrigin(o Origin) bool {
+// allowsOrigin reports whether some pattern in the list matches o (the tests
+// hold it to Pattern.matches, a reference matcher taking one pattern at a time).
+func (l *List) allowsOrigin(o Origin) bool {
 	if l == nil || len(l.patterns) == 0 {
 		return false
 	}

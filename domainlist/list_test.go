@@ -100,7 +100,7 @@ http://127.0.0.1:9000
 			if got := l.Allows(tt.origin); got != tt.want {
 				t.Errorf("Allows(%q) = %v, want %v", tt.origin, got, tt.want)
 			}
-			// AllowsOrigin and Pattern.Matches must agree with Allows.
+			// allowsOrigin and Pattern.matches must agree with Allows.
 			o, err := parseOrigin(tt.origin, true)
 			if err != nil {
 				if tt.want {
@@ -108,12 +108,12 @@ http://127.0.0.1:9000
 				}
 				return
 			}
-			if got := l.AllowsOrigin(o); got != tt.want {
-				t.Errorf("AllowsOrigin(%+v) = %v, want %v", o, got, tt.want)
+			if got := l.allowsOrigin(o); got != tt.want {
+				t.Errorf("allowsOrigin(%+v) = %v, want %v", o, got, tt.want)
 			}
-			matched := slices.ContainsFunc(l.Patterns(), func(p Pattern) bool { return p.Matches(o) })
+			matched := slices.ContainsFunc(l.Patterns(), func(p Pattern) bool { return p.matches(o) })
 			if matched != tt.want {
-				t.Errorf("some Pattern.Matches(%+v) = %v, want %v", o, matched, tt.want)
+				t.Errorf("some Pattern.matches(%+v) = %v, want %v", o, matched, tt.want)
 			}
 		})
 	}
@@ -126,8 +126,8 @@ func TestAllowsNilAndEmpty(t *testing.T) {
 			if l.Allows("https://my.esr.nhs.uk") {
 				t.Error("Allows = true, want false")
 			}
-			if l.AllowsOrigin(Origin{"https", "my.esr.nhs.uk", 443}) {
-				t.Error("AllowsOrigin = true, want false")
+			if l.allowsOrigin(Origin{"https", "my.esr.nhs.uk", 443}) {
+				t.Error("allowsOrigin = true, want false")
 			}
 			if l.Len() != 0 || len(l.Patterns()) != 0 || l.Version() != "" || len(l.Format()) != 0 {
 				t.Errorf("Len %d, Patterns %v, Version %q, Format %q; want all empty", l.Len(), l.Patterns(), l.Version(), l.Format())

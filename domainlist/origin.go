@@ -110,23 +110,3 @@ func checkOriginHost(h string, lower bool) (string, error) {
 	}
 	return h, nil
 }
-
-// normalizeOrigin brings an Origin that may not come from parseOrigin into the
-// form matching uses: ASCII case folded and a missing port defaulted.
-func normalizeOrigin(o Origin) (https bool, port int, host string, ok bool) {
-	switch {
-	case asciiEqualFold(o.Scheme, "https"):
-		https = true
-	case asciiEqualFold(o.Scheme, "http"):
-	default:
-		return false, 0, "", false
-	}
-	port = o.Port
-	if port == 0 {
-		port = defaultPort(https)
-	}
-	if port < 1 || port > 65535 || o.Host == "" {
-		return false, 0, "", false
-	}
-	return https, port, asciiLower(o.Host), true
-}

@@ -178,8 +178,8 @@ func TestPatternMatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := p.Matches(tt.origin); got != tt.want {
-				t.Errorf("%v.Matches(%+v) = %v, want %v", p, tt.origin, got, tt.want)
+			if got := p.matches(tt.origin); got != tt.want {
+				t.Errorf("%v.matches(%+v) = %v, want %v", p, tt.origin, got, tt.want)
 			}
 		})
 	}

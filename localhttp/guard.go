@@ -178,7 +178,7 @@ func PeerUser(r *http.Request) (peercred.User, error) {
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		SecurityHeaders(h)
+		securityHeaders(h)
 		origin, no := g.check(r)
 		if no != nil {
 			g.refuse(w, r, no)
@@ -335,19 +335,19 @@ var (
 	varyOrigin      = []string{"Origin"}
 )
 
-// SecurityHeaders sets the headers every answer carries: pages read the
+// securityHeaders sets the headers every answer carries: pages read the
 // API through CORS, and nothing here is meant to be cached, sniffed as
 // another type, framed (CSP frame-ancestors) or to load anything (CSP
-// default-src). Documents add DocumentHeaders.
-func SecurityHeaders(h http.Header) {
+// default-src). Documents add documentHeaders.
+func securityHeaders(h http.Header) {
 	h["Cache-Control"] = noStore
 	h["X-Content-Type-Options"] = noSniff
 	h["Content-Security-Policy"] = apiCSP
 }
 
-// DocumentHeaders are the extra headers of HTML answers, for browsers
+// documentHeaders are the extra headers of HTML answers, for browsers
 // that predate CSP's frame-ancestors and for what a document can leak.
-func DocumentHeaders(h http.Header) {
+func documentHeaders(h http.Header) {
 	h["X-Frame-Options"] = frameDeny
 	h["Referrer-Policy"] = noReferrer
 	h["Cross-Origin-Opener-Policy"] = sameOrigin

@@ -44,7 +44,7 @@ func PageCSP(source []byte) string {
 // and csp (from PageCSP).
 func WriteHTML(w http.ResponseWriter, status int, csp string, page []byte) {
 	h := w.Header()
-	DocumentHeaders(h)
+	documentHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", csp)
 	h.Set("Content-Length", strconv.Itoa(len(page)))

@@ -51,7 +51,7 @@ func New(opt Options) (zerolog.Logger, io.Closer, error) {
 		}
 		path = filepath.Join(dir, cmpOr(opt.Name, "cardbridge")+".log")
 	}
-	rw, err := OpenRotating(path, opt.MaxBytes, opt.Keep)
+	rw, err := openRotating(path, opt.MaxBytes, opt.Keep)
 	if err != nil {
 		return zerolog.Nop(), nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 func TestRotatingKeepsNewestFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "agent.log")
-	r, err := OpenRotating(path, 100, 2)
+	r, err := openRotating(path, 100, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,9 @@ type Rotating struct {
 	size int64
 }
 
-// OpenRotating opens (creating, mode 0600) the log file at path and its
+// openRotating opens (creating, mode 0600) the log file at path and its
 // directory (mode 0700).
-func OpenRotating(path string, maxBytes int64, keep int) (*Rotating, error) {
+func openRotating(path string, maxBytes int64, keep int) (*Rotating, error) {
 	if maxBytes <= 0 {
 		maxBytes = 10 << 20
 	}

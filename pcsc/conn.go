@@ -88,13 +88,6 @@ func connect(ctx context.Context, est establishFunc, reader string) (*Conn, erro
 // Reader names the reader the card is in.
 func (c *Conn) Reader() string { return c.reader }
 
-// SetTimeout changes the bound on each exchange (DefaultExchangeTimeout).
-func (c *Conn) SetTimeout(d time.Duration) {
-	c.mu.Lock()
-	c.timeout = d
-	c.mu.Unlock()
-}
-
 // Transmit sends one command APDU and returns the card's response. It gives
 // up with ErrCardTimeout when the card has not answered by ctx's deadline or
 // the exchange timeout, whichever is first; the connection is then broken

@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+// setTimeout changes the bound on each exchange (DefaultExchangeTimeout).
+func (c *Conn) setTimeout(d time.Duration) {
+	c.mu.Lock()
+	c.timeout = d
+	c.mu.Unlock()
+}
+
 // scriptedContext hands out one scriptedCard.
 type scriptedContext struct {
 	fakeContext
@@ -101,7 +108,7 @@ func TestConnTransmitDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.SetTimeout(50 * time.Millisecond)
+	conn.setTimeout(50 * time.Millisecond)
 	start := time.Now()
 	_, err = conn.Transmit(context.Background(), []byte{0, 0xCB, 0x3F, 0xFF})
 	if !errors.Is(err, ErrCardTimeout) {
@@ -148,7 +155,7 @@ func TestConnTransaction(t *testing.T) {
 	}
 	// Another program's transaction that never ends: the wait is bounded.
 	card.delay = 300 * time.Millisecond
-	conn.SetTimeout(50 * time.Millisecond)
+	conn.setTimeout(50 * time.Millisecond)
 	called := false
 	err = conn.Transaction(context.Background(), func() error { called = true; return nil })
 	if !errors.Is(err, ErrCardTimeout) || called {

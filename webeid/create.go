@@ -23,7 +23,7 @@ const maxAppVersionLen = 512
 // cert is the certificate of the key s signs with; appVersion is the URL of this build's
 // release (see AppVersionURL). Create checks origin and nonce (errors wrapping
 // ErrInvalidInput), has the card sign the digest hash(SignedValue), that is
-// hash(hash(origin) || hash(nonce)), with the algorithm AlgorithmFor picks, turns an
+// hash(hash(origin) || hash(nonce)), with the algorithm algorithmFor picks, turns an
 // ECDSA signature from the card's DER into r||s and checks the signature against the
 // certificate's key before returning, so a card that signs wrongly gives an error rather
 // than a token every site refuses. It does not check the certificate's validity period.
@@ -47,7 +47,7 @@ func Create(ctx context.Context, s Signer, cert *x509.Certificate, origin, nonce
 	if k, ok := s.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(pub) {
 		return nil, errors.New("create token: the signer's key is not the certificate's key")
 	}
-	alg, hash, err := AlgorithmFor(pub)
+	alg, hash, err := algorithmFor(pub)
 	if err != nil {
 		return nil, fmt.Errorf("create token: %w", err)
 	}

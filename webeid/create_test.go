@@ -304,9 +304,9 @@ func TestAlgorithmFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			alg, hash, err := AlgorithmFor(tt.pub)
+			alg, hash, err := algorithmFor(tt.pub)
 			if alg != tt.alg || hash != tt.hash || (err == nil) != (tt.alg != "") {
-				t.Errorf("AlgorithmFor = %q, %v, %v; want %q, %v", alg, hash, err, tt.alg, tt.hash)
+				t.Errorf("algorithmFor = %q, %v, %v; want %q, %v", alg, hash, err, tt.alg, tt.hash)
 			}
 		})
 	}

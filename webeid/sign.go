@@ -95,9 +95,9 @@ func offeredHashNames() string {
 	return strings.Join(names, ", ")
 }
 
-// ParseHashFunction returns the hash Web eID's name stands for: SHA-256, SHA-384 or SHA-512,
+// parseHashFunction returns the hash Web eID's name stands for: SHA-256, SHA-384 or SHA-512,
 // spelt exactly so. A failure wraps ErrInvalidInput and says which names are taken.
-func ParseHashFunction(name string) (crypto.Hash, error) {
+func parseHashFunction(name string) (crypto.Hash, error) {
 	for _, h := range hashFunctions {
 		if h.name == name {
 			return h.hash, nil
@@ -183,7 +183,7 @@ func ParseSignRequest(req SignRequest) (*HashToSign, error) {
 	if _, err := SupportedSignatureAlgorithms(cert.PublicKey); err != nil {
 		return nil, invalid("parse sign request: certificate: %v", err)
 	}
-	hash, err := ParseHashFunction(req.HashFunction)
+	hash, err := parseHashFunction(req.HashFunction)
 	if err != nil {
 		return nil, fmt.Errorf("parse sign request: %w", err)
 	}
@@ -266,7 +266,7 @@ func Sign(ctx context.Context, s Signer, h *HashToSign) (*Signature, error) {
 // the signature of digest by cert's key with alg: RSA with PKCS1.5 or PSS (salt as long as
 // the hash), or ECC with r||s. The digest must be as long as alg's hash function makes.
 func VerifyDigestSignature(cert *x509.Certificate, alg SignatureAlgorithm, digest, sig []byte) error {
-	hash, err := ParseHashFunction(alg.HashFunction)
+	hash, err := parseHashFunction(alg.HashFunction)
 	if err != nil {
 		return fmt.Errorf("verify signature: %w", err)
 	}

@@ -104,9 +104,9 @@ var algorithms = map[string]algorithm{
 	"ES512": {crypto.SHA512, schemeECDSA, elliptic.P521()},
 }
 
-// AlgorithmFor names the algorithm and hash Create uses for a card key: RS256 and SHA-256
+// algorithmFor names the algorithm and hash Create uses for a card key: RS256 and SHA-256
 // for RSA, ES256/SHA-256 for P-256, ES384/SHA-384 for P-384 and ES512/SHA-512 for P-521.
-func AlgorithmFor(pub crypto.PublicKey) (alg string, hash crypto.Hash, err error) {
+func algorithmFor(pub crypto.PublicKey) (alg string, hash crypto.Hash, err error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil || k.N.Sign() <= 0 {
