@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/cardbridge/cardbridge/domainlist"
 	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/logging"
@@ -91,7 +92,7 @@ func (c commands) version(context.Context, []string) error {
 type runFlags struct {
 	stateDir, ports, prange, socket, trustedURL, logFile, logLevel string
 
-	domainListSeed string // --domainlist-seed, seed.go
+	domainListSeed string // --domainlist-seed (domainlist.ParseSeed)
 }
 
 // newRunFlags declares the flags of `run` (and `install`) on a new set.
@@ -124,7 +125,7 @@ func (f *runFlags) options(origin func(flag string) string) (server.Options, err
 	if _, err := logging.ParseLevel(f.logLevel); err != nil {
 		return opt, fmt.Errorf("%s: %q is not debug, info, warn or error", origin("log-level"), f.logLevel)
 	}
-	if _, err := parseSeed(f.domainListSeed); err != nil {
+	if opt.DomainListSeed, err = domainlist.ParseSeed(f.domainListSeed); err != nil {
 		return opt, fmt.Errorf("%s: %w", origin("domainlist-seed"), err)
 	}
 	return opt, nil
@@ -152,10 +153,6 @@ func (c commands) run(ctx context.Context, args []string) error {
 	}
 	defer closer.Close()
 	opt.Logger = log
-	if err := seedDomainList(f.stateDir, f.domainListSeed, log); err != nil {
-		log.Error().Err(err).Msg("port service failed")
-		return err
-	}
 	policy.Log(log, opt.Settings, opt.PolicyProblems)
 	// One service holds a registration for every user on a terminal
 	// server; keep its heap near its live data (GOGC still overrides).

@@ -159,3 +159,45 @@ func (s *Service) impose(imp *policy.Imposed) {
 
 // watchPolicy follows the policies' DomainList until ctx ends.
 func (s *Service) watchPolicy(ctx context.Context) { s.policy.Follow(ctx, s.impose) }
+
+// seedDomains writes seed as the DomainList at path when there is none yet;
+// an existing one, whatever it holds, is left as it is: it may be the
+// administrator's own or the trusted URL's (which, when set, replaces the
+// seeded list on its first refresh). The file is created exclusively, so
+// that it cannot replace one made in between, and removed again if it
+// cannot be written whole.
+func seedDomains(path string, seed *domainlist.List, log zerolog.Logger) error {
+	if seed == nil {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		log.Info().Str("file", path).Msg("a DomainList exists; the DomainList seed is not used")
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("DomainList seed: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		log.Info().Str("file", path).Msg("a DomainList exists; the DomainList seed is not used")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("DomainList seed: %w", err)
+	}
+	_, err = f.Write(seed.Format())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("DomainList seed: write %s: %w", path, err)
+	}
+	log.Info().Str("file", path).Str("version", seed.Version()).Int("entries", seed.Len()).Msg("DomainList seeded from install")
+	return nil
+}

@@ -50,7 +50,10 @@ type Options struct {
 	Range      portservice.Range // per-user range (portservice.DefaultRange when zero)
 	Socket     string            // the agents' local socket (localsock.DefaultPath)
 	TrustedURL string            // where to refresh the DomainList from; "" for none
-	Logger     zerolog.Logger
+	// DomainListSeed is the DomainList to start with when the state
+	// directory has none (domainlist.ParseSeed; nil: the built-in one).
+	DomainListSeed *domainlist.List
+	Logger         zerolog.Logger
 	// Settings are the service's settings and where each came from, and
 	// PolicyProblems what was wrong with the administrator's policies: for
 	// /api/versioninfo.
@@ -152,6 +155,9 @@ func New(opt Options) (*Service, error) {
 	}
 	atomicfile.Cleanup(opt.StateDir, "PortStore.txt")
 	atomicfile.Cleanup(opt.StateDir, "DomainList.txt")
+	if err := seedDomains(s.domainsPath(), opt.DomainListSeed, s.log); err != nil {
+		return nil, err
+	}
 	store, err := portstore.Open(portstore.Options{Path: filepath.Join(opt.StateDir, "PortStore.txt"), Range: opt.Range, Logger: s.log})
 	if err != nil {
 		return nil, err
