@@ -41,25 +41,14 @@ func newTestCore(t *testing.T) (*Core, *fakeReads) {
 	return c, f
 }
 
-// message decodes an event's JSON.
-type message struct {
-	Type          string       `json:"type"`
-	Seq           uint64       `json:"seq"`
-	Time          string       `json:"time"`
-	Reader        string       `json:"reader"`
-	Card          *api.Card    `json:"card"`
-	Readers       []api.Reader `json:"readers"`
-	PCSCAvailable *bool        `json:"pcscAvailable"`
-}
-
-func next(t *testing.T, sub *Subscription) message {
+func next(t *testing.T, sub *Subscription) api.Event {
 	t.Helper()
 	select {
 	case ev, ok := <-sub.C:
 		if !ok {
 			t.Fatalf("subscription closed: %v", sub.Err())
 		}
-		var m message
+		var m api.Event
 		if err := json.Unmarshal(ev.JSON, &m); err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +59,7 @@ func next(t *testing.T, sub *Subscription) message {
 	case <-time.After(3 * time.Second):
 		t.Fatal("no event within 3s")
 	}
-	return message{}
+	return api.Event{}
 }
 
 var millis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`)
@@ -80,7 +69,7 @@ func TestEventsCarryStateChanges(t *testing.T) {
 	c.Apply(pcsc.Event{Type: pcsc.Available})
 	c.Apply(pcsc.Event{Type: pcsc.ReaderAdded, Reader: "R0"})
 	snap, sub := c.Subscribe(16)
-	var s message
+	var s api.Event
 	if err := json.Unmarshal(snap.JSON, &s); err != nil {
 		t.Fatal(err)
 	}

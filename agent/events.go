@@ -27,25 +27,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 type Event struct {
 	Seq  uint64
 	Type string
-	JSON []byte // the message as sent to pages
-}
-
-// wireEvent is an event's JSON form.
-type wireEvent struct {
-	Type   string    `json:"type"`
-	Seq    uint64    `json:"seq"`
-	Time   string    `json:"time"`
-	Reader string    `json:"reader,omitempty"`
-	Card   *api.Card `json:"card,omitempty"`
-}
-
-// wireSnapshot is the first message on a subscription.
-type wireSnapshot struct {
-	Type          string       `json:"type"`
-	Seq           uint64       `json:"seq"`
-	Time          string       `json:"time"`
-	PCSCAvailable bool         `json:"pcscAvailable"`
-	Readers       []api.Reader `json:"readers"`
+	JSON []byte // the message as sent to pages: an api.Event
 }
 
 // ErrSlowSubscriber is a Subscription's Err when it was dropped because its
@@ -62,7 +44,8 @@ type Subscription = pubsub.Subscription[*Event]
 func (c *Core) Subscribe(buffer int) (*Event, *Subscription) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, _ := json.Marshal(wireSnapshot{Type: TypeSnapshot, Seq: c.seq, Time: time.Now().Format(timeFormat), PCSCAvailable: c.available, Readers: c.readersLocked()})
+	available := c.available
+	b, _ := json.Marshal(api.Event{Type: TypeSnapshot, Seq: c.seq, Time: time.Now().Format(timeFormat), PCSCAvailable: &available, Readers: c.readersLocked()})
 	return &Event{Seq: c.seq, Type: TypeSnapshot, JSON: b}, c.events.Subscribe(buffer)
 }
 
@@ -70,7 +53,7 @@ func (c *Core) Subscribe(buffer int) (*Event, *Subscription) {
 // the state, under c.mu, to every subscriber.
 func (c *Core) publishLocked(typ, reader string, card *api.Card) {
 	c.seq++
-	b, _ := json.Marshal(wireEvent{Type: typ, Seq: c.seq, Time: time.Now().Format(timeFormat), Reader: reader, Card: card})
+	b, _ := json.Marshal(api.Event{Type: typ, Seq: c.seq, Time: time.Now().Format(timeFormat), Reader: reader, Card: card})
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.events.Publish(&Event{Seq: c.seq, Type: typ, JSON: b})

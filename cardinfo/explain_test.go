@@ -8,15 +8,11 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 )
-
-// vcardConn lets piv talk to a virtual card without a reader.
-type vcardConn struct{ c *vcard.Card }
-
-func (v vcardConn) Transmit(_ context.Context, cmd []byte) ([]byte, error) { return v.c.Transmit(cmd) }
 
 // TestExplainCardsAsRead: each way a virtual card fails, read by package
 // piv as the agent reads it, is explained in plain words that name no
@@ -39,7 +35,7 @@ func TestExplainCardsAsRead(t *testing.T) {
 	} {
 		t.Run(tc.fault.String(), func(t *testing.T) {
 			card := vcard.New(vcard.Config{Certificate: der, Key: key, Fault: tc.fault})
-			id, readErr := piv.ReadIdentity(context.Background(), vcardConn{card})
+			id, readErr := piv.ReadIdentity(context.Background(), testutil.Transmitter{Card: card})
 			if readErr == nil {
 				t.Fatalf("read %+v from a card with fault %s", id, tc.fault)
 			}

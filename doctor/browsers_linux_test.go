@@ -1,22 +1,23 @@
 package doctor
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 func TestBrowsersUnder(t *testing.T) {
 	root := t.TempDir()
 	// Chrome installed with managed and recommended policies; Chromium not
 	// installed but with a policy; Edge neither.
-	writeFile(t, filepath.Join(root, "opt/google/chrome/chrome"), "")
-	writeFile(t, filepath.Join(root, "etc/opt/chrome/policies/managed/nhs.json"),
+	testutil.WriteFile(t, filepath.Join(root, "opt/google/chrome/chrome"), "")
+	testutil.WriteFile(t, filepath.Join(root, "etc/opt/chrome/policies/managed/nhs.json"),
 		`{"LocalNetworkAccessAllowedForUrls": ["https://my.esr.nhs.uk"], "BlockThirdPartyCookies": false}`)
-	writeFile(t, filepath.Join(root, "etc/opt/chrome/policies/recommended/r.json"),
+	testutil.WriteFile(t, filepath.Join(root, "etc/opt/chrome/policies/recommended/r.json"),
 		`{"BlockThirdPartyCookies": true, "CookiesAllowedForUrls": ["[*.]localhost"]}`)
-	writeFile(t, filepath.Join(root, "etc/chromium/policies/managed/x.json"), `{"DefaultCookiesSetting": 2}`)
+	testutil.WriteFile(t, filepath.Join(root, "etc/chromium/policies/managed/x.json"), `{"DefaultCookiesSetting": 2}`)
 
 	brs := browsersUnder(root)
 	if len(brs) != 2 || brs[0].ID != "chrome" || brs[1].ID != "chromium" {
@@ -56,8 +57,8 @@ func TestBrowsersUnder(t *testing.T) {
 
 func TestBrowsersUnderBadFile(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "usr/bin/chromium"), "")
-	writeFile(t, filepath.Join(root, "etc/chromium/policies/managed/bad.json"), "{")
+	testutil.WriteFile(t, filepath.Join(root, "usr/bin/chromium"), "")
+	testutil.WriteFile(t, filepath.Join(root, "etc/chromium/policies/managed/bad.json"), "{")
 	brs := browsersUnder(root)
 	if len(brs) != 1 || brs[0].Err == nil {
 		t.Fatalf("browsers = %+v", brs)
@@ -65,15 +66,5 @@ func TestBrowsersUnderBadFile(t *testing.T) {
 	cs := checkBrowsers(brs, []string{"https://my.esr.nhs.uk"}, "linux")
 	if cs[0].Status != Info || cs[0].Fix == "" {
 		t.Errorf("an unreadable policy file: %+v", cs[0])
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

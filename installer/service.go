@@ -92,6 +92,20 @@ func (s Service) current() (service.Service, string, error) {
 	return m, st, nil
 }
 
+// ours is current for installing and removing, which are a system package's
+// to do where one installed the port service: then it fails with advice
+// after the package's name.
+func (s Service) ours(advice string) (service.Service, string, error) {
+	m, st, err := s.current()
+	if err != nil {
+		return nil, "", err
+	}
+	if pkg := managedByPackage(); pkg != "" {
+		return nil, "", fmt.Errorf("%s is installed by %s%s", ServiceName, pkg, advice)
+	}
+	return m, st, nil
+}
+
 // status asks the service manager whether the port service is installed
 // and running.
 func status(m service.Service) (string, error) {
@@ -117,12 +131,9 @@ func status(m service.Service) (string, error) {
 // event source (Windows), starts the agent at every user's login, and
 // starts the service. Running it again is harmless. Progress goes to out.
 func Install(s Service, out io.Writer) error {
-	m, st, err := s.current()
+	m, st, err := s.ours("; change its settings there (see the README), or remove that first")
 	if err != nil {
 		return err
-	}
-	if pkg := managedByPackage(); pkg != "" {
-		return fmt.Errorf("%s is installed by %s; change its settings there (see the README), or remove that first", ServiceName, pkg)
 	}
 	agentExe, err := AgentExecutable(s.Exe)
 	if err != nil {
@@ -162,12 +173,9 @@ func Install(s Service, out io.Writer) error {
 // and the agent's login start. State (PortStore.txt, DomainList.txt, logs)
 // is kept. Running it when nothing is installed is harmless.
 func Uninstall(s Service, out io.Writer) error {
-	m, st, err := s.current()
+	m, st, err := s.ours(": uninstall that instead")
 	if err != nil {
 		return err
-	}
-	if pkg := managedByPackage(); pkg != "" {
-		return fmt.Errorf("%s is installed by %s: uninstall that instead", ServiceName, pkg)
 	}
 	if st == StateNotInstalled {
 		fmt.Fprintf(out, "%s is not installed\n", ServiceName)
@@ -195,39 +203,34 @@ func Uninstall(s Service, out io.Writer) error {
 // Start starts the installed port service; starting a running one is
 // harmless.
 func Start(s Service, out io.Writer) error {
-	m, st, err := s.current()
-	switch {
-	case err != nil:
-		return err
-	case st == StateNotInstalled:
-		return fmt.Errorf("%s is not installed: run `cardbridge-portservice install` first", ServiceName)
-	case st == StateRunning:
-		fmt.Fprintf(out, "%s is already running\n", ServiceName)
-		return nil
-	}
-	if err := startAndWait(m); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "%s is running\n", ServiceName)
-	return nil
+	return toState(s, out, StateRunning, "run `cardbridge-portservice install` first", startAndWait)
 }
 
 // Stop stops the port service; stopping a stopped one is harmless.
 func Stop(s Service, out io.Writer) error {
+	return toState(s, out, StateStopped, "", stop)
+}
+
+// toState brings the installed port service to state want (running or
+// stopped) with change, unless it is there already, and says so on out.
+// hint follows the error when the service is not installed.
+func toState(s Service, out io.Writer, want, hint string, change func(service.Service) error) error {
 	m, st, err := s.current()
 	switch {
 	case err != nil:
 		return err
+	case st == StateNotInstalled && hint != "":
+		return fmt.Errorf("%s is not installed: %s", ServiceName, hint)
 	case st == StateNotInstalled:
 		return fmt.Errorf("%s is not installed", ServiceName)
-	case st == StateStopped:
-		fmt.Fprintf(out, "%s is already stopped\n", ServiceName)
+	case st == want:
+		fmt.Fprintf(out, "%s is already %s\n", ServiceName, want)
 		return nil
 	}
-	if err := m.Stop(); err != nil {
-		return fmt.Errorf("stop %s: %w", ServiceName, err)
+	if err := change(m); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "%s is stopped\n", ServiceName)
+	fmt.Fprintf(out, "%s is %s\n", ServiceName, want)
 	return nil
 }
 
@@ -248,8 +251,8 @@ func Status(s Service) (State, error) {
 
 func stopAndRemove(m service.Service, st string) error {
 	if st == StateRunning {
-		if err := m.Stop(); err != nil {
-			return fmt.Errorf("stop %s: %w", ServiceName, err)
+		if err := stop(m); err != nil {
+			return err
 		}
 	}
 	if err := m.Uninstall(); err != nil {
@@ -257,17 +260,17 @@ func stopAndRemove(m service.Service, st string) error {
 	}
 	// Windows keeps a deleted service, marked for deletion, while anything
 	// (a Services window, say) holds it open; wait for it to go.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := status(m)
-		if err == nil && st == StateNotInstalled {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s was removed but is still there (%s): close the Services window or any other tool holding it, then try again", ServiceName, st)
-		}
-		time.Sleep(200 * time.Millisecond)
+	return waitState(m, StateNotInstalled, 200*time.Millisecond, func(st string, _ error) error {
+		return fmt.Errorf("%s was removed but is still there (%s): close the Services window or any other tool holding it, then try again", ServiceName, st)
+	})
+}
+
+// stop asks the service manager to stop the service.
+func stop(m service.Service) error {
+	if err := m.Stop(); err != nil {
+		return fmt.Errorf("stop %s: %w", ServiceName, err)
 	}
+	return nil
 }
 
 // startAndWait starts the service and waits up to 10 s for the service
@@ -276,15 +279,24 @@ func startAndWait(m service.Service) error {
 	if err := m.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", ServiceName, err)
 	}
+	return waitState(m, StateRunning, 100*time.Millisecond, func(st string, err error) error {
+		return fmt.Errorf("%s did not start (state %q, %v): see its log", ServiceName, st, err)
+	})
+}
+
+// waitState asks the service manager every poll, for up to 10 s, until it
+// reports the port service in state want; if it never does, it returns
+// timedOut of the last state and error the service manager gave.
+func waitState(m service.Service, want string, poll time.Duration, timedOut func(st string, err error) error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := status(m)
-		if err == nil && st == StateRunning {
+		if err == nil && st == want {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not start (state %q, %v): see its log", ServiceName, st, err)
+			return timedOut(st, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(poll)
 	}
 }

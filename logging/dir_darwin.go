@@ -1,15 +1,6 @@
 package logging
 
-import (
-	"os"
-	"path/filepath"
-)
-
 // DefaultDir is where cardbridge keeps a user's logs: ~/Library/Logs/cardbridge.
 func DefaultDir() (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, "Library", "Logs", "cardbridge"), nil
+	return inHome("Library", "Logs", "cardbridge")
 }

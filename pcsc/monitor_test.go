@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // startMonitor runs a Monitor on f until the test ends.
@@ -19,20 +21,7 @@ func startMonitor(t *testing.T, f *fakeService, est establishFunc) (*Monitor, *S
 	}
 	m := NewMonitor(MonitorOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, establish: est})
 	_, sub := m.Subscribe(64)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Run returned %v, want context.Canceled", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return within 5s of cancel")
-		}
-	})
+	testutil.RunBackground(t, "Run", 5*time.Second, m.Run)
 	return m, sub
 }
 

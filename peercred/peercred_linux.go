@@ -43,48 +43,43 @@ func current() (User, error) {
 	return uidUser(uint32(os.Geteuid())), nil
 }
 
-func peerOf(want sockID) (User, error) {
+// lookup runs a lookup over sock_diag where it is usable and over /proc where it
+// is not or where it failed, saying why sock_diag failed if /proc fails too. An
+// ErrNotFound from sock_diag is an answer, not a failure. forcePath picks one
+// path with no fallback.
+func lookup[T any](viaDiag, viaProc func() (T, error)) (T, error) {
 	switch forcePath.Load() {
 	case pathDiag:
-		return diagPeer(want)
+		return viaDiag()
 	case pathProc:
-		return procPeer(want)
+		return viaProc()
 	}
 	var diagErr error
 	if diag.usable() {
-		u, err := diagPeer(want)
+		v, err := viaDiag()
 		if err == nil || errors.Is(err, ErrNotFound) {
-			return u, err
+			return v, err
 		}
 		diagErr = err
 	}
-	u, err := procPeer(want)
+	v, err := viaProc()
 	if err != nil && diagErr != nil {
-		return User{}, fmt.Errorf("%w (after sock_diag failed: %v)", err, diagErr)
+		var zero T
+		return zero, fmt.Errorf("%w (after sock_diag failed: %v)", err, diagErr)
 	}
-	return u, err
+	return v, err
+}
+
+func peerOf(want sockID) (User, error) {
+	return lookup(
+		func() (User, error) { return diagPeer(want) },
+		func() (User, error) { return procPeer(want) })
 }
 
 func findListener(port uint16, cands []listenCand) (Listener, error) {
-	switch forcePath.Load() {
-	case pathDiag:
-		return diagListener(port, cands)
-	case pathProc:
-		return procListener(port, cands)
-	}
-	var diagErr error
-	if diag.usable() {
-		l, err := diagListener(port, cands)
-		if err == nil || errors.Is(err, ErrNotFound) {
-			return l, err
-		}
-		diagErr = err
-	}
-	l, err := procListener(port, cands)
-	if err != nil && diagErr != nil {
-		return Listener{}, fmt.Errorf("%w (after sock_diag failed: %v)", err, diagErr)
-	}
-	return l, err
+	return lookup(
+		func() (Listener, error) { return diagListener(port, cands) },
+		func() (Listener, error) { return procListener(port, cands) })
 }
 
 // The /proc fallback.
@@ -553,25 +548,9 @@ func parseDiagMsg(b []byte) (diagMsg, bool) {
 }
 
 func boundSockets(lo, hi uint16) ([]Bound, error) {
-	switch forcePath.Load() {
-	case pathDiag:
-		return diagBound(lo, hi)
-	case pathProc:
-		return procBoundSockets(lo, hi)
-	}
-	var diagErr error
-	if diag.usable() {
-		bs, err := diagBound(lo, hi)
-		if err == nil {
-			return bs, nil
-		}
-		diagErr = err
-	}
-	bs, err := procBoundSockets(lo, hi)
-	if err != nil && diagErr != nil {
-		return nil, fmt.Errorf("%w (after sock_diag failed: %v)", err, diagErr)
-	}
-	return bs, err
+	return lookup(
+		func() ([]Bound, error) { return diagBound(lo, hi) },
+		func() ([]Bound, error) { return procBoundSockets(lo, hi) })
 }
 
 func procBoundSockets(lo, hi uint16) ([]Bound, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 const testOrigin = "https://my.esr.nhs.uk"
@@ -587,7 +588,7 @@ func TestIdleCleanup(t *testing.T) {
 	busy.negotiate()
 	polled := make(chan answer, 1)
 	go func() { polled <- busy.poll("0") }()
-	waitFor(t, func() bool { _, idle := s.lookup(busy.token).idleSince(); return !idle })
+	waitPolled(t, s, busy.token)
 
 	clock.Add(disconnectTimeout - time.Second)
 	if n := s.sweep(); n != 0 {
@@ -632,7 +633,7 @@ func TestJanitor(t *testing.T) {
 		t.Fatalf("Count = %d before DisconnectTimeout", s.Count())
 	}
 	clock.Add(disconnectTimeout)
-	waitFor(t, func() bool { return s.Count() == 0 })
+	testutil.WaitFor(t, 5*time.Second, 5*time.Millisecond, "every connection to be dropped", func() bool { return s.Count() == 0 })
 }
 
 // TestMaxConns: a full server drops the connection idle longest, and
@@ -668,7 +669,7 @@ func TestMaxConns(t *testing.T) {
 	for _, c := range []*client{cs[0], cs[2], c4} {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.poll("0") }()
-		waitFor(t, func() bool { _, idle := s.lookup(c.token).idleSince(); return !idle })
+		waitPolled(t, s, c.token)
 	}
 	c5 := newClient(t, ts)
 	a := c5.do("GET", "negotiate", c5.query("negotiate"), nil)
@@ -687,7 +688,7 @@ func TestClose(t *testing.T) {
 	c.negotiate()
 	done := make(chan answer, 1)
 	go func() { done <- c.poll("0") }()
-	waitFor(t, func() bool { _, idle := s.lookup(c.token).idleSince(); return !idle })
+	waitPolled(t, s, c.token)
 	s.Close()
 	select {
 	case a := <-done:
@@ -872,14 +873,8 @@ func TestConcurrency(t *testing.T) {
 	}
 }
 
-// waitFor waits up to 5 s for cond.
-func waitFor(t *testing.T, cond func() bool) {
+// waitPolled waits up to 5 s until the connection with token has a poll waiting.
+func waitPolled(t *testing.T, s *Server, token string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, 5*time.Millisecond, "a poll to wait on "+token, func() bool { _, idle := s.lookup(token).idleSince(); return !idle })
 }

@@ -78,7 +78,7 @@ func BenchmarkCardRequests(b *testing.B) {
 	if err := os.WriteFile(bodyFile, body, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	refPort := freePort(b)
+	refPort := testutil.FreePort(b)
 	ref := exec.Command(filepath.Join(binDir, "refserver"), "-listen", fmt.Sprintf("127.0.0.1:%d", refPort), "-body", bodyFile)
 	ref.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := ref.Start(); err != nil {
@@ -336,10 +336,10 @@ func BenchmarkAgentColdStart(b *testing.B) {
 	pinentry := filepath.Join(binDir, "fakepinentry")
 	var ref, standalone, registered []time.Duration
 	for range runs {
-		port := freePort(b)
+		port := testutil.FreePort(b)
 		ref = append(ref, firstAnswer(exec.Command(filepath.Join(binDir, "refserver"), "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-body", bodyFile),
 			fmt.Sprintf("http://127.0.0.1:%d/api/card", port)))
-		port = freePort(b)
+		port = testutil.FreePort(b)
 		standalone = append(standalone, firstAnswer(exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 			"--log", filepath.Join(dir, "standalone.log"), "--pinentry", pinentry), fmt.Sprintf("http://127.0.0.1:%d/api/versioninfo", port)))
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // testDomainList is the allow-list the tests' agents use.
@@ -38,17 +38,6 @@ type agentProc struct {
 	cmd  *exec.Cmd
 }
 
-// freePort finds a loopback port nobody listens on.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startAgent runs the agent binary standalone until the test ends.
 func startAgent(t testing.TB, extraArgs ...string) *agentProc {
 	t.Helper()
@@ -57,7 +46,7 @@ func startAgent(t testing.TB, extraArgs ...string) *agentProc {
 	if err := os.WriteFile(domains, []byte(testDomainList), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{port: freePort(t), log: filepath.Join(dir, "agent.log")}
+	a := &agentProc{port: testutil.FreePort(t), log: filepath.Join(dir, "agent.log")}
 	a.base = fmt.Sprintf("http://127.0.0.1:%d", a.port)
 	args := append([]string{"agent", "--listen", fmt.Sprintf("127.0.0.1:%d", a.port), "--domains", domains, "--log", a.log, "--log-level", "debug"}, extraArgs...)
 	a.cmd = exec.Command(filepath.Join(binDir, "cardbridge"), args...)
@@ -138,24 +127,14 @@ func (a *agentProc) events(t testing.TB) *websocket.Conn {
 	return conn
 }
 
-// wsEvent is a message from /api/events.
-type wsEvent struct {
-	Type    string       `json:"type"`
-	Seq     uint64       `json:"seq"`
-	Time    string       `json:"time"`
-	Reader  string       `json:"reader"`
-	Card    *api.Card    `json:"card"`
-	Readers []api.Reader `json:"readers"`
-}
-
 // nextWS reads messages until one of type typ (and reader, if given)
 // arrives, failing on any other type not in skip.
-func nextWS(t testing.TB, conn *websocket.Conn, typ, reader string, skip ...string) wsEvent {
+func nextWS(t testing.TB, conn *websocket.Conn, typ, reader string, skip ...string) api.Event {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_ = conn.SetReadDeadline(deadline)
-		var ev wsEvent
+		var ev api.Event
 		if err := conn.ReadJSON(&ev); err != nil {
 			t.Fatalf("waiting for %s %q: %v", typ, reader, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/tests/browser"
 )
 
@@ -59,7 +60,7 @@ type pageLog struct {
 		Present bool   `json:"present"`
 		UUID    string `json:"uuid"`
 	} `json:"card"`
-	Event *wsEvent `json:"event"`
+	Event *api.Event `json:"event"`
 }
 
 func parsePageLog(text string) (pageLog, bool) {

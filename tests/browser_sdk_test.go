@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/tests/browser"
 	"github.com/cardbridge/cardbridge/webeid"
 )
@@ -270,7 +271,7 @@ func TestBrowserSDKRemembersPort(t *testing.T) {
 	if ps.Origin("my.esr.nhs.uk") != "https://my.esr.nhs.uk" {
 		t.Skipf("the page server could not take port 443, so the page's origin (%s) is not the allow-listed one", ps.Origin("my.esr.nhs.uk"))
 	}
-	servicePorts := []int{freePort(t), freePort(t), freePort(t)}
+	servicePorts := []int{testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)}
 	page := fmt.Sprintf(discoveryPage, strings.ReplaceAll(fmt.Sprint(servicePorts), " ", ","), a.port)
 	ps.HandleHTML("my.esr.nhs.uk", "/", page)
 	ps.HandleHTML("my.esr.nhs.uk", "/again", page)
@@ -337,7 +338,7 @@ func connectError(t *testing.T, host, options string, opts browser.Options) (sdk
 // TestBrowserSDKNotRunning: nothing listens on any port: NOT_RUNNING.
 func TestBrowserSDKNotRunning(t *testing.T) {
 	browser.Require(t)
-	l, asked := connectError(t, "my.example", fmt.Sprintf(`{portServicePorts: [%d, %d], standalonePort: %d}`, freePort(t), freePort(t), freePort(t)),
+	l, asked := connectError(t, "my.example", fmt.Sprintf(`{portServicePorts: [%d, %d], standalonePort: %d}`, testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)),
 		browser.Options{Grant: []string{"local-network-access"}})
 	if l.Code != "NOT_RUNNING" || l.Status != nil {
 		t.Errorf("connect with nothing running: %+v, want NOT_RUNNING", l)
@@ -392,7 +393,7 @@ func TestBrowserSDKLocalNetworkDenied(t *testing.T) {
 	needPCSCD(t)
 	browser.Require(t)
 	a := startAgent(t)
-	options := fmt.Sprintf(`{portServicePorts: [%d], standalonePort: %d}`, freePort(t), a.port)
+	options := fmt.Sprintf(`{portServicePorts: [%d], standalonePort: %d}`, testutil.FreePort(t), a.port)
 
 	t.Run("prompt denied", func(t *testing.T) {
 		l, asked := connectError(t, "my.example", options, browser.Options{})

@@ -246,7 +246,7 @@ func TestBrowserPortServicePage(t *testing.T) {
 	browser.Require(t)
 	dir := testutil.SharedTempDir(t)
 	logDir := sharedLogDir(t, dir)
-	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56700, 56709)
+	ps := startPortService(t, filepath.Join(dir, "state"), testutil.FreePort(t), 56700, 56709)
 	me, err := user.Current()
 	if err != nil {
 		t.Fatal(err)

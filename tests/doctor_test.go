@@ -201,11 +201,11 @@ func TestDoctor(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	trusted := trustedServer(t, "test-2", http.StatusOK)
 	b := &doctorBed{
-		ps: &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: freePort(t), lo: 56500, hi: 56599, extra: []string{"--trusted-url", trusted.URL}},
+		ps: &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: testutil.FreePort(t), lo: 56500, hi: 56599, extra: []string{"--trusted-url", trusted.URL}},
 		// The agent and doctor both take the PIN prompt from
 		// CARDBRIDGE_PINENTRY: the scripted one, as a desktop's would be.
 		env:            []string{"XDG_STATE_HOME=" + filepath.Join(dir, "xdg"), "CARDBRIDGE_LOG=", "CARDBRIDGE_PINENTRY=" + filepath.Join(binDir, "fakepinentry")},
-		standalonePort: freePort(t),
+		standalonePort: testutil.FreePort(t),
 		top:            t,
 	}
 	b.ps.start(t)

@@ -106,7 +106,7 @@ func TestAnotherUserCannotHoldAgentConnections(t *testing.T) {
 func TestAnotherUserCannotStarveThePortService(t *testing.T) {
 	needPCSCD(t)
 	dir := testutil.SharedTempDir(t)
-	ps := startPortService(t, dir, freePort(t), 56600, 56609)
+	ps := startPortService(t, dir, testutil.FreePort(t), 56600, 56609)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ps.port)
 	opened, answered, open := hogAs(t, mallory(t), base, 4200)
 	took := timedGet(t, base+"/PRS/GetPortNumber")
@@ -156,7 +156,7 @@ func TestRefusalFloodCannotFlushTheLog(t *testing.T) {
 func TestStandaloneRefusesAHeldIPv6Port(t *testing.T) {
 	needPCSCD(t)
 	m := mallory(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	if !squatAs(t, m, fmt.Sprintf("[::1]:%d", port)) {
 		t.Skipf("mallory cannot listen on [::1]:%d", port)
 	}
@@ -205,7 +205,7 @@ func TestOptionsAsteriskIsRefused(t *testing.T) {
 func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 	needPCSCD(t)
 	m := mallory(t)
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := []int{testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)}
 	if !squatAs(t, m, fmt.Sprintf("127.0.0.1:%d", ports[1])) {
 		t.Fatalf("mallory cannot hold port %d", ports[1])
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/tests/testbed"
@@ -21,17 +22,7 @@ func watch(t *testing.T) (*pcsc.Monitor, *pcsc.Subscription) {
 	t.Helper()
 	m := pcsc.NewMonitor(pcsc.MonitorOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 	_, sub := m.Subscribe(256)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("monitor did not stop within 10s")
-		}
-	})
+	testutil.RunBackground(t, "the monitor", 10*time.Second, m.Run)
 	// Start-up: available, then every reader.
 	nextEvent(t, sub, pcsc.Available, "")
 	for _, r := range bed.Readers() {

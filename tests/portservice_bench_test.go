@@ -128,7 +128,7 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 	ps := &benchPortService{
 		dir:    filepath.Join(shared, "state"),
 		socket: filepath.Join(shared, "portservice.sock"),
-		port:   freePort(b),
+		port:   testutil.FreePort(b),
 		stderr: filepath.Join(shared, "stderr.txt"),
 	}
 	ps.addr = fmt.Sprintf("127.0.0.1:%d", ps.port)

@@ -63,7 +63,7 @@ func TestPortServiceHeldRangePorts(t *testing.T) {
 	t.Run("the two lowest ports", func(t *testing.T) {
 		const lo, hi = 56300, 56309
 		holdPortsAs(t, hog, lo, lo+1)
-		ps := startPortService(t, filepath.Join(dir, "state-two"), freePort(t), lo, hi)
+		ps := startPortService(t, filepath.Join(dir, "state-two"), testutil.FreePort(t), lo, hi)
 		tu := &testUser{u: namedUser(t, "cardbridge-u1")}
 		startUserAgent(t, ps, tu, logDir)
 		port := stablePort(t, ps, tu.u)
@@ -86,7 +86,7 @@ func TestPortServiceHeldRangePorts(t *testing.T) {
 		}
 		holdPortsAs(t, hog, all...)
 		state := filepath.Join(dir, "state-all")
-		ps := startPortService(t, state, freePort(t), lo, hi)
+		ps := startPortService(t, state, testutil.FreePort(t), lo, hi)
 		tu := &testUser{u: namedUser(t, "cardbridge-u2")}
 		startUserAgent(t, ps, tu, logDir)
 		port := stablePort(t, ps, tu.u)

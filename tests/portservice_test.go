@@ -286,7 +286,7 @@ func TestPortServiceMultiUser(t *testing.T) {
 	needPCSCD(t)
 	dir := testutil.SharedTempDir(t)
 	logDir := sharedLogDir(t, dir)
-	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56100, 56199)
+	ps := startPortService(t, filepath.Join(dir, "state"), testutil.FreePort(t), 56100, 56199)
 
 	users := make([]*testUser, 3)
 	for i := range users {
@@ -422,7 +422,7 @@ func TestPortServiceTrustedURLAndCorruptState(t *testing.T) {
 	trusted := httptest.NewServer(mux)
 	defer trusted.Close()
 
-	ps := &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: freePort(t), lo: 56200, hi: 56299, extra: []string{"--trusted-url", trusted.URL}}
+	ps := &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: testutil.FreePort(t), lo: 56200, hi: 56299, extra: []string{"--trusted-url", trusted.URL}}
 	ps.start(t)
 	t.Cleanup(func() { ps.stop(t) })
 
@@ -492,7 +492,7 @@ func asUID(t testing.TB, uid int, fn func()) {
 func TestPortServiceCrashUnderChurn(t *testing.T) {
 	needPCSCD(t)
 	dir := testutil.SharedTempDir(t)
-	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56300, 56999)
+	ps := startPortService(t, filepath.Join(dir, "state"), testutil.FreePort(t), 56300, 56999)
 	acked := map[string]int{}
 	var registrations, kills int
 	stopAt := time.Now().Add(12 * time.Second)

@@ -302,6 +302,23 @@ var pinResetCards = []struct {
 	{"earlier edition 6B00", 0x6B00, "PIN status cleared by a card reset"},
 }
 
+// connectPIV connects to the card in reader0 as another program would, on a
+// connection of its own, and selects the PIV application; the caller closes
+// the connection.
+func connectPIV(t *testing.T) *pcsc.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pcsc.Connect(ctx, reader0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := piv.SelectPIV(ctx, conn); err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	return conn
+}
+
 // checkNotVerified checks, as checkPINCleared does, that the card in
 // reader0 has its PIN not verified, and that GENERAL AUTHENTICATE without
 // VERIFY is refused.
@@ -309,15 +326,9 @@ func checkNotVerified(t *testing.T, c *vcard.Card) {
 	t.Helper()
 	checkPINCleared(t, c)
 	ctx := context.Background()
-	conn, err := pcsc.Connect(ctx, reader0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := connectPIV(t)
 	defer conn.Close()
-	if err := piv.SelectPIV(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	_, err = piv.GeneralAuthenticate(ctx, conn, piv.AlgECCP256, piv.SlotAuthentication, make([]byte, 32))
+	_, err := piv.GeneralAuthenticate(ctx, conn, piv.AlgECCP256, piv.SlotAuthentication, make([]byte, 32))
 	if err == nil || !strings.Contains(err.Error(), "PIN not verified") {
 		t.Errorf("GENERAL AUTHENTICATE without VERIFY = %v, want refused as PIN not verified", err)
 	}
@@ -401,14 +412,8 @@ func TestSignClearsAPINVerifiedElsewhere(t *testing.T) {
 
 			// Another program verifies the PIN and keeps its connection.
 			ctx := context.Background()
-			other, err := pcsc.Connect(ctx, reader0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			other := connectPIV(t)
 			defer other.Close()
-			if err := piv.SelectPIV(ctx, other); err != nil {
-				t.Fatal(err)
-			}
 			if err := piv.VerifyPIN(ctx, other, []byte("123456")); err != nil {
 				t.Fatal(err)
 			}

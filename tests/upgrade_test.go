@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // buildAgent builds cardbridge with the given version into path.
@@ -78,7 +78,7 @@ func TestAgentRestartsOntoUpgrade(t *testing.T) {
 	newer := filepath.Join(dir, "cardbridge-new")
 	buildAgent(t, newer, "9.0.1-new")
 
-	ps := startPortService(t, filepath.Join(dir, "state"), freePort(t), 56400, 56499)
+	ps := startPortService(t, filepath.Join(dir, "state"), testutil.FreePort(t), 56400, 56499)
 	log := filepath.Join(dir, "agent.log")
 	agent := exec.Command(exe, "agent", "--portservice", ps.socket, "--log", log, "--log-level", "debug", "--upgrade-check", "100ms")
 	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -102,7 +102,7 @@ func TestAgentRestartsOntoUpgrade(t *testing.T) {
 	if port == 0 {
 		t.Fatal("the agent did not register")
 	}
-	waitFor(t, 10*time.Second, "the old agent to answer", func() bool { return agentVersion(port) == "9.0.0-old" })
+	testutil.WaitFor(t, 10*time.Second, 50*time.Millisecond, "the old agent to answer", func() bool { return agentVersion(port) == "9.0.0-old" })
 	c, _, _ := newCard(t, testCard{uuid: "555000000099"})
 	insert(t, c, 0)
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
@@ -119,7 +119,7 @@ func TestAgentRestartsOntoUpgrade(t *testing.T) {
 	if err := os.Rename(exe+".new", exe); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the agent to refuse the broken executable", func() bool {
+	testutil.WaitFor(t, 10*time.Second, 50*time.Millisecond, "the agent to refuse the broken executable", func() bool {
 		b, _ := os.ReadFile(log)
 		return strings.Contains(string(b), "the new one does not run")
 	})
@@ -129,7 +129,7 @@ func TestAgentRestartsOntoUpgrade(t *testing.T) {
 
 	// A working one: the agent restarts onto it.
 	installOver(t, newer, exe)
-	waitFor(t, 20*time.Second, "the agent to restart onto 9.0.1-new", func() bool { return agentVersion(port) == "9.0.1-new" })
+	testutil.WaitFor(t, 20*time.Second, 50*time.Millisecond, "the agent to restart onto 9.0.1-new", func() bool { return agentVersion(port) == "9.0.1-new" })
 	select {
 	case <-exited:
 		t.Fatalf("the agent process ended (%v); it should have restarted in place", agent.ProcessState)
@@ -151,7 +151,7 @@ func TestAgentRestartsOntoUpgrade(t *testing.T) {
 			break
 		}
 	}
-	waitFor(t, 15*time.Second, "the new agent to serve the card", func() bool {
+	testutil.WaitFor(t, 15*time.Second, 50*time.Millisecond, "the new agent to serve the card", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/card", port))
 		if err != nil {
 			return false
@@ -166,19 +166,5 @@ func TestAgentRestartsOntoUpgrade(t *testing.T) {
 	}
 	if strings.Contains(ps.log(), "refusing a second agent") {
 		t.Error("the port service refused the restarted agent")
-	}
-}
-
-// waitFor polls cond every 50 ms until it holds, failing t after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/cardbridge/cardbridge/cardinfo"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
-	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/piv"
 	"github.com/cardbridge/cardbridge/webeid"
 )
@@ -335,16 +334,9 @@ func checkPINCleared(t *testing.T, c *vcard.Card) {
 	if c.PINVerified() {
 		t.Error("the card's PIN is verified")
 	}
-	ctx := context.Background()
-	conn, err := pcsc.Connect(ctx, reader0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := connectPIV(t)
 	defer conn.Close()
-	if err := piv.SelectPIV(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	if retries, verified, err := piv.PINRetries(ctx, conn); err != nil || verified || retries != 3 {
+	if retries, verified, err := piv.PINRetries(context.Background(), conn); err != nil || verified || retries != 3 {
 		t.Errorf("PIN status = %d retries, verified %v, %v; want 3, not verified", retries, verified, err)
 	}
 }

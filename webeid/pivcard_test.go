@@ -10,22 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 	"github.com/cardbridge/cardbridge/piv"
 )
-
-// transmitter lets package piv talk to a virtual card without a reader.
-type transmitter struct{ c *vcard.Card }
-
-func (t transmitter) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
-	return t.c.Transmit(cmd)
-}
 
 // pivKeySigner signs as the agent's signing session does, over APDUs: VERIFY, then
 // GENERAL AUTHENTICATE in slot with the PKCS#1 v1.5 block the host pads for RSA, or the
 // digest cut to 32 bytes for P-256.
 type pivKeySigner struct {
-	card transmitter
+	card testutil.Transmitter
 	cert *x509.Certificate
 	slot byte
 }
@@ -63,7 +57,7 @@ func TestSignWithVirtualPIVCard(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			card := transmitter{vcard.New(vcard.Config{Certificate: authDER, Key: authKey, SigningCertificate: signDER, SigningKey: signKey})}
+			card := testutil.Transmitter{Card: vcard.New(vcard.Config{Certificate: authDER, Key: authKey, SigningCertificate: signDER, SigningKey: signKey})}
 			id, err := piv.ReadIdentity(ctx, card)
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +94,7 @@ func TestSignWithVirtualPIVCard(t *testing.T) {
 				t.Errorf("web-eid:1.1 token of the card: %v", err)
 			}
 			// A card of one key (NHS): its certificate signs and serves as signing certificate.
-			one := transmitter{vcard.New(vcard.Config{Certificate: authDER, Key: authKey})}
+			one := testutil.Transmitter{Card: vcard.New(vcard.Config{Certificate: authDER, Key: authKey})}
 			if _, err := piv.ReadIdentity(ctx, one); err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 func TestControlCodes(t *testing.T) {
@@ -612,7 +614,7 @@ func TestFaults(t *testing.T) {
 		{FaultDisconnect, func(t *testing.T, card *Card, f *fakeVPCD, want []byte) {
 			f.send(getDataCert)
 			f.expectClosed()
-			waitFor(t, "card to count as removed", func() bool { return !card.Inserted() })
+			testutil.WaitFor(t, testTimeout, 5*time.Millisecond, "card to count as removed", func() bool { return !card.Inserted() })
 			if err := card.Remove(); err != nil {
 				t.Errorf("Remove after the drop: %v", err)
 			}
@@ -677,7 +679,7 @@ func TestMalformedFraming(t *testing.T) {
 				f.conn.(*net.TCPConn).CloseWrite()
 			}
 			f.expectClosed()
-			waitFor(t, "card to count as removed", func() bool { return !card.Inserted() })
+			testutil.WaitFor(t, testTimeout, 5*time.Millisecond, "card to count as removed", func() bool { return !card.Inserted() })
 			// The card can be inserted again afterwards.
 			if err := card.Insert(f.ln.Addr().String()); err != nil {
 				t.Fatalf("insert again: %v", err)

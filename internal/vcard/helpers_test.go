@@ -198,18 +198,6 @@ func splitSW(resp []byte) ([]byte, uint16) {
 // head returns at most the first 5 bytes of an APDU, for messages.
 func head(cmd []byte) []byte { return cmd[:min(len(cmd), 5)] }
 
-// waitFor polls cond until it holds or the test timeout passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Command APDUs used by the tests.
 var (
 	selectShort = []byte{0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00}

@@ -189,7 +189,7 @@ func TestVersionInfoDomainListAgeAndTrustedURLError(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	var logs testutil.Buffer
-	s, err := New(Options{StateDir: dir, Ports: []int{freePort(t)}, Socket: testSocket(dir), TrustedURL: srv.URL, Logger: zerolog.New(&logs)})
+	s, err := New(Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Socket: testSocket(dir), TrustedURL: srv.URL, Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}

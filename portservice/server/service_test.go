@@ -48,15 +48,6 @@ func (f *fakeListeners) set(port int, u peercred.User) {
 	f.owners[uint16(port)] = u
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 var socketSeq atomic.Int64
 
 // testSocket returns a local socket path for one test: a file in dir, or on
@@ -83,7 +74,7 @@ func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Servic
 func runServiceWith(t *testing.T, logs *testutil.Buffer, change func(*Options)) (*Service, string) {
 	t.Helper()
 	dir := t.TempDir()
-	opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.New(logs)}
+	opt := Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.New(logs)}
 	change(&opt)
 	s, err := New(opt)
 	if err != nil {
@@ -152,7 +143,7 @@ func TestHoldsEveryWellKnownPort(t *testing.T) {
 	reclaimEvery = 100 * time.Millisecond
 	t.Cleanup(func() { reclaimEvery = old })
 
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := []int{testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)}
 	squatter, err := net.Listen("tcp", fmt.Sprintf("[::1]:%d", ports[1]))
 	if err != nil {
 		t.Skip("no IPv6 loopback here:", err)
@@ -222,7 +213,7 @@ func TestHoldsEveryWellKnownPort(t *testing.T) {
 func TestRefusesASecondService(t *testing.T) {
 	var logs testutil.Buffer
 	first, _ := runService(t, nil, &logs)
-	free := freePort(t)
+	free := testutil.FreePort(t)
 	dir := t.TempDir()
 	second, err := New(Options{StateDir: dir, Ports: []int{free, first.Port()}, Range: portservice.Range{Lo: 57010, Hi: 57019}, Socket: testSocket(dir), Logger: zerolog.New(&logs)})
 	if err != nil {

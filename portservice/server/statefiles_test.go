@@ -162,7 +162,7 @@ func TestServiceWithBadStateFiles(t *testing.T) {
 				path := filepath.Join(dir, file)
 				b.make(t, path)
 				var logs testutil.Buffer
-				opt := Options{StateDir: dir, Ports: []int{freePort(t)}, Range: portservice.Range{Lo: 57100, Hi: 57109}, Socket: testSocket(dir), Logger: zerolog.New(&logs)}
+				opt := Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57100, Hi: 57109}, Socket: testSocket(dir), Logger: zerolog.New(&logs)}
 				type result struct {
 					s   *Service
 					err error
