@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // readResult is what ReadRegular returned.
@@ -153,17 +155,11 @@ func TestReadRegular(t *testing.T) {
 	})
 }
 
-// symlink makes link point at target, skipping the test where the OS or the
-// test's user cannot.
+// symlink makes link point at target, skipping the test where the OS, the
+// test's user or the Wine release cannot (testutil.Symlink).
 func symlink(t *testing.T, target, link string) {
 	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Skipf("cannot make a symbolic link: %v", err)
-	}
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		// Wine's file system layer shows links as what they point at.
-		t.Skipf("os.Lstat does not report %s as a symbolic link on this system (%v)", link, err)
-	}
+	testutil.Symlink(t, target, link)
 }
 
 func TestMoveAside(t *testing.T) {

@@ -1,9 +1,12 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/internal/wine"
 )
 
 // SharedTempDir returns a new temporary directory that every local user may
@@ -44,15 +47,25 @@ func CopyTestBinary(t testing.TB, dir, name string) string {
 	return bin
 }
 
-// Symlink makes path a symbolic link to target, and skips the test where
-// links cannot be made or os.Lstat does not report them (Wine's file system
-// layer follows links).
+// Symlink makes path a symbolic link to target. It skips the test where
+// links cannot be made (Windows without the privilege to make them), and
+// under a Wine release that does not make them, naming that release (Wine
+// 10's CreateSymbolicLinkW reports success and makes nothing); elsewhere a
+// link that os.Lstat does not then report fails the test.
 func Symlink(t testing.TB, target, path string) {
 	t.Helper()
 	if err := os.Symlink(target, path); err != nil {
+		wine.Lacks(t, fmt.Sprintf("os.Symlink (CreateSymbolicLinkW): %v", err))
 		t.Skipf("cannot make a symbolic link: %v", err)
 	}
-	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Skipf("os.Lstat does not report %s as a symbolic link on this system", path)
+	fi, err := os.Lstat(path)
+	if err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return
 	}
+	found := fmt.Sprint(err)
+	if err == nil {
+		found = "a file of mode " + fi.Mode().String()
+	}
+	wine.Lacks(t, fmt.Sprintf("os.Symlink (CreateSymbolicLinkW) reports success but makes no link: os.Lstat finds %s", found))
+	t.Fatalf("os.Symlink made %s, but os.Lstat finds %s", path, found)
 }

@@ -32,6 +32,18 @@ func SkipBefore(t testing.TB, fixed int, why string) {
 	}
 }
 
+// Lacks skips the test under Wine, naming the running release, once the
+// test has tried what it needs and found that this release does not do it;
+// on Windows and elsewhere it does nothing, and the test goes on to fail.
+// Unlike SkipBefore and Skip it needs no list of releases: a release that
+// does implement it passes the attempt and runs the test in full.
+func Lacks(t testing.TB, why string) {
+	t.Helper()
+	if v := Version(); v != "" {
+		t.Skipf("Wine %s lacks this (tried and failed here): %s", v, why)
+	}
+}
+
 // Skip skips the test under every Wine release so far (the running one is
 // named), for what no Wine release implements; on Windows and elsewhere it
 // does nothing.
