@@ -2,7 +2,6 @@ package pinprompt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"syscall"
@@ -122,12 +121,12 @@ func dialog(ctx context.Context, msg Message) ([]byte, error) {
 
 // promptOnThisThread shows the dialog and waits for the user.
 func promptOnThisThread(msg Message) ([]byte, error) {
-	text := msg.Summary + "\n\n" + msg.Description
+	captionText, text := dialogText(msg)
 	message, err := windows.UTF16PtrFromString(text)
 	if err != nil {
 		return nil, fmt.Errorf("PIN prompt text: %w", err)
 	}
-	caption, err := windows.UTF16PtrFromString(msg.Title)
+	caption, err := windows.UTF16PtrFromString(captionText)
 	if err != nil {
 		return nil, fmt.Errorf("PIN prompt title: %w", err)
 	}
@@ -159,24 +158,4 @@ func promptOnThisThread(msg Message) ([]byte, error) {
 		return nil, fmt.Errorf("the Windows credential dialog: %w", syscall.Errno(r))
 	}
 	return pinBytes(password[:])
-}
-
-// errPINCharacters: a PIV PIN is digits (SP 800-73-4 allows only ASCII).
-var errPINCharacters = errors.New("the PIN may hold only digits and ASCII letters")
-
-// pinBytes turns the NUL-terminated UTF-16 PIN into bytes, without making
-// a string that could not be wiped.
-func pinBytes(w []uint16) ([]byte, error) {
-	n := 0
-	for n < len(w) && w[n] != 0 {
-		if w[n] >= 0x80 {
-			return nil, errPINCharacters
-		}
-		n++
-	}
-	pin := make([]byte, n)
-	for i := range pin {
-		pin[i] = byte(w[i])
-	}
-	return pin, nil
 }

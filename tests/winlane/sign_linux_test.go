@@ -61,6 +61,13 @@ func answerDialog(t *testing.T, win, pin, key string) {
 	})
 }
 
+// The screenshots of the PIN dialog, named as in docs/screenshots, which
+// the README shows: CARDBRIDGE_WINE_SHOTS=docs/screenshots renews them.
+const (
+	shotDialog            = "windows-pin-dialog.png"
+	shotDialogLastAttempt = "windows-pin-dialog-last-attempt.png"
+)
+
 // screenshot saves the virtual display as name (PNG) in the lane's work
 // directory, and in $CARDBRIDGE_WINE_SHOTS when set.
 func screenshot(t *testing.T, name string) {
@@ -113,8 +120,11 @@ func waitAnswer(t *testing.T, ch <-chan answer) answer {
 // TestSignWithTheWindowsDialog: signing through the Windows build asks for
 // the PIN in the Windows credential dialog (the default on Windows, nothing
 // installed): typed in, the token verifies; cancelled, the page gets
-// PIN_CANCELLED; a wrong PIN asks again, and the last attempt is logged;
-// the PIN is in no log.
+// PIN_CANCELLED; a wrong PIN asks again, and each is logged with the
+// attempts left; a wrong PIN at the last attempt blocks the card, which the
+// page is told (PIN_BLOCKED) and the log says (attempts_left 0), and a
+// blocked card is not asked for its PIN; the PIN is in no log. The card is
+// this test's own, and is removed when it ends.
 func TestSignWithTheWindowsDialog(t *testing.T) {
 	needLane(t)
 	c, cert, _ := newCard(t, "555000000703", "rsa2048")
@@ -125,7 +135,7 @@ func TestSignWithTheWindowsDialog(t *testing.T) {
 	// The right PIN.
 	ch := w.authenticate(t)
 	win := waitDialog(t)
-	screenshot(t, "pin-dialog.png")
+	screenshot(t, shotDialog)
 	answerDialog(t, win, lanePIN, "Return")
 	a := waitAnswer(t, ch)
 	if a.status != 200 {
@@ -153,16 +163,39 @@ func TestSignWithTheWindowsDialog(t *testing.T) {
 	answerDialog(t, waitDialog(t), wrongPIN, "Return")
 	answerDialog(t, waitDialog(t), wrongPIN, "Return")
 	win = waitDialog(t)
-	screenshot(t, "pin-dialog-last-attempt.png")
+	screenshot(t, shotDialogLastAttempt)
 	answerDialog(t, win, "", "Escape")
 	if a := waitAnswer(t, ch); a.status != 403 || !strings.Contains(string(a.body), `"WRONG_PIN"`) {
 		t.Fatalf("gave up after wrong PINs: %d %s, want 403 WRONG_PIN", a.status, a.body)
 	}
+
+	// The last attempt, asked anew, and a wrong PIN: the card blocks.
+	ch = w.authenticate(t)
+	answerDialog(t, waitDialog(t), wrongPIN, "Return")
+	if a := waitAnswer(t, ch); a.status != 403 || !strings.Contains(string(a.body), `"PIN_BLOCKED"`) {
+		t.Fatalf("a wrong PIN at the last attempt: %d %s, want 403 PIN_BLOCKED", a.status, a.body)
+	}
+	// Blocked, the card is not asked for its PIN: no dialog, the answer at
+	// once.
+	ch = w.authenticate(t)
+	select {
+	case a := <-ch:
+		if a.status != 403 || !strings.Contains(string(a.body), `"PIN_BLOCKED"`) {
+			t.Errorf("signing with a blocked card: %d %s, want 403 PIN_BLOCKED", a.status, a.body)
+		}
+	case <-time.After(30 * time.Second):
+		out, _ := xdotool("search", "--onlyvisible", "--name", "^"+dialogTitle+"$")
+		t.Fatalf("signing with a blocked card did not answer within 30 seconds (PIN dialog windows: %q)", out)
+	}
+
 	log, _ := os.ReadFile(filepath.Join(w.dir, "agent.log"))
-	for _, want := range []string{`"attempts_left":2`, `"attempts_left":1`} {
+	for _, want := range []string{`"attempts_left":2`, `"attempts_left":1`, `"attempts_left":0`} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("the agent log has no wrong-PIN line with %s", want)
 		}
+	}
+	if !strings.Contains(string(log), "the card is now blocked") {
+		t.Error("the agent log does not say the card is now blocked")
 	}
 	if strings.Contains(string(log), lanePIN) || strings.Contains(string(log), wrongPIN) {
 		t.Error("a PIN appears in the agent log")
