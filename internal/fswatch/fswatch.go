@@ -16,6 +16,7 @@ package fswatch
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,10 @@ var shared struct {
 	sets map[*set]bool
 }
 
+// closing counts the watchers being closed: until they are, Windows keeps
+// their directories open (the tests wait, to remove theirs).
+var closing sync.WaitGroup
+
 // A set is one Watch: its paths, the directories it has watched for them,
 // and its channel. Its fields are guarded by shared.mu.
 type set struct {
@@ -85,10 +90,33 @@ type set struct {
 
 // arm watches, for each path, the path itself when it is a directory, and
 // the directory that holds it (or its nearest existing ancestor), adding
-// what has come into existence since the last call.
+// what has come into existence since the last call. A directory made
+// between looking and watching would go unseen, so arm looks again after
+// watching until what it watches is what it finds.
 func (s *set) arm() error {
-	want := map[string]bool{}
-	inside := map[string]bool{}
+	for range 16 {
+		want, inside, err := s.wanted()
+		if err != nil {
+			return err
+		}
+		if err := s.watch(want, inside); err != nil {
+			return err
+		}
+		again, _, err := s.wanted()
+		if err != nil {
+			return err
+		}
+		if maps.Equal(again, want) {
+			return nil
+		}
+	}
+	return errors.New("fswatch: the directories of " + strings.Join(s.paths, ", ") + " keep changing")
+}
+
+// wanted returns the directories arm should watch now, and of those the
+// ones that are paths themselves.
+func (s *set) wanted() (want, inside map[string]bool, err error) {
+	want, inside = map[string]bool{}, map[string]bool{}
 	for _, p := range s.paths {
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			want[p], inside[p] = true, true
@@ -101,11 +129,16 @@ func (s *set) arm() error {
 			}
 			up := filepath.Dir(d)
 			if up == d {
-				return errors.New("fswatch: no directory of " + p + " exists")
+				return nil, nil, errors.New("fswatch: no directory of " + p + " exists")
 			}
 			d = up
 		}
 	}
+	return want, inside, nil
+}
+
+// watch makes want the directories watched for s.
+func (s *set) watch(want, inside map[string]bool) error {
 	if s.dirs == nil {
 		s.dirs = map[string]bool{}
 	}
@@ -150,14 +183,17 @@ func (s *set) end() {
 		return
 	}
 	s.ended = true
-	close(s.ch)
+	defer close(s.ch) // last: whoever sees it closed sees the watcher closing
 	for d := range s.dirs {
 		release(d)
 	}
 	s.dirs = nil
 	delete(shared.sets, s)
 	if len(shared.sets) == 0 && shared.w != nil {
-		shared.w.Close()
+		// Closed without shared.mu: Close waits for the watcher's reader,
+		// which may be waiting for dispatch, which waits for shared.mu.
+		closing.Add(1)
+		go func(w *fsnotify.Watcher) { defer closing.Done(); w.Close() }(shared.w)
 		shared.w = nil
 	}
 }
