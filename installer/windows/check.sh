@@ -22,13 +22,14 @@
 #    must verify against that certificate (a self-signed test certificate,
 #    or the issuing CA) and name its subject as signer; without it, whether
 #    they are signed is only reported;
-#  - unless --no-wine, a real install under Wine (Debian's wine): msiexec
+#  - unless --no-wine, a real install under Wine 10, in the Debian trixie
+#    root the Windows lane uses (scripts/wine-root): msiexec
 #    /i, an upgrade to a newer build, a refused downgrade and msiexec /x,
 #    looking at the files, the registry (the event source among it, there
 #    after install and gone after uninstall; the Programs and Features
 #    entry) and the service Wine's msiexec left, and running the installed
 #    port service with the service's arguments to see DOMAINLIST become its
-#    DomainList.txt.
+#    DomainList.txt, and an install that starts the service.
 # Prints one line per check and "N passed, N failed"; exits 1 on any failure.
 set -euo pipefail
 
@@ -41,6 +42,7 @@ usage() {
   echo "usage: $0 [--no-wine] [--signer-ca CERT.pem] MSI..." >&2
   exit 2
 }
+args=("$@")
 wine_test=yes
 signer_ca=
 msis=()
@@ -56,9 +58,21 @@ done
 [ ${#msis[@]} -gt 0 ] || usage
 
 need_packages msitools osslsigncode openssl
-# MinGW-w64 builds the ProcessPrng DLL Go programs need under Wine 8 (see
-# wine_tests), so that the installed programs can be run.
-[ $wine_test = no ] || need_packages wine wine64 gcc-mingw-w64-x86-64-win32
+
+# Wine runs in the trixie root, which sees this host's /tmp and /dev at the
+# same paths (mounted in a mount namespace of this script's own, gone when
+# it ends); wine, wineboot, winepath and wineserver here run it there.
+if [ $wine_test = yes ]; then
+  if [ "${CARDBRIDGE_CHECK_NS:-}" != 1 ]; then
+    wine_root="$("$root/scripts/wine-root")"
+    CARDBRIDGE_CHECK_NS=1 CARDBRIDGE_WINE_ROOT="$wine_root" exec unshare --mount --propagation private "$0" "${args[@]}"
+  fi
+  mkdir -p "$CARDBRIDGE_WINE_ROOT$root"
+  mount --bind "$root" "$CARDBRIDGE_WINE_ROOT$root"
+  mount --bind /tmp "$CARDBRIDGE_WINE_ROOT/tmp"
+  mount -t proc proc "$CARDBRIDGE_WINE_ROOT/proc"
+  mount --rbind /dev "$CARDBRIDGE_WINE_ROOT/dev"
+fi
 
 passed=0
 failed=0
@@ -87,6 +101,19 @@ pe_machine() {
 }
 
 tmp="$(mktemp -d)"
+if [ $wine_test = yes ]; then
+  mkdir "$tmp/bin"
+  for cmd in wine wineboot winepath wineserver; do
+    case $cmd in
+    wine) run=wine64 ;;
+    wineserver) run=wineserver ;;
+    *) run="wine64 $cmd" ;;
+    esac
+    printf '#!/bin/sh\nexec %q %s "$@"\n' "$here/wine-in-root" "$run" >"$tmp/bin/$cmd"
+    chmod +x "$tmp/bin/$cmd"
+  done
+  export PATH="$tmp/bin:$PATH"
+fi
 cleanup() {
   if [ -n "${WINEPREFIX:-}" ] && [ -d "$WINEPREFIX" ]; then
     timeout 30 wineserver -k >/dev/null 2>&1 || true
@@ -456,18 +483,6 @@ wine_tests() {
   timeout 60 wineserver -w || true
   echo "info prefix ready in $((SECONDS - t0)) s"
 
-  # Go programs need bcryptprimitives.dll!ProcessPrng, which Wine 8 lacks;
-  # the test DLL from tests/wine provides it when MinGW-w64 is here. It only
-  # lets the installed programs run; the install tests below do not need it.
-  local shim=no
-  if [ -f "$root/tests/wine/prng.c" ] && command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 &&
-    x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
-      "$root/tests/wine/prng.c" "$root/tests/wine/prng.def" 2>"$tmp/mingw.log"; then
-    shim=yes
-    timeout 60 wineserver -k >/dev/null 2>&1 || true
-    export WINEDLLOVERRIDES="mscoree,mshtml=;bcryptprimitives=n,b"
-  fi
-
   local pf="$WINEPREFIX/drive_c/Program Files/cardbridge"
   local run='HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run'
   local svc='HKLM\System\CurrentControlSet\Services\cardbridge-portservice'
@@ -493,9 +508,8 @@ wine_tests() {
   first_path="$(image_path_re 'run --trusted-url "'$url'" --range '$range' --domainlist-seed "'$domains'"')"
   want_path="$(image_path_re 'run --trusted-url "'$url'" --ports '$ports' --range '$range' --domainlist-seed "'$domains'"')"
 
-  # 1. Install, with the service settings; the service is not started:
-  # under Wine 8 a Go service never reports to Wine's service manager (see
-  # the informational step at the end).
+  # 1. Install, with the service settings; the service is not started (step
+  # 5 installs with it started).
   t0=$SECONDS
   rc="$(wmsiexec "$tmp/install.log" /i "$(winepath -w "$msi")" NOSERVICESTART=1 TRUSTEDURL=$url RANGE=$range "DOMAINLIST=$domains")"
   if [ "$rc" = 0 ]; then ok "msiexec /i succeeded ($((SECONDS - t0)) s)"; else
@@ -534,13 +548,9 @@ wine_tests() {
   expect "event source EventMessageFile type" "REG_EXPAND_SZ" "$(wregtype "$evsrc" EventMessageFile)"
   expect "event source TypesSupported (error, warning, information)" "0x7" "$(wreg "$evsrc" TypesSupported)"
   expect "event source CustomSource" "0x1" "$(wreg "$evsrc" CustomSource)"
-  if [ $shim = yes ]; then
-    expect "installed cardbridge-portservice.exe runs" "cardbridge-portservice $version" \
-      "$(timeout 60 wine 'C:\Program Files\cardbridge\cardbridge-portservice.exe' version 2>/dev/null | tr -d '\r' | cut -d' ' -f1,2)"
-    seed_tests "$svc" "$domains"
-  else
-    echo "info no MinGW-w64 or tests/wine/prng.c: the installed programs are not run"
-  fi
+  expect "installed cardbridge-portservice.exe runs" "cardbridge-portservice $version" \
+    "$(timeout 60 wine 'C:\Program Files\cardbridge\cardbridge-portservice.exe' version 2>/dev/null | tr -d '\r' | cut -d' ' -f1,2)"
+  seed_tests "$svc" "$domains"
   # State the service would have written (a port of the range given); no
   # install step may touch it. Wine may start the automatic service by
   # itself during the upgrade, and the service keeps a valid file as it is.
@@ -605,23 +615,23 @@ wine_tests() {
   if wkey "$uninst\\$code"; then bad "still in Programs and Features"; else ok "gone from Programs and Features"; fi
   expect "ProgramData state kept by the uninstall" "$state_sum" "$(sha256sum <"$state/PortStore.txt" 2>/dev/null || true)"
 
-  # 5. Informational: an install that starts the service. Under Wine 8 the
-  # service process starts but never connects to Wine's service manager
-  # (x/sys/windows/svc.IsWindowsService is false there, as Wine runs
-  # services in session 1, not 0), so StartService fails after Wine's 10 s
-  # and msiexec rolls back, as Windows Installer does when a service fails
-  # to start.
-  if [ $shim = yes ]; then
+  # 5. Informational: an install that starts the service. Under Wine (8
+  # and 10) the service process starts but never connects to Wine's service
+  # manager (x/sys/windows/svc.IsWindowsService is false there, as Wine
+  # runs services in session 1, not 0), so StartService fails after Wine's
+  # 10 s and msiexec rolls back, as Windows Installer does when a service
+  # fails to start; the rollback itself is checked.
+  {
     t0=$SECONDS
     rc="$(wmsiexec "$tmp/start.log" /i "$(winepath -w "$1")")"
     if [ "$rc" = 0 ]; then
       echo "info install with the service started succeeded under Wine ($((SECONDS - t0)) s)"
       wmsiexec "$tmp/start-x.log" /x "$(winepath -w "$1")" >/dev/null
     else
-      echo "info install with the service started: exit code $rc after $((SECONDS - t0)) s, StartServices failed and msiexec rolled back (expected under Wine 8)"
+      echo "info install with the service started: exit code $rc after $((SECONDS - t0)) s, StartServices failed and msiexec rolled back (Wine's service manager, as above)"
       if [ -e "$pf/cardbridge.exe" ] || wkey "$svc"; then bad "the rollback left files or the service behind"; else ok "rollback after the failed service start left nothing behind"; fi
     fi
-  fi
+  }
 }
 
 for msi in "${msis[@]}"; do
