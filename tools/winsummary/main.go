@@ -1,6 +1,4 @@
-//go:build ignore
-
-// Summary reads `go test -json` output on standard input and prints, for
+// Command winsummary reads `go test -json` output on standard input and prints, for
 // each package, whether it passed and how many tests passed, were skipped and
 // failed; then every skipped test with its reason, and the output of every
 // failed test or package. It exits 1 if anything failed, if a test skipped
@@ -248,7 +246,7 @@ func main() {
 		}
 	}
 	if len(unexpected) > 0 {
-		fmt.Printf("\n== %d tests skipped that nobody expected to (tests/wine/summary.go lists the expected skips)\n", len(unexpected))
+		fmt.Printf("\n== %d tests skipped that nobody expected to (tools/winsummary lists the expected skips)\n", len(unexpected))
 		for _, u := range unexpected {
 			fmt.Println("unexpected skip:", u)
 		}
