@@ -78,10 +78,15 @@ func (s *Service) acceptAgents(ctx context.Context, ln net.Listener) {
 }
 
 // serveAgent handles one agent's registration for as long as it lasts.
+// The connection is closed when ctx ends, however far the registration
+// has got: one that completes as the service stops would otherwise hold
+// the stop for as long as its agent runs.
 func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	c := localsock.NewConn(nc)
 	reg := s.register(c, nc)
 	if reg == nil {
+		stop()
 		c.Close()
 		return
 	}
@@ -90,6 +95,7 @@ func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 	s.agents.Add(1)
 	go func() {
 		defer s.agents.Done()
+		defer stop()
 		s.followAgent(reg)
 	}()
 }

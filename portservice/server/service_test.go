@@ -25,6 +25,7 @@ import (
 	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/peercred"
 	"github.com/cardbridge/cardbridge/portservice"
+	"github.com/cardbridge/cardbridge/portservice/localsock"
 )
 
 // fakeListeners answers who listens where, for squatting tests.
@@ -230,5 +231,46 @@ func TestRefusesASecondService(t *testing.T) {
 		t.Errorf("the refused service left port %d taken: %v", free, lerr)
 	} else {
 		l.Close()
+	}
+}
+
+// An agent whose registration is under way as the service stops does not
+// hold the stop: its connection is closed with the rest, even when its
+// register message arrives after the registered agents' were closed.
+func TestStopsWithARegistrationUnderWay(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := New(Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	for i := 0; s.Port() == 0; i++ {
+		if i > 500 {
+			t.Fatal("service did not listen")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc, err := localsock.Dial(context.Background(), testSocket(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	time.Sleep(200 * time.Millisecond) // accepted, its register message awaited
+	cancel()
+	c := localsock.NewConn(nc)
+	_ = c.Send(portservice.Message{Type: portservice.MsgRegister, User: me.ID, PID: os.Getpid()}, time.Second)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the service did not stop within 10 s while an agent kept its registration's connection open")
 	}
 }
