@@ -54,8 +54,7 @@ func wrkRun(b *testing.B, url string, pid int) (rate float64, cpuPerRequest time
 	}
 	rate, _ = strconv.ParseFloat(string(m[1]), 64)
 	requests, _ := strconv.Atoi(string(n[1]))
-	ticks := after.cpuTicks - before.cpuTicks
-	return rate, time.Duration(ticks) * time.Second / time.Duration(clockTicks) / time.Duration(max(requests, 1))
+	return rate, (after.cpu - before.cpu) / time.Duration(max(requests, 1))
 }
 
 // BenchmarkCardRequests compares GET /api/card with keep-alive on the

@@ -115,6 +115,7 @@ type benchPortService struct {
 	done        chan struct{}
 	getPort     []byte // GET /PRS/GetPortNumber as a page on psBenchOrigin sends it
 	agents      []*syntheticAgent
+	group       *cpuGroup // where a restarted service starts (nil: where the benchmark runs)
 }
 
 // startBenchPortService runs the port service with env added to its
@@ -195,8 +196,15 @@ func (ps *benchPortService) restart(stop time.Duration) (took time.Duration, kil
 	select {
 	case <-ps.done:
 	case <-time.After(stop):
-		_ = ps.cmd.Process.Kill()
-		<-ps.done
+		// Go programs print every goroutine's stack on SIGQUIT, to the
+		// service's standard error: where it was stuck.
+		_ = ps.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-ps.done:
+		case <-time.After(5 * time.Second):
+			_ = ps.cmd.Process.Kill()
+			<-ps.done
+		}
 		killed = true
 	}
 	took = time.Since(t0)
@@ -215,7 +223,7 @@ func (ps *benchPortService) start() error {
 	cmd.Env = ps.cmd.Env
 	cmd.Stdout, cmd.Stderr = errFile, errFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := ps.group.start(cmd); err != nil {
 		return err
 	}
 	ps.cmd, ps.done = cmd, make(chan struct{})
