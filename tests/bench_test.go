@@ -4,7 +4,9 @@ package tests
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,12 +27,21 @@ func referenceWatcher(tb testing.TB, reader string) <-chan time.Time {
 	}
 	seen := make(chan time.Time, 16)
 	done := make(chan struct{})
+	var stop atomic.Bool
 	go func() {
 		defer close(done)
 		rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 		present := false
-		for {
-			if err := c.GetStatusChange(rs, -1); err != nil {
+		for !stop.Load() {
+			// A bounded wait: SCardCancel is lost when it comes while no
+			// GetStatusChange is waiting in pcscd (between two calls), and
+			// an unbounded one would then never return. A change is
+			// reported at once either way.
+			err := c.GetStatusChange(rs, time.Second)
+			if errors.Is(err, scard.ErrTimeout) {
+				continue
+			}
+			if err != nil {
 				return // cancelled at the end of the benchmark
 			}
 			now := time.Now()
@@ -43,6 +54,7 @@ func referenceWatcher(tb testing.TB, reader string) <-chan time.Time {
 		}
 	}()
 	tb.Cleanup(func() {
+		stop.Store(true)
 		_ = c.Cancel()
 		<-done
 		_ = c.Release()
