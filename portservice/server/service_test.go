@@ -243,7 +243,8 @@ func TestStopsWithARegistrationUnderWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s, err := New(Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.Nop()})
+	sock := testSocket(dir) // on Windows a new pipe name each call
+	s, err := New(Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestStopsWithARegistrationUnderWay(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	nc, err := localsock.Dial(context.Background(), testSocket(dir))
+	nc, err := localsock.Dial(context.Background(), sock)
 	if err != nil {
 		t.Fatal(err)
 	}
