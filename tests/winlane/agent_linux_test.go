@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 const origin = "https://my.esr.nhs.uk"
@@ -32,7 +34,7 @@ func startRegistered(t *testing.T, extra ...string) *windowsAgent {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w := &windowsAgent{psPort: freePort(t), dir: dir}
+	w := &windowsAgent{psPort: testutil.FreePort(t), dir: dir}
 	pipe := `\\.\pipe\cardbridge-lane-` + strconv.Itoa(w.psPort)
 	startWindows(t, "cardbridge-portservice", "run",
 		"--state-dir", winPath(filepath.Join(dir, "state")),
@@ -44,7 +46,7 @@ func startRegistered(t *testing.T, extra ...string) *windowsAgent {
 			t.Logf("port service log:\n%s", b)
 		}
 	})
-	waitFor(t, 60*time.Second, "the Windows port service to listen", func() bool { return listening(w.psPort) })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the Windows port service to listen", func() bool { return listening(w.psPort) })
 	args := append([]string{"agent", "--portservice", pipe, "--log", winPath(filepath.Join(dir, "agent.log")), "--log-level", "debug"}, extra...)
 	w.agent = startWindows(t, "cardbridge", args...)
 	t.Cleanup(func() {
@@ -53,7 +55,7 @@ func startRegistered(t *testing.T, extra ...string) *windowsAgent {
 			t.Logf("agent log:\n%s", b)
 		}
 	})
-	waitFor(t, 90*time.Second, "GetPortNumber to name the registered agent's port", func() bool {
+	testutil.WaitFor(t, 90*time.Second, 50*time.Millisecond, "GetPortNumber to name the registered agent's port", func() bool {
 		w.port = getPortNumber(t, w.psPort)
 		return w.port != 0
 	})
@@ -157,16 +159,16 @@ func TestRegisteredAgent(t *testing.T) {
 	c, _, _ := newCard(t, "555000000702", "p256")
 	insert(t, c, 0)
 	w := startRegistered(t)
-	waitFor(t, 60*time.Second, "GET /api/card to give the card's UUID", func() bool { return w.cardUUID(t) == "555000000702" })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "GET /api/card to give the card's UUID", func() bool { return w.cardUUID(t) == "555000000702" })
 
 	// A Windows WebSocket client, open before the card leaves.
 	events := startWindows(t, "probe", "-base", fmt.Sprintf("http://127.0.0.1:%d", w.port), "-origin", origin,
 		"-until", "card-removed", "-wait", "2m", "/api/events")
-	waitFor(t, time.Minute, "the WebSocket to open", func() bool { return strings.Contains(events.out.String(), `"body":"connected"`) })
+	testutil.WaitFor(t, time.Minute, 50*time.Millisecond, "the WebSocket to open", func() bool { return strings.Contains(events.out.String(), `"body":"connected"`) })
 	if err := c.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "card-removed on the WebSocket", func() bool {
+	testutil.WaitFor(t, time.Minute, 50*time.Millisecond, "card-removed on the WebSocket", func() bool {
 		return strings.Contains(events.out.String(), `\"type\":\"card-removed\"`)
 	})
 	if uuid := w.cardUUID(t); uuid != "" {

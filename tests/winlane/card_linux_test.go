@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/internal/vcard"
 )
 
@@ -73,7 +74,7 @@ func TestCardJSON(t *testing.T) {
 	insert(t, c, 0)
 	var r api.Reader
 	// pcscd reports the card at its next poll of the reader.
-	waitFor(t, 30*time.Second, "card --json to show the card", func() bool {
+	testutil.WaitFor(t, 30*time.Second, 50*time.Millisecond, "card --json to show the card", func() bool {
 		r = cardJSON(t, 0)
 		return r.CardPresent
 	})
@@ -83,7 +84,7 @@ func TestCardJSON(t *testing.T) {
 	if err := c.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "card --json to show the reader empty", func() bool {
+	testutil.WaitFor(t, 30*time.Second, 50*time.Millisecond, "card --json to show the reader empty", func() bool {
 		r := cardJSON(t, 0)
 		return !r.CardPresent && r.Card == nil
 	})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // eventSourceKey is the port service's event source, as the MSI registers
@@ -68,7 +70,7 @@ func TestEventLog(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(state, "DomainList.txt"), []byte("https://my.esr.nhs.uk\nnot an origin\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		free := freePort(t)
+		free := testutil.FreePort(t)
 		logFile := filepath.Join(dir, "portservice.log")
 		p, err := startInRoot("cardbridge-portservice", "env", eventLogDebug, "wine64", exe("cardbridge-portservice"), "run",
 			"--state-dir", winPath(state), "--ports", strconv.Itoa(held)+","+strconv.Itoa(free), "--range", "56800-56899",
@@ -78,7 +80,7 @@ func TestEventLog(t *testing.T) {
 		}
 		defer p.stop()
 		read := func() string { b, _ := os.ReadFile(logFile); return string(b) }
-		waitFor(t, 60*time.Second, "the port service to start and log the bad line and the held port", func() bool {
+		testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the port service to start and log the bad line and the held port", func() bool {
 			s := read()
 			return strings.Contains(s, "port service started") && strings.Contains(s, "dropping a bad DomainList line") &&
 				strings.Contains(s, "well-known port is held by another program")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // TestPCSCDRestart: the root's pcscd stops and starts again while the
@@ -17,18 +19,18 @@ func TestPCSCDRestart(t *testing.T) {
 	c, _, _ := newCard(t, "555000000704", "p256")
 	insert(t, c, 0)
 	w := startRegistered(t)
-	waitFor(t, 60*time.Second, "the card to be read", func() bool { return w.cardUUID(t) == "555000000704" })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the card to be read", func() bool { return w.cardUUID(t) == "555000000704" })
 
 	_ = c.Remove()
 	lane.pcscd.stop()
-	waitFor(t, 60*time.Second, "the agent to notice the PC/SC service has gone", func() bool { return w.cardUUID(t) == "" })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the agent to notice the PC/SC service has gone", func() bool { return w.cardUUID(t) == "" })
 	time.Sleep(2 * time.Second) // the agent watches a service that is not there
 	if err := startPCSCD(); err != nil {
 		t.Fatal(err)
 	}
 	c2, _, _ := newCard(t, "555000000705", "rsa2048")
 	insert(t, c2, 0)
-	waitFor(t, 90*time.Second, "the agent to serve the card put in after pcscd came back", func() bool { return w.cardUUID(t) == "555000000705" })
+	testutil.WaitFor(t, 90*time.Second, 50*time.Millisecond, "the agent to serve the card put in after pcscd came back", func() bool { return w.cardUUID(t) == "555000000705" })
 	if w.agent.exited() {
 		t.Fatal("the agent ended")
 	}
@@ -46,7 +48,7 @@ func TestIdleAgentUnderWine(t *testing.T) {
 	// This agent logs where the Windows build logs by default
 	// (--log given empty): %LOCALAPPDATA%\cardbridge\logs\agent.log.
 	w := startRegistered(t, "--log=")
-	waitFor(t, 60*time.Second, "the card to be read", func() bool { return w.cardUUID(t) == "555000000706" })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the card to be read", func() bool { return w.cardUUID(t) == "555000000706" })
 	defaultLog := filepath.Join(lane.prefix, "drive_c/users/root/AppData/Local/cardbridge/logs/agent.log")
 	if b, err := os.ReadFile(defaultLog); err != nil || !strings.Contains(string(b), "cardbridge agent starting") {
 		t.Errorf("the agent's default log %s: %v\n%s", defaultLog, err, b)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // policyKey is where Group Policy puts cardbridge's settings
@@ -82,12 +84,12 @@ func TestPolicyFromRegistry(t *testing.T) {
 	c, _, _ := newCard(t, "555000000703", "p256")
 	insert(t, c, 0)
 	w := startRegistered(t)
-	waitFor(t, 60*time.Second, "GET /api/card to give the card's UUID", func() bool { return w.cardUUID(t) == "555000000703" })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "GET /api/card to give the card's UUID", func() bool { return w.cardUUID(t) == "555000000703" })
 
 	const site = "https://policy.example"
 	reg(t, "add", `HKLM\`+policyKey+`\DomainList`, "/v", "1", "/t", "REG_SZ", "/d", site, "/f")
 	reg(t, "add", `HKLM\`+policyKey+`\DomainList`, "/v", "2", "/t", "REG_SZ", "/d", "not an origin", "/f")
-	waitFor(t, 60*time.Second, "the agent to refuse the site the policy leaves out", func() bool {
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the agent to refuse the site the policy leaves out", func() bool {
 		r := w.probe(t, "/api/card")
 		return r.Status == 403 && strings.Contains(r.Body, "ORIGIN_NOT_ALLOWED")
 	})
@@ -117,11 +119,11 @@ func TestPolicyFromRegistry(t *testing.T) {
 	reg(t, "add", `HKCU\`+policyKey, "/v", "LogLevel", "/t", "REG_SZ", "/d", "error", "/f")
 	reg(t, "add", `HKLM\`+policyKey, "/v", "LogLevel", "/t", "REG_SZ", "/d", "warn", "/f")
 	reg(t, "add", `HKCU\`+policyKey, "/v", "TrustedURL", "/t", "REG_SZ", "/d", "https://user.example/list", "/f")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	logFile := filepath.Join(w.dir, "standalone.log")
 	startWindows(t, "cardbridge", "agent", "--listen", strconv.Itoa(port), "--log", winPath(logFile), "--log-level", "debug")
 	sa := &windowsAgent{port: port}
-	waitFor(t, 90*time.Second, "the second agent to listen", func() bool { return listening(port) })
+	testutil.WaitFor(t, 90*time.Second, 50*time.Millisecond, "the second agent to listen", func() bool { return listening(port) })
 	vi = sa.versionInfo(t)
 	if got, want := vi.setting("log-level"), `warn policy HKLM\`+policyKey+`\LogLevel`; got != want {
 		t.Errorf("log-level: %q, want %q", got, want)

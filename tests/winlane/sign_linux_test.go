@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/webeid"
 )
 
@@ -28,7 +29,7 @@ func xdotool(args ...string) (string, error) {
 func waitDialog(t *testing.T) string {
 	t.Helper()
 	var win string
-	waitFor(t, 90*time.Second, "the PIN dialog to appear", func() bool {
+	testutil.WaitFor(t, 90*time.Second, 50*time.Millisecond, "the PIN dialog to appear", func() bool {
 		out, err := xdotool("search", "--onlyvisible", "--name", "^"+dialogTitle+"$")
 		if err != nil || out == "" {
 			return false
@@ -55,7 +56,7 @@ func answerDialog(t *testing.T, win, pin, key string) {
 	if out, err := xdotool("key", key); err != nil {
 		t.Fatalf("xdotool key %s: %v %s", key, err, out)
 	}
-	waitFor(t, 30*time.Second, "the PIN dialog to close", func() bool {
+	testutil.WaitFor(t, 30*time.Second, 50*time.Millisecond, "the PIN dialog to close", func() bool {
 		out, _ := xdotool("search", "--onlyvisible", "--name", "^"+dialogTitle+"$")
 		return !strings.Contains(" "+out+" ", " "+win+" ") && !strings.HasPrefix(out, win)
 	})
@@ -130,7 +131,7 @@ func TestSignWithTheWindowsDialog(t *testing.T) {
 	c, cert, _ := newCard(t, "555000000703", "rsa2048")
 	insert(t, c, 0)
 	w := startRegistered(t)
-	waitFor(t, 60*time.Second, "the card to be read", func() bool { return w.cardUUID(t) == "555000000703" })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the card to be read", func() bool { return w.cardUUID(t) == "555000000703" })
 
 	// The right PIN.
 	ch := w.authenticate(t)
