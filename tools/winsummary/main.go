@@ -86,9 +86,6 @@ var expectedSkips = []expectedSkip{
 	// CreateNamedPipe ignores FILE_FLAG_FIRST_PIPE_INSTANCE: a second
 	// server of a live pipe is not refused.
 	{"portservice/localsock", "TestListenInUse", "lacks this (tried and failed here): CreateNamedPipe ignores FILE_FLAG_FIRST_PIPE_INSTANCE"},
-	// ReadDirectoryChangesW reports no change of a file's attributes (its
-	// read-only bit, which os.Chmod sets on Windows).
-	{"internal/fswatch", "TestModeChange", "lacks this (tried and failed here): ReadDirectoryChangesW reports no change of a file's attributes"},
 	// Wine's token is not elevated (DESIGN.md), and these tests want an
 	// administrator to change the services.
 	{"installer", "TestLoginWindows", "needs administrator rights"},

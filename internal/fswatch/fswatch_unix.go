@@ -1,16 +1,5 @@
-// Package fswatch tells a long-running program that a file it depends on
-// may have changed, through the operating system's file notifications
-// (inotify, kqueue, ReadDirectoryChangesW) rather than by looking on a
-// timer: an idle agent on a terminal server shared by hundreds of users
-// must not wake up to find nothing changed.
-//
-// It watches the directories holding the files, so that a file replaced
-// by rename (as package managers and editors do), removed or created is
-// seen as well as one written in place, and a path whose directory does not
-// exist yet is watched through its nearest existing ancestor.
-//
-// A process uses one notification instance however many watches it has
-// (Linux allows each user 128 instances, shared with the desktop's own).
+//go:build !windows
+
 package fswatch
 
 import (
@@ -74,8 +63,7 @@ var shared struct {
 	sets map[*set]bool
 }
 
-// closing counts the watchers being closed: until they are, Windows keeps
-// their directories open (the tests wait, to remove theirs).
+// closing counts the watchers being closed (tests wait for them).
 var closing sync.WaitGroup
 
 // A set is one Watch: its paths, the directories it has watched for them,
@@ -190,8 +178,9 @@ func (s *set) end() {
 	s.dirs = nil
 	delete(shared.sets, s)
 	if len(shared.sets) == 0 && shared.w != nil {
-		// Closed without shared.mu: Close waits for the watcher's reader,
-		// which may be waiting for dispatch, which waits for shared.mu.
+		// Closed without shared.mu: Close may wait for the watcher's
+		// reader, which may be waiting for dispatch, which waits for
+		// shared.mu.
 		closing.Add(1)
 		go func(w *fsnotify.Watcher) { defer closing.Done(); w.Close() }(shared.w)
 		shared.w = nil
