@@ -559,28 +559,10 @@ func TestCrossSiteNegotiateWithoutOrigin(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for idle tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeClock) Add(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.t = f.t.Add(d)
-}
-
 // TestIdleCleanup: a connection with no request for DisconnectTimeout is
 // removed and its token refused; one with a poll in flight is kept.
 func TestIdleCleanup(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	s, ts := newTestServer(t, Options{Now: clock.Now, PollWait: 10 * time.Second}, onlyTestSweeps)
 	idle := newClient(t, ts)
 	idle.negotiate()
@@ -590,7 +572,7 @@ func TestIdleCleanup(t *testing.T) {
 	go func() { polled <- busy.poll("0") }()
 	waitPolled(t, s, busy.token)
 
-	clock.Add(disconnectTimeout - time.Second)
+	clock.Advance(disconnectTimeout - time.Second)
 	if n := s.sweep(); n != 0 {
 		t.Fatalf("sweep before DisconnectTimeout removed %d", n)
 	}
@@ -598,11 +580,11 @@ func TestIdleCleanup(t *testing.T) {
 		t.Fatalf("start: %d %s", a.status, a.body)
 	}
 	// That request renewed it.
-	clock.Add(disconnectTimeout - time.Second)
+	clock.Advance(disconnectTimeout - time.Second)
 	if n := s.sweep(); n != 0 {
 		t.Fatalf("sweep removed %d, want the renewed and the busy connection kept", n)
 	}
-	clock.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if n := s.sweep(); n != 1 {
 		t.Fatalf("sweep after DisconnectTimeout removed %d, want 1", n)
 	}
@@ -624,7 +606,7 @@ func onlyTestSweeps(s *Server) { s.sweepEvery = time.Hour }
 
 // TestJanitor: idle connections go without anyone calling sweep.
 func TestJanitor(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	s, ts := newTestServer(t, Options{Now: clock.Now}, func(s *Server) { s.sweepEvery = 10 * time.Millisecond })
 	c := newClient(t, ts)
 	c.negotiate()
@@ -632,21 +614,21 @@ func TestJanitor(t *testing.T) {
 	if s.Count() != 1 {
 		t.Fatalf("Count = %d before DisconnectTimeout", s.Count())
 	}
-	clock.Add(disconnectTimeout)
+	clock.Advance(disconnectTimeout)
 	testutil.WaitFor(t, 5*time.Second, 5*time.Millisecond, "every connection to be dropped", func() bool { return s.Count() == 0 })
 }
 
 // TestMaxConns: a full server drops the connection idle longest, and
 // refuses when none is idle.
 func TestMaxConns(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	s, ts := newTestServer(t, Options{Now: clock.Now, MaxConns: 3, PollWait: 10 * time.Second}, onlyTestSweeps)
 	var cs []*client
 	for range 3 {
 		c := newClient(t, ts)
 		c.negotiate()
 		cs = append(cs, c)
-		clock.Add(time.Second)
+		clock.Advance(time.Second)
 	}
 	// Touch the first, so the second is idle longest.
 	cs[0].do("GET", "start", cs[0].query("start"), nil)

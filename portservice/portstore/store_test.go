@@ -10,33 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/internal/testutil"
 	"github.com/cardbridge/cardbridge/portservice"
 )
 
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// now returns the clock's time.
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// advance moves the clock on by d.
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // openClock opens a store at path with clock c.
-func openClock(t testing.TB, path string, lo, hi int, c *clock, log *logSink) *Store {
+func openClock(t testing.TB, path string, lo, hi int, c *testutil.Clock, log *logSink) *Store {
 	t.Helper()
-	s, err := Open(Options{Path: path, Range: portservice.Range{Lo: lo, Hi: hi}, Logger: log.logger(), Now: c.now})
+	s, err := Open(Options{Path: path, Range: portservice.Range{Lo: lo, Hi: hi}, Logger: log.logger(), Now: c.Now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -78,7 +59,7 @@ func portsOf(es []Entry) map[string]int {
 
 func TestAllocate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), storeName)
-	c := &clock{t: testNow}
+	c := testutil.NewClock(testNow)
 	var log logSink
 	s := openClock(t, path, 0, 0, c, &log)
 
@@ -94,7 +75,7 @@ func TestAllocate(t *testing.T) {
 	if b.Port != defaultLo+1 {
 		t.Errorf("second user got %d, want %d", b.Port, defaultLo+1)
 	}
-	c.advance(90 * time.Minute)
+	c.Advance(90 * time.Minute)
 	again := mustAllocate(t, s, "uid:1000", nil)
 	if again.Port != a.Port {
 		t.Errorf("Allocate of a known user moved it from %d to %d", a.Port, again.Port)
@@ -166,12 +147,12 @@ func TestAllocateUnusable(t *testing.T) {
 
 func TestReallocate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), storeName)
-	c := &clock{t: testNow}
+	c := testutil.NewClock(testNow)
 	var log logSink
 	s := openClock(t, path, 0, 0, c, &log)
 	a := mustAllocate(t, s, "uid:1", nil)
 	mustAllocate(t, s, "uid:2", nil)
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 
 	r, err := s.Reallocate("uid:1", func(p int) bool { return p == defaultLo+2 })
 	if err != nil {
@@ -180,8 +161,8 @@ func TestReallocate(t *testing.T) {
 	if r.Port == a.Port || r.Port != defaultLo+3 {
 		t.Errorf("Reallocate gave %d, want %d", r.Port, defaultLo+3)
 	}
-	if !r.LastSeen.Equal(c.now()) {
-		t.Errorf("LastSeen = %v, want %v", r.LastSeen, c.now())
+	if !r.LastSeen.Equal(c.Now()) {
+		t.Errorf("LastSeen = %v, want %v", r.LastSeen, c.Now())
 	}
 	if _, ok := s.userOf(a.Port); ok {
 		t.Errorf("old port %d still held", a.Port)
@@ -274,7 +255,7 @@ func TestBadUser(t *testing.T) {
 func TestTouchFlush(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, storeName)
-	c := &clock{t: testNow}
+	c := testutil.NewClock(testNow)
 	var log logSink
 	s := openClock(t, path, 0, 0, c, &log)
 	mustAllocate(t, s, "uid:1", nil)
@@ -282,11 +263,11 @@ func TestTouchFlush(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	beforeInfo := statNow(t, path)
 
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	s.Touch("uid:1")
 	s.Touch("uid:404") // unknown: nothing happens
-	if e, _ := s.Lookup("uid:1"); !e.LastSeen.Equal(c.now()) {
-		t.Errorf("LastSeen after Touch = %v, want %v", e.LastSeen, c.now())
+	if e, _ := s.Lookup("uid:1"); !e.LastSeen.Equal(c.Now()) {
+		t.Errorf("LastSeen after Touch = %v, want %v", e.LastSeen, c.Now())
 	}
 	if s.Len() != 2 {
 		t.Errorf("Touch of an unknown user changed Len to %d", s.Len())
@@ -299,7 +280,7 @@ func TestTouchFlush(t *testing.T) {
 		t.Fatalf("Flush: %v", err)
 	}
 	got := onDisk(t, path)
-	if !entriesEqual(got, s.Entries()) || !got[0].LastSeen.Equal(c.now()) {
+	if !entriesEqual(got, s.Entries()) || !got[0].LastSeen.Equal(c.Now()) {
 		t.Errorf("file after Flush = %v, want %v", got, s.Entries())
 	}
 	// Flush replaced the file; a second Flush, with nothing pending, does not.
@@ -314,10 +295,10 @@ func TestTouchFlush(t *testing.T) {
 		t.Errorf("Flush with nothing pending rewrote the file")
 	}
 	// A Touch reaches the disk with the next allocation too.
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	s.Touch("uid:2")
 	mustAllocate(t, s, "uid:3", nil)
-	if got := onDisk(t, path); !got[1].LastSeen.Equal(c.now()) {
+	if got := onDisk(t, path); !got[1].LastSeen.Equal(c.Now()) {
 		t.Errorf("uid:2's Touch not written with the next allocation: %v", got)
 	}
 	if n := tempFiles(t, dir); len(n) != 0 {
@@ -339,15 +320,15 @@ func TestAllocateKnownUserDoesNotWrite(t *testing.T) {
 
 func TestExpire(t *testing.T) {
 	path := filepath.Join(t.TempDir(), storeName)
-	c := &clock{t: testNow}
+	c := testutil.NewClock(testNow)
 	var log logSink
 	s := openClock(t, path, 0, 0, c, &log)
 	mustAllocate(t, s, "uid:1", nil) // 55000, seen at now
 	mustAllocate(t, s, "uid:2", nil) // 55001
 	mustAllocate(t, s, "uid:3", nil) // 55002
-	c.advance(10 * 24 * time.Hour)
+	c.Advance(10 * 24 * time.Hour)
 	s.Touch("uid:2")
-	c.advance(24 * time.Hour)
+	c.Advance(24 * time.Hour)
 
 	if got := s.Expire(30 * 24 * time.Hour); got != nil {
 		t.Errorf("Expire(30d) freed %v, want nothing", got)
@@ -380,7 +361,7 @@ func TestExpire(t *testing.T) {
 
 func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), storeName)
-	c := &clock{t: testNow}
+	c := testutil.NewClock(testNow)
 	var log logSink
 	s := openClock(t, path, 0, 0, c, &log)
 	for i := range 50 {
@@ -392,7 +373,7 @@ func TestPersistence(t *testing.T) {
 	}
 	want := s.Entries()
 
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	s2 := openClock(t, path, 0, 0, c, &log)
 	if got := s2.Entries(); !entriesEqual(got, want) {
 		t.Fatalf("after reopening: %v\nwant %v", got, want)
