@@ -29,6 +29,10 @@ Description=` + ServiceDisplayName + `
 Documentation=https://github.com/cardbridge/cardbridge
 After=network.target
 ConditionFileIsExecutable=` + strings.ReplaceAll(exe, "%", "%%") + `
+# Every signed-in user depends on it: however often it was started or
+# restarted lately (an administrator's restarts count too), a crash is
+# followed by a start 2 s later, never by systemd giving up on it.
+StartLimitIntervalSec=0
 
 [Service]
 Type=simple

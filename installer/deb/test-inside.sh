@@ -137,6 +137,7 @@ check "the restarted agent serves on the same port" wait_for 15 bash -c "runuser
 old="$(service_pid)"
 kill -KILL "$old"
 check "the port service is restarted after SIGKILL" wait_for 15 bash -c "p=\$(service_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
+[ "$(service_pid)" != 0 ] || systemctl status --no-pager -n 20 cardbridge-portservice | sed 's/^/      /' || true
 check "the user keeps the port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
 
 echo "== upgrade"
