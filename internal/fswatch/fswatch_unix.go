@@ -205,48 +205,43 @@ func (s *set) relevant(name string) bool {
 // dispatch passes w's events to the sets they concern until w is closed.
 func dispatch(w *fsnotify.Watcher) {
 	for {
+		var ev fsnotify.Event
+		ok, lost := true, false
 		select {
-		case ev, ok := <-w.Events:
-			if !ok {
-				failed(w)
-				return
-			}
-			shared.mu.Lock()
-			if shared.w == w {
-				for s := range shared.sets {
-					if !s.relevant(ev.Name) {
-						continue
-					}
-					if ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
-						// A directory on the way came or went: watch
-						// what is there now. If that fails, the set's
-						// owner looks on a timer.
-						if err := s.arm(); err != nil {
-							notify(s.ch)
-							s.end()
-							continue
-						}
-					}
-					notify(s.ch)
-				}
-			}
-			shared.mu.Unlock()
-		case _, ok := <-w.Errors:
-			if !ok {
-				failed(w)
-				return
-			}
+		case ev, ok = <-w.Events:
+		case _, ok = <-w.Errors:
 			// Events were lost (the queue overflowed): whatever changed
 			// must be read again.
-			shared.mu.Lock()
-			if shared.w == w {
-				for s := range shared.sets {
-					notify(s.ch)
+			lost = true
+		}
+		if !ok {
+			failed(w)
+			return
+		}
+		shared.mu.Lock()
+		if shared.w == w {
+			for s := range shared.sets {
+				if lost || s.relevant(ev.Name) {
+					s.told(ev)
 				}
 			}
-			shared.mu.Unlock()
+		}
+		shared.mu.Unlock()
+	}
+}
+
+// told tells s of ev. When a directory on the way came or went it watches
+// what is there now first; if that fails, s ends and its owner looks on a
+// timer.
+func (s *set) told(ev fsnotify.Event) {
+	if ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
+		if err := s.arm(); err != nil {
+			notify(s.ch)
+			s.end()
+			return
 		}
 	}
+	notify(s.ch)
 }
 
 // failed ends every set of w when it closed under them (it also closes
