@@ -77,6 +77,19 @@ func runServiceWith(t *testing.T, logs *testutil.Buffer, change func(*Options)) 
 	dir := t.TempDir()
 	opt := Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: testSocket(dir), Logger: zerolog.New(logs)}
 	change(&opt)
+	s, stop := startService(t, opt)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s, opt.Socket
+}
+
+// startService runs a service made with opt until stop, which ends it and
+// returns Run's error, or an error when Run has not returned 10 s later.
+func startService(t *testing.T, opt Options) (s *Service, stop func() error) {
+	t.Helper()
 	s, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
@@ -84,24 +97,26 @@ func runServiceWith(t *testing.T, logs *testutil.Buffer, change func(*Options)) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("Run: %v", err)
+				return fmt.Errorf("Run: %w", err)
 			}
+			return nil
 		case <-time.After(10 * time.Second):
-			t.Error("service did not stop")
+			return errors.New("the service did not stop within 10 s")
 		}
 	})
 	for i := 0; s.Port() == 0; i++ {
 		if i > 500 {
+			stop()
 			t.Fatal("service did not listen")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return s, opt.Socket
+	return s, stop
 }
 
 func getPort(t *testing.T, s *Service, origin string) (int, string, http.Header) {
@@ -244,34 +259,20 @@ func TestStopsWithARegistrationUnderWay(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sock := testSocket(dir) // on Windows a new pipe name each call
-	s, err := New(Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	for i := 0; s.Port() == 0; i++ {
-		if i > 500 {
-			t.Fatal("service did not listen")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	_, stop := startService(t, Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: zerolog.Nop()})
 	nc, err := localsock.Dial(context.Background(), sock)
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	time.Sleep(200 * time.Millisecond) // accepted, its register message awaited
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(50 * time.Millisecond) // the stop under way when the message comes
 	c := localsock.NewConn(nc)
 	_ = c.Send(portservice.Message{Type: portservice.MsgRegister, User: me.ID, PID: os.Getpid()}, time.Second)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the service did not stop within 10 s while an agent kept its registration's connection open")
+	if err := <-stopped; err != nil {
+		t.Fatalf("%v, while an agent kept its registration's connection open", err)
 	}
 }
