@@ -90,16 +90,7 @@ func psBenchBinaries(b *testing.B) string {
 // ephemeral ports.
 func psBenchCheckRange(b *testing.B) {
 	b.Helper()
-	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := strings.Fields(string(raw))
-	if len(f) != 2 {
-		b.Fatalf("ip_local_port_range: %q", raw)
-	}
-	lo, _ := strconv.Atoi(f[0])
-	hi, _ := strconv.Atoi(f[1])
+	lo, hi := testutil.EphemeralPorts(b)
 	if psBenchHi >= lo && psBenchLo <= hi {
 		b.Fatalf("the benchmark's per-user range %d-%d overlaps the ephemeral ports %d-%d", psBenchLo, psBenchHi, lo, hi)
 	}

@@ -60,8 +60,11 @@ func TestPortServiceHeldRangePorts(t *testing.T) {
 	logDir := sharedLogDir(t, dir)
 	hog := namedUser(t, "cardbridge-hog")
 
+	// The ranges lie below the ephemeral ports, so that no other test's
+	// connection takes a port the hog is about to bind.
 	t.Run("the two lowest ports", func(t *testing.T) {
-		const lo, hi = 56300, 56309
+		lo := testutil.QuietPorts(t, 30300, 10)
+		hi := lo + 9
 		holdPortsAs(t, hog, lo, lo+1)
 		ps := startPortService(t, filepath.Join(dir, "state-two"), testutil.FreePort(t), lo, hi)
 		tu := &testUser{u: namedUser(t, "cardbridge-u1")}
@@ -73,13 +76,14 @@ func TestPortServiceHeldRangePorts(t *testing.T) {
 		if r := probeAs(t, tu.u, port, "/api/versioninfo"); len(r) != 1 || r[0].Status != 200 {
 			t.Errorf("the agent does not serve on its port %d: %+v", port, r)
 		}
-		if l := ps.log(); !strings.Contains(l, `"port":56300`) || !strings.Contains(l, "port-unusable") {
+		if l := ps.log(); !strings.Contains(l, fmt.Sprintf(`"port":%d`, lo)) || !strings.Contains(l, "port-unusable") {
 			t.Errorf("the held ports were not logged:\n%s", l)
 		}
 	})
 
 	t.Run("the whole range", func(t *testing.T) {
-		const lo, hi = 56320, 56329
+		lo := testutil.QuietPorts(t, 30320, 10)
+		hi := lo + 9
 		var all []int
 		for p := lo; p <= hi; p++ {
 			all = append(all, p)
