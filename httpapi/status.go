@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
@@ -22,9 +23,14 @@ import (
 //go:embed status.html
 var statusHTML []byte
 
+// statusTmpl and statusCSP are made the first time the page is asked
+// for, not when the program starts: every start of the binary (the
+// supervisor, doctor, each agent in a logon storm) would pay for them.
 var (
-	statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{"local": localTime, "localDate": localDate}).Parse(string(statusHTML)))
-	statusCSP  = localhttp.PageCSP(statusHTML)
+	statusTmpl = sync.OnceValue(func() *template.Template {
+		return template.Must(template.New("status.html").Funcs(template.FuncMap{"local": localTime, "localDate": localDate}).Parse(string(statusHTML)))
+	})
+	statusCSP = sync.OnceValue(func() string { return localhttp.PageCSP(statusHTML) })
 )
 
 // statusDiagnosticsWait bounds how long the status page waits for the
@@ -111,12 +117,12 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var buf bytes.Buffer
-	if err := statusTmpl.Execute(&buf, d); err != nil {
+	if err := statusTmpl().Execute(&buf, d); err != nil {
 		s.log.Error().Err(err).Msg("render status page")
 		localhttp.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "cannot render the status page")
 		return
 	}
-	localhttp.WriteHTML(w, http.StatusOK, statusCSP, buf.Bytes())
+	localhttp.WriteHTML(w, http.StatusOK, statusCSP(), buf.Bytes())
 }
 
 // stateKey sums up what the agent sees of readers and cards, so that a
