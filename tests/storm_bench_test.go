@@ -34,6 +34,13 @@ const (
 	stormUID0   = 59000
 	stormPrefix = "cbstorm"
 	stormGID    = 65534
+	// The sessions start in stormBatches waves stormStep apart: all
+	// within a second.
+	stormBatches = 10
+	stormStep    = 100 * time.Millisecond
+	// stormSettle is the interval the idle measurement waits to pass
+	// quietly before it starts.
+	stormSettle = 5 * time.Second
 )
 
 // osUser is an OS account made for a benchmark.
@@ -336,7 +343,8 @@ func BenchmarkLogonStorm(b *testing.B) {
 	users := makeOSUsers(b, n)
 	ps := startBenchPortService(b, binDir)
 	// The service and the sessions in CPU groups of their own, as systemd
-	// places them (system.slice, user.slice).
+	// places them (system.slice, user.slice, and in it a user-UID.slice
+	// for each user: see child).
 	sessions, grouped := newCPUGroup(b, "sessions")
 	var system *cpuGroup
 	if grouped {
@@ -370,6 +378,61 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.Cleanup(func() { killAll(true) })
 	onAbort(func() { killAll(false) })
 
+	// Each login's session waits at a gate, a shell blocked reading a
+	// pipe, and execs the agent's supervisor when the gate opens. Starting
+	// 500 processes one after the other from here takes seconds; the gates
+	// open stormBatches times, stormStep apart, so that every start falls
+	// within the same second, as at 08:00 on a shared host.
+	// Each user's processes share a CPU group of the user's own.
+	userGroups := make([]*cpuGroup, len(users))
+	gates := make([]*os.File, stormBatches) // the write ends
+	waits := make([]*os.File, stormBatches)
+	for k := range gates {
+		r, w, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		waits[k], gates[k] = r, w
+		defer w.Close()
+	}
+	for i, u := range users {
+		cmd := exec.Command("/bin/sh", "-c", `read _ <&3; exec "$0" "$@" 3<&-`,
+			filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket)
+		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
+		cmd.Dir = u.home
+		cmd.ExtraFiles = []*os.File{waits[i%stormBatches]}
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+		}
+		a := &stormAgent{user: u, cmd: cmd, done: make(chan struct{})}
+		g, err := sessions.child(b, "user-"+strconv.Itoa(u.uid))
+		if err != nil {
+			b.Fatalf("%s's CPU group: %v", u.name, err)
+		}
+		userGroups[i] = g
+		if err := userGroups[i].start(cmd); err != nil {
+			b.Fatalf("start %s's session: %v", u.name, err)
+		}
+		go func() { _ = cmd.Wait(); close(a.done) }()
+		started.Lock()
+		agents[i] = a
+		started.Unlock()
+	}
+	for _, r := range waits {
+		r.Close()
+	}
+	// The gates' shells have started and wait; what they used is not the
+	// agents' start.
+	time.Sleep(2 * time.Second)
+	gateCPU := map[int]time.Duration{}
+	for _, a := range agents {
+		if s, err := sampleProc(a.cmd.Process.Pid); err == nil {
+			gateCPU[a.cmd.Process.Pid] = s.cpu
+		}
+	}
+
 	// The first user's browser asks GetPortNumber throughout, from a
 	// process of that user.
 	prober := exec.Command(filepath.Join(binDir, "probe"), "-base", "http://"+ps.addr, "-origin", psBenchOrigin,
@@ -377,34 +440,25 @@ func BenchmarkLogonStorm(b *testing.B) {
 	prober.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(users[0].uid), Gid: uint32(users[0].gid)}, Pdeathsig: syscall.SIGKILL}
 	var probeOut strings.Builder
 	prober.Stdout = &probeOut
-	if err := sessions.start(prober); err != nil {
+	if err := userGroups[0].start(prober); err != nil {
 		b.Fatal(err)
 	}
 	probeDone := make(chan error, 1)
 	go func() { probeDone <- prober.Wait() }()
+	time.Sleep(100 * time.Millisecond) // its first answers come from a quiet service
 
 	restarted := make(chan error, 1)
 	var stopTook time.Duration // how long the restart's stop took (read after <-restarted)
 	var stopKilled bool
 	stormStart := time.Now()
-	for i, u := range users {
-		cmd := exec.Command(filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket)
-		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
-		cmd.Dir = u.home
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
-			Setpgid:    true,
-			Pdeathsig:  syscall.SIGKILL,
+	for k, gate := range gates {
+		time.Sleep(time.Until(stormStart.Add(time.Duration(k) * stormStep)))
+		now := time.Now()
+		for i := k; i < len(agents); i += stormBatches {
+			agents[i].started = now
 		}
-		a := &stormAgent{user: u, cmd: cmd, done: make(chan struct{}), started: time.Now()}
-		if err := sessions.start(cmd); err != nil {
-			b.Fatalf("start %s's agent: %v", u.name, err)
-		}
-		go func() { _ = cmd.Wait(); close(a.done) }()
-		started.Lock()
-		agents[i] = a
-		started.Unlock()
-		if i == len(users)/2 {
+		gate.Close()
+		if k == stormBatches/2-1 { // half the users started
 			go func() {
 				var err error
 				stopTook, stopKilled, err = ps.restart(90 * time.Second)
@@ -515,21 +569,46 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.Logf("GetPortNumber during the storm: %d samples, %d failed (the service restarting; last: %s), answers %v",
 		lat.Samples, lat.Errors, lat.LastErr, lat.Statuses)
 
-	// Idle: settle, then read every process twice, idle seconds apart.
-	time.Sleep(5 * time.Second)
+	// Idle: once the storm's work is done, every process read twice, idle
+	// seconds apart. An agent logs "serving" before it has quite finished
+	// starting, and on a loaded machine some finish seconds later (each
+	// such moment is a burst of the Go runtime's sysmon ticks, dozens of
+	// switches within milliseconds): the storm is over after a
+	// stormSettle interval in which no process switched more than once a
+	// second, waited for at most a minute.
 	pids := processesOf()
-	before := map[int]procSample{}
-	for _, pid := range pids {
-		if s, err := sampleProc(pid); err == nil {
-			before[pid] = s
+	sampleAll := func() map[int]procSample {
+		m := map[int]procSample{}
+		for _, pid := range pids {
+			if s, err := sampleProc(pid); err == nil {
+				m[pid] = s
+			}
+		}
+		return m
+	}
+	settleStart := time.Now()
+	before := sampleAll()
+	for {
+		time.Sleep(stormSettle)
+		now := sampleAll()
+		busiest := 0.0
+		for pid, s1 := range now {
+			if s0, ok := before[pid]; ok {
+				busiest = max(busiest, float64(s1.switches-s0.switches)/stormSettle.Seconds())
+			}
+		}
+		before = now
+		if busiest <= 1 || time.Since(settleStart) > time.Minute {
+			break
 		}
 	}
+	b.ReportMetric(time.Since(settleStart).Seconds(), "settle-s")
 	// What the starts cost: the CPU each process has used by now, nearly
 	// all of it starting (the storm's limit on a machine of few cores).
 	var agentStart, supStart []float64
-	for _, s0 := range before {
+	for pid, s0 := range before {
 		if s0.supervise {
-			supStart = append(supStart, ms(s0.cpu))
+			supStart = append(supStart, ms(s0.cpu-gateCPU[pid]))
 		} else {
 			agentStart = append(agentStart, ms(s0.cpu))
 		}
@@ -676,6 +755,39 @@ func newCPUGroup(b *testing.B, name string) (g *cpuGroup, ok bool) {
 		}
 	})
 	return g, true
+}
+
+// child makes a group inside g, as systemd makes user-UID.slice inside
+// user.slice: the CPU is shared between the children by weight, so a
+// user with one busy process gets as much as a user with many. On a nil
+// g it returns nil.
+func (g *cpuGroup) child(b *testing.B, name string) (*cpuGroup, error) {
+	if g == nil {
+		return nil, nil
+	}
+	if g.v2 {
+		if err := os.WriteFile(filepath.Join(g.dir, "cgroup.subtree_control"), []byte("+cpu"), 0); err != nil {
+			return nil, err
+		}
+	}
+	c := &cpuGroup{dir: filepath.Join(g.dir, name), root: g.root, v2: g.v2}
+	_ = os.Remove(c.dir) // left by a crashed run
+	if err := os.Mkdir(c.dir, 0o755); err != nil {
+		return nil, err
+	}
+	b.Cleanup(func() {
+		data, _ := os.ReadFile(filepath.Join(c.dir, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(data)) {
+			_ = os.WriteFile(filepath.Join(c.root, "cgroup.procs"), []byte(pid), 0)
+		}
+		for range 50 {
+			if os.Remove(c.dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return c, nil
 }
 
 // join moves the process pid (all its threads) into g.
