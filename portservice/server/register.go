@@ -84,7 +84,7 @@ func (s *Service) acceptAgents(ctx context.Context, ln net.Listener) {
 func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	c := localsock.NewConn(nc)
-	reg := s.register(c, nc)
+	reg := s.register(ctx, c, nc)
 	if reg == nil {
 		stop()
 		c.Close()
@@ -100,11 +100,20 @@ func (s *Service) serveAgent(ctx context.Context, nc net.Conn) {
 	}()
 }
 
+// cutShort is logged for a registration the service's stop ends before it
+// completes: the agent was not refused.
+const cutShort = "stopping: a registration under way was cut short (the agent registers again with the next service)"
+
 // register handles an agent's register message and returns its live
-// registration, or nil when it was refused (the agent has been told why).
-func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
+// registration, or nil when it was refused (the agent has been told why)
+// or the service stopped first.
+func (s *Service) register(ctx context.Context, c *localsock.Conn, nc net.Conn) *registration {
 	user, err := localsock.PeerUser(nc)
 	if err != nil {
+		if ctx.Err() != nil {
+			s.log.Info().Msg(cutShort)
+			return nil
+		}
 		s.log.Warn().Err(err).Msg("refusing an agent whose user the OS cannot tell")
 		return nil
 	}
@@ -112,6 +121,12 @@ func (s *Service) register(c *localsock.Conn, nc net.Conn) *registration {
 	log := s.log.With().Str("user", user.ID).Int("pid", pid).Logger()
 	var m portservice.Message
 	if err := c.Recv(&m, portservice.MessageTimeout); err != nil || m.Type != portservice.MsgRegister {
+		if ctx.Err() != nil {
+			// serveAgent closed the connection as the service stops; the
+			// agent was not refused.
+			log.Info().Msg(cutShort)
+			return nil
+		}
 		log.Warn().Err(err).Str("type", m.Type).Msg("refusing an agent that did not register")
 		_ = c.Send(portservice.Message{Type: portservice.MsgError, Code: portservice.CodeBadRequest, Message: "expected a register message"}, portservice.MessageTimeout)
 		return nil

@@ -276,3 +276,26 @@ func TestStopsWithARegistrationUnderWay(t *testing.T) {
 		t.Fatalf("%v, while an agent kept its registration's connection open", err)
 	}
 }
+
+// A registration the service's stop cuts short is not a refusal: admins
+// read "refusing" in the log as an agent turned away, and in a logon storm
+// a restart cuts short every registration under way.
+func TestStopCutsARegistrationShortWithoutRefusing(t *testing.T) {
+	var logs testutil.Buffer
+	dir := t.TempDir()
+	sock := testSocket(dir)
+	_, stop := startService(t, Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: zerolog.New(&logs)})
+	nc, err := localsock.Dial(context.Background(), sock)
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	time.Sleep(200 * time.Millisecond) // accepted, its register message awaited
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "refusing") || !strings.Contains(logs.String(), "a registration under way was cut short") {
+		t.Errorf("the stop's log:\n%s", logs.String())
+	}
+}
