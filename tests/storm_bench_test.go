@@ -382,8 +382,8 @@ func BenchmarkLogonStorm(b *testing.B) {
 	// pipe, and execs the agent's supervisor when the gate opens. Starting
 	// 500 processes one after the other from here takes seconds; the gates
 	// open stormBatches times, stormStep apart, so that every start falls
-	// within the same second, as at 08:00 on a shared host.
-	// Each user's processes share a CPU group of the user's own.
+	// within the same second, as at 08:00 on a shared host. Each user's
+	// processes share a CPU group of the user's own.
 	userGroups := make([]*cpuGroup, len(users))
 	gates := make([]*os.File, stormBatches) // the write ends
 	waits := make([]*os.File, stormBatches)
@@ -412,7 +412,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 			b.Fatalf("%s's CPU group: %v", u.name, err)
 		}
 		userGroups[i] = g
-		if err := userGroups[i].start(cmd); err != nil {
+		if err := g.start(cmd); err != nil {
 			b.Fatalf("start %s's session: %v", u.name, err)
 		}
 		go func() { _ = cmd.Wait(); close(a.done) }()
@@ -742,15 +742,25 @@ func newCPUGroup(b *testing.B, name string) (g *cpuGroup, ok bool) {
 		return nil, false
 	}
 	g = &cpuGroup{dir: filepath.Join(root, "cardbridge-bench-"+name), root: root, v2: root == "/sys/fs/cgroup"}
-	_ = os.Remove(g.dir) // left by a crashed run
-	if err := os.Mkdir(g.dir, 0o755); err != nil {
+	if err := g.make(b); err != nil {
 		b.Logf("no CPU group %s: %v", g.dir, err)
 		return nil, false
+	}
+	return g, true
+}
+
+// make makes g's directory, in place of one a crashed run left, and
+// removes it when the benchmark ends, with any process still in it moved
+// back to the root group.
+func (g *cpuGroup) make(b *testing.B) error {
+	_ = os.Remove(g.dir)
+	if err := os.Mkdir(g.dir, 0o755); err != nil {
+		return err
 	}
 	b.Cleanup(func() {
 		data, _ := os.ReadFile(filepath.Join(g.dir, "cgroup.procs"))
 		for _, pid := range strings.Fields(string(data)) {
-			_ = os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(pid), 0)
+			_ = os.WriteFile(filepath.Join(g.root, "cgroup.procs"), []byte(pid), 0)
 		}
 		for range 50 {
 			if os.Remove(g.dir) == nil {
@@ -759,7 +769,7 @@ func newCPUGroup(b *testing.B, name string) (g *cpuGroup, ok bool) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	return g, true
+	return nil
 }
 
 // child makes a group inside g, as systemd makes user-UID.slice inside
@@ -776,23 +786,7 @@ func (g *cpuGroup) child(b *testing.B, name string) (*cpuGroup, error) {
 		}
 	}
 	c := &cpuGroup{dir: filepath.Join(g.dir, name), root: g.root, v2: g.v2}
-	_ = os.Remove(c.dir) // left by a crashed run
-	if err := os.Mkdir(c.dir, 0o755); err != nil {
-		return nil, err
-	}
-	b.Cleanup(func() {
-		data, _ := os.ReadFile(filepath.Join(c.dir, "cgroup.procs"))
-		for _, pid := range strings.Fields(string(data)) {
-			_ = os.WriteFile(filepath.Join(c.root, "cgroup.procs"), []byte(pid), 0)
-		}
-		for range 50 {
-			if os.Remove(c.dir) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	return c, nil
+	return c, c.make(b)
 }
 
 // join moves the process pid (all its threads) into g.

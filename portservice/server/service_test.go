@@ -249,6 +249,25 @@ func TestRefusesASecondService(t *testing.T) {
 	}
 }
 
+// startWithAgentUnregistered starts a service and connects an agent to
+// it that has not sent its register message yet (the service is waiting
+// for it); it returns the agent's connection, closed when the test ends,
+// and the service's stop.
+func startWithAgentUnregistered(t *testing.T, log zerolog.Logger) (net.Conn, func() error) {
+	t.Helper()
+	dir := t.TempDir()
+	sock := testSocket(dir) // on Windows a new pipe name each call
+	_, stop := startService(t, Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: log})
+	nc, err := localsock.Dial(context.Background(), sock)
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	time.Sleep(200 * time.Millisecond) // accepted, its register message awaited
+	return nc, stop
+}
+
 // An agent whose registration is under way as the service stops does not
 // hold the stop: its connection is closed with the rest, even when its
 // register message arrives after the registered agents' were closed.
@@ -257,16 +276,7 @@ func TestStopsWithARegistrationUnderWay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	sock := testSocket(dir) // on Windows a new pipe name each call
-	_, stop := startService(t, Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: zerolog.Nop()})
-	nc, err := localsock.Dial(context.Background(), sock)
-	if err != nil {
-		stop()
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	time.Sleep(200 * time.Millisecond) // accepted, its register message awaited
+	nc, stop := startWithAgentUnregistered(t, zerolog.Nop())
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
 	time.Sleep(50 * time.Millisecond) // the stop under way when the message comes
@@ -282,16 +292,7 @@ func TestStopsWithARegistrationUnderWay(t *testing.T) {
 // a restart cuts short every registration under way.
 func TestStopCutsARegistrationShortWithoutRefusing(t *testing.T) {
 	var logs testutil.Buffer
-	dir := t.TempDir()
-	sock := testSocket(dir)
-	_, stop := startService(t, Options{StateDir: dir, Ports: []int{testutil.FreePort(t)}, Range: portservice.Range{Lo: 57000, Hi: 57009}, Socket: sock, Logger: zerolog.New(&logs)})
-	nc, err := localsock.Dial(context.Background(), sock)
-	if err != nil {
-		stop()
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	time.Sleep(200 * time.Millisecond) // accepted, its register message awaited
+	_, stop := startWithAgentUnregistered(t, zerolog.New(&logs))
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
