@@ -72,15 +72,17 @@ func psBenchNeedRoot(b *testing.B) {
 	}
 }
 
-// psBenchBinaries builds cardbridge-portservice and connhog for b and returns
-// their directory.
+// psBenchBinaries builds cardbridge-portservice as the packages do (without
+// cgo, symbol tables or DWARF: installer/deb/build.sh), so that its memory
+// is the shipped program's, and connhog, and returns their directory.
 func psBenchBinaries(b *testing.B) string {
 	b.Helper()
 	dir := b.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "../cmd/cardbridge-portservice", "../tools/connhog").CombinedOutput()
-	if err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "../cmd/cardbridge-portservice", "../tools/connhog")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	return dir
