@@ -45,6 +45,7 @@ type ownedConn struct {
 	err     error // the owner lookup's error, if it failed
 	release func()
 	once    sync.Once
+	spoke   bool // a request has begun on it (silentConns.track)
 }
 
 // Close closes the connection and gives back its user's slot.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -137,6 +138,8 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	if beforeShutdown == nil {
 		beforeShutdown = func() {}
 	}
+	silent := &silentConns{conns: map[*ownedConn]struct{}{}}
+	srv.ConnState = silent.track
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() { errc <- srv.Serve(&admitListener{Listener: netutil.LimitListener(ln, maxConns), g: g}) }()
@@ -151,9 +154,63 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	beforeShutdown()
+	// Shutdown waits for connections that have sent no request yet, up to
+	// 5 s for each; at a restart nobody is answered meanwhile. After a
+	// short grace they are closed: their clients connect again, to the
+	// next server.
+	grace := time.AfterFunc(silentGrace, func() {
+		if n := silent.closeAll(); n > 0 {
+			g.log.Info().Int("connections", n).Msg("stopping: closed connections that had sent no request")
+		}
+	})
+	defer grace.Stop()
 	err := srv.Shutdown(shutCtx)
 	if err != nil {
 		_ = srv.Close()
 	}
 	return err
+}
+
+// silentGrace is how long a stopping server waits for a request on a
+// connection that has sent none.
+const silentGrace = 500 * time.Millisecond
+
+// silentConns are a server's admitted connections that have sent no
+// request yet.
+type silentConns struct {
+	mu    sync.Mutex
+	conns map[*ownedConn]struct{}
+}
+
+// track is the server's ConnState hook. It costs a request on a kept-alive
+// connection one field read.
+func (s *silentConns) track(c net.Conn, state http.ConnState) {
+	oc, ok := c.(*ownedConn)
+	if !ok || oc.spoke {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch state {
+	case http.StateNew:
+		s.conns[oc] = struct{}{}
+	case http.StateActive, http.StateHijacked, http.StateClosed:
+		// The hooks of a connection run in order, on its goroutine after
+		// StateNew; closeAll reads only the map.
+		oc.spoke = true
+		delete(s.conns, oc)
+	}
+}
+
+// closeAll closes the connections that have sent no request and returns
+// how many there were.
+func (s *silentConns) closeAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.conns)
+	for oc := range s.conns {
+		_ = oc.Close()
+		delete(s.conns, oc)
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,5 +129,83 @@ func TestListenNamesTheHolder(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestStopDoesNotWaitForSilentConnections: when serving ends, a connection
+// that has sent no request is closed after a short grace rather than
+// holding the stop (net/http's Shutdown would wait up to 5 s for it, and a
+// restarting service answers nobody meanwhile), while a request already
+// being answered still gets its whole answer.
+func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
+	self := peercred.User{ID: "uid:1000"}
+	var logs testutil.Buffer
+	g := NewGuard(GuardOptions{
+		Self:      &self,
+		PeerOwner: func(net.Conn) (peercred.User, error) { return self, nil },
+		Logger:    zerolog.New(&logs),
+	})
+	entered, released := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(released) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(entered)
+		<-released
+		_, _ = io.WriteString(w, "answered")
+	})
+	lns, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lns[0].Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, h, ServeOptions{}, lns...) }()
+	defer func() { cancel(); release(); <-done }()
+
+	silent, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	busy, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_ = busy.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(busy, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	select {
+	case <-entered: // the busy request is being answered, so both are accepted
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the handler")
+	}
+
+	stopped := time.Now()
+	cancel()
+	// The silent connection is closed once the grace is over.
+	if got := answerOf(t, silent, 3*time.Second); got != "" {
+		t.Errorf("the silent connection was answered %q", got)
+	}
+	if took := time.Since(stopped); took >= 3*time.Second {
+		t.Fatalf("the silent connection was still open %s after the stop began", took)
+	}
+	// The request under way is answered in full, and then serving ends.
+	release()
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatalf("the request under way lost its answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "answered" {
+		t.Errorf("the request under way was answered %d %q", resp.StatusCode, body)
+	}
+	select {
+	case <-done:
+		done <- nil // for the deferred wait
+	case <-time.After(3 * time.Second):
+		t.Fatalf("serving had not ended %s after the stop began", time.Since(stopped))
+	}
+	if !strings.Contains(logs.String(), "sent no request") {
+		t.Errorf("closing the silent connection was not logged: %s", logs.String())
 	}
 }
