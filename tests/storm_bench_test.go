@@ -142,13 +142,111 @@ func makeOSUsers(b *testing.B, n int) []osUser {
 	return users
 }
 
-// stormAgent is one user's session: the supervisor the login started, and
+// stormAgent is one user's session: the program the login started, and
 // when it started.
 type stormAgent struct {
 	user    osUser
 	cmd     *exec.Cmd
 	done    chan struct{}
 	started time.Time
+}
+
+// gatedStarts are sessions waiting to start. Starting 500 processes one
+// after the other from the benchmark takes seconds; instead each session
+// is a shell of its user's, in the user's CPU group, blocked reading one
+// of stormBatches pipes (its gate), which execs the session's program
+// when its gate opens. The gates open stormStep apart, so that every
+// start falls within the same second, as at 08:00 on a shared host.
+type gatedStarts struct {
+	sessions []*stormAgent
+	gates    []*os.File            // the pipes' write ends
+	gateCPU  map[int]time.Duration // what each shell used before its gate opened, by pid
+}
+
+// startGated starts a gated session for each user, running argv(user)
+// once its gate opens, and stops them all (by process group) when b ends
+// or aborts.
+func startGated(b *testing.B, users []osUser, groups []*cpuGroup, argv func(osUser) []string) *gatedStarts {
+	b.Helper()
+	g := &gatedStarts{gates: make([]*os.File, stormBatches), gateCPU: map[int]time.Duration{}}
+	waits := make([]*os.File, stormBatches)
+	for k := range g.gates {
+		r, w, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		waits[k], g.gates[k] = r, w
+		b.Cleanup(func() { w.Close() })
+	}
+	var mu sync.Mutex // sessions, as the watchdog's abort hook reads it
+	kill := func(wait bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		g.kill(wait)
+	}
+	b.Cleanup(func() { kill(true) })
+	onAbort(func() { kill(false) })
+	for i, u := range users {
+		args := argv(u)
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `read _ <&3; exec "$0" "$@" 3<&-`}, args...)...)
+		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
+		cmd.Dir = u.home
+		cmd.ExtraFiles = []*os.File{waits[i%stormBatches]}
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+		}
+		if err := groups[i].start(cmd); err != nil {
+			b.Fatalf("start %s's session: %v", u.name, err)
+		}
+		s := &stormAgent{user: u, cmd: cmd, done: make(chan struct{})}
+		go func() { _ = cmd.Wait(); close(s.done) }()
+		mu.Lock()
+		g.sessions = append(g.sessions, s)
+		mu.Unlock()
+	}
+	for _, r := range waits {
+		r.Close()
+	}
+	// The shells have started and wait; what they used is not the
+	// programs' start.
+	time.Sleep(2 * time.Second)
+	for _, s := range g.sessions {
+		if sample, err := sampleProc(s.cmd.Process.Pid); err == nil {
+			g.gateCPU[s.cmd.Process.Pid] = sample.cpu
+		}
+	}
+	return g
+}
+
+// open opens the gates, stormStep apart, noting when each session
+// started, runs atHalf (if not nil) once half the sessions have started,
+// and returns how long the starts took.
+func (g *gatedStarts) open(atHalf func()) time.Duration {
+	t0 := time.Now()
+	for k, gate := range g.gates {
+		time.Sleep(time.Until(t0.Add(time.Duration(k) * stormStep)))
+		now := time.Now()
+		for i := k; i < len(g.sessions); i += stormBatches {
+			g.sessions[i].started = now
+		}
+		gate.Close()
+		if k == stormBatches/2-1 && atHalf != nil {
+			atHalf()
+		}
+	}
+	return time.Since(t0)
+}
+
+// kill ends every session now and, with wait, waits for them to exit.
+func (g *gatedStarts) kill(wait bool) {
+	for _, s := range g.sessions {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // the program and its children
+		if wait {
+			<-s.done
+		}
+	}
 }
 
 // agentLog is what a user's agent log says about its start.
@@ -312,7 +410,8 @@ func processesOf() []int {
 // BenchmarkLogonStorm: 500 real OS users' agents start within the same
 // second and register with one port service, which is restarted half-way
 // through the starts; a user's browser keeps asking GetPortNumber
-// meanwhile. Then all 500 sit idle (no page, no card change) for
+// meanwhile. Before them, the reference: the same users start a bare
+// net/http program each, the same way. Then all 500 sit idle (no page, no card change) for
 // BENCH_IDLE seconds (default 60) and each process's cost is read from
 // /proc. Targets: p99 exec to serving 2 s, GetPortNumber p99 50 ms during
 // the storm, no agent refused, every port unique and kept across the
@@ -342,6 +441,14 @@ func BenchmarkLogonStorm(b *testing.B) {
 	}
 	users := makeOSUsers(b, n)
 	ps := startBenchPortService(b, binDir)
+	mid := func(v []float64) float64 { c := slices.Clone(v); slices.Sort(c); return c[len(c)/2] }
+	mean := func(v []float64) float64 {
+		t := 0.0
+		for _, x := range v {
+			t += x
+		}
+		return t / float64(len(v))
+	}
 	// The service and the sessions in CPU groups of their own, as systemd
 	// places them (system.slice, user.slice, and in it a user-UID.slice
 	// for each user: see child).
@@ -361,77 +468,60 @@ func BenchmarkLogonStorm(b *testing.B) {
 		sessions, system = nil, nil // start everything where the benchmark runs
 	}
 	ps.group = system // a restarted service starts in its group
-	agents := make([]*stormAgent, len(users))
-	var started sync.Mutex // agents, as the watchdog's abort hook reads it
-	killAll := func(wait bool) {
-		started.Lock()
-		defer started.Unlock()
-		for _, a := range agents {
-			if a != nil {
-				_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL) // the supervisor and its agent
-				if wait {
-					<-a.done
-				}
-			}
-		}
-	}
-	b.Cleanup(func() { killAll(true) })
-	onAbort(func() { killAll(false) })
-
-	// Each login's session waits at a gate, a shell blocked reading a
-	// pipe, and execs the agent's supervisor when the gate opens. Starting
-	// 500 processes one after the other from here takes seconds; the gates
-	// open stormBatches times, stormStep apart, so that every start falls
-	// within the same second, as at 08:00 on a shared host. Each user's
-	// processes share a CPU group of the user's own.
+	// Each user's processes share a CPU group of the user's own.
 	userGroups := make([]*cpuGroup, len(users))
-	gates := make([]*os.File, stormBatches) // the write ends
-	waits := make([]*os.File, stormBatches)
-	for k := range gates {
-		r, w, err := os.Pipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		waits[k], gates[k] = r, w
-		defer w.Close()
-	}
 	for i, u := range users {
-		cmd := exec.Command("/bin/sh", "-c", `read _ <&3; exec "$0" "$@" 3<&-`,
-			filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket)
-		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
-		cmd.Dir = u.home
-		cmd.ExtraFiles = []*os.File{waits[i%stormBatches]}
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
-			Setpgid:    true,
-			Pdeathsig:  syscall.SIGKILL,
-		}
-		a := &stormAgent{user: u, cmd: cmd, done: make(chan struct{})}
 		g, err := sessions.child(b, "user-"+strconv.Itoa(u.uid))
 		if err != nil {
 			b.Fatalf("%s's CPU group: %v", u.name, err)
 		}
 		userGroups[i] = g
-		if err := g.start(cmd); err != nil {
-			b.Fatalf("start %s's session: %v", u.name, err)
+	}
+
+	// The reference: the same users start a bare net/http program each,
+	// the same way, and it notes when it serves. What the machine takes to
+	// start 500 Go programs at once, with no card, port service or
+	// supervisor.
+	refs := startGated(b, users, userGroups, func(u osUser) []string {
+		return []string{filepath.Join(binDir, "refserver"), "-listen", "127.0.0.1:0", "-ready", filepath.Join(u.home, "reference-ready")}
+	})
+	refSpread := refs.open(nil)
+	var refServing []time.Duration
+	var refCPU []float64
+	for _, s := range refs.sessions {
+		ready := filepath.Join(s.user.home, "reference-ready")
+		var raw []byte
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			if raw, _ = os.ReadFile(ready); len(raw) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s's reference program not serving 2 minutes after its start", s.user.name)
+			}
 		}
-		go func() { _ = cmd.Wait(); close(a.done) }()
-		started.Lock()
-		agents[i] = a
-		started.Unlock()
-	}
-	for _, r := range waits {
-		r.Close()
-	}
-	// The gates' shells have started and wait; what they used is not the
-	// agents' start.
-	time.Sleep(2 * time.Second)
-	gateCPU := map[int]time.Duration{}
-	for _, a := range agents {
-		if s, err := sampleProc(a.cmd.Process.Pid); err == nil {
-			gateCPU[a.cmd.Process.Pid] = s.cpu
+		ns, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			b.Fatalf("%s: %v", ready, err)
 		}
+		refServing = append(refServing, time.Unix(0, ns).Sub(s.started))
 	}
+	for _, s := range refs.sessions { // all serving: what starting cost them
+		sample, err := sampleProc(s.cmd.Process.Pid)
+		if err != nil {
+			b.Fatalf("%s's reference program: %v", s.user.name, err)
+		}
+		refCPU = append(refCPU, ms(sample.cpu-refs.gateCPU[s.cmd.Process.Pid]))
+	}
+	refs.kill(true)
+	b.Logf("reference: %d bare net/http programs started within %s", len(refs.sessions), refSpread)
+	time.Sleep(2 * time.Second) // their exits settle
+
+	// The storm: each session execs the agent's supervisor, as the login
+	// entries do.
+	storm := startGated(b, users, userGroups, func(osUser) []string {
+		return []string{filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket}
+	})
+	agents, gateCPU := storm.sessions, storm.gateCPU
 
 	// The first user's browser asks GetPortNumber throughout, from a
 	// process of that user.
@@ -450,23 +540,13 @@ func BenchmarkLogonStorm(b *testing.B) {
 	restarted := make(chan error, 1)
 	var stopTook time.Duration // how long the restart's stop took (read after <-restarted)
 	var stopKilled bool
-	stormStart := time.Now()
-	for k, gate := range gates {
-		time.Sleep(time.Until(stormStart.Add(time.Duration(k) * stormStep)))
-		now := time.Now()
-		for i := k; i < len(agents); i += stormBatches {
-			agents[i].started = now
-		}
-		gate.Close()
-		if k == stormBatches/2-1 { // half the users started
-			go func() {
-				var err error
-				stopTook, stopKilled, err = ps.restart(90 * time.Second)
-				restarted <- err
-			}()
-		}
-	}
-	startedAll := time.Since(stormStart)
+	startedAll := storm.open(func() { // half the users started
+		go func() {
+			var err error
+			stopTook, stopKilled, err = ps.restart(90 * time.Second)
+			restarted <- err
+		}()
+	})
 	if err := <-restarted; err != nil {
 		b.Fatalf("restart the port service: %v", err)
 	}
@@ -551,10 +631,14 @@ func BenchmarkLogonStorm(b *testing.B) {
 			}
 		}
 	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(float64(len(agents)), "users")
 	b.ReportMetric(map[bool]float64{true: 1}[grouped], "cpu-groups")
 	b.ReportMetric(ms(startedAll), "all-started-ms")
+	b.ReportMetric(ms(refSpread), "reference-started-ms")
+	b.ReportMetric(ms(median(refServing)), "reference-serving-p50-ms")
+	b.ReportMetric(ms(percentile(refServing, 0.99)), "reference-serving-p99-ms")
+	b.ReportMetric(mean(refCPU), "reference-start-cpu-ms")
+	b.ReportMetric(float64(len(users))*mean(refCPU)/float64(runtime.NumCPU())/1000, "reference-cpu-bound-s")
 	b.ReportMetric(ms(median(toServing)), "serving-p50-ms")
 	b.ReportMetric(ms(percentile(toServing, 0.99)), "serving-p99-ms")
 	b.ReportMetric(ms(slices.Max(toServing)), "serving-max-ms")
@@ -682,14 +766,6 @@ func BenchmarkLogonStorm(b *testing.B) {
 	}
 	if len(agentUSS) != len(users) || len(supUSS) != len(users) {
 		b.Fatalf("found %d agents and %d supervisors of %d users", len(agentUSS), len(supUSS), len(users))
-	}
-	mid := func(v []float64) float64 { c := slices.Clone(v); slices.Sort(c); return c[len(c)/2] }
-	mean := func(v []float64) float64 {
-		t := 0.0
-		for _, x := range v {
-			t += x
-		}
-		return t / float64(len(v))
 	}
 	b.ReportMetric(mean(agentStart), "agent-start-cpu-ms")
 	b.ReportMetric(mean(supStart), "supervisor-start-cpu-ms")

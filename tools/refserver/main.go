@@ -2,11 +2,13 @@
 // benchmark: the least a Go program can do to answer GET /api/card, a bare
 // net/http handler returning fixed bytes.
 //
-//	refserver -listen 127.0.0.1:PORT -body card.json [-headers headers.txt]
+//	refserver -listen 127.0.0.1:PORT -body card.json [-headers headers.txt] [-ready FILE]
 //
 // With -headers (one "Name: value" line each) every answer also carries
 // those headers, so that it sends the same bytes as the server it stands
-// beside; without it, only Content-Type.
+// beside; without it, only Content-Type. With -ready it writes the time it
+// started serving (Unix nanoseconds) to FILE: the logon-storm benchmark's
+// reference for an agent's "serving".
 package main
 
 import (
@@ -14,19 +16,26 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/textproto"
 	"os"
+	"strconv"
+	"time"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
 	bodyFile := flag.String("body", "", "file whose bytes every answer carries")
 	headerFile := flag.String("headers", "", `file of "Name: value" lines every answer carries`)
+	ready := flag.String("ready", "", "file to write the time serving began to (Unix nanoseconds)")
 	flag.Parse()
-	body, err := os.ReadFile(*bodyFile)
-	if err != nil {
-		fail(err)
+	var body []byte
+	if *bodyFile != "" {
+		var err error
+		if body, err = os.ReadFile(*bodyFile); err != nil {
+			fail(err)
+		}
 	}
 	header := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
 	if *headerFile != "" {
@@ -48,7 +57,16 @@ func main() {
 		}
 		_, _ = w.Write(body)
 	})
-	if err := http.ListenAndServe(*listen, nil); err != nil {
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fail(err)
+	}
+	if *ready != "" {
+		if err := os.WriteFile(*ready, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o600); err != nil {
+			fail(err)
+		}
+	}
+	if err := http.Serve(ln, nil); err != nil {
 		fail(err)
 	}
 }
