@@ -139,6 +139,8 @@ func BenchmarkCardRequests(b *testing.B) {
 		rateRatios = append(rateRatios, ar/rr)
 		cpuRatios = append(cpuRatios, float64(rc)/float64(max(ac, 1)))
 		bareRatios = append(bareRatios, ar/br)
+		b.Logf("round %d: agent %.0f req/s (%.2f µs CPU each), reference %.0f (%.2f µs), body only %.0f: ratio %.4f, CPU ratio %.4f",
+			len(rateRatios), ar, float64(ac)/1e3, rr, float64(rc)/1e3, br, ar/rr, float64(rc)/float64(max(ac, 1)))
 	}
 	b.StopTimer()
 	mid := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
