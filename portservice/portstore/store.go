@@ -89,9 +89,12 @@ type Store struct {
 	users   map[string]*record
 	ports   portSet
 	outside map[int]string // ports outside the range, and their users
-	size    int            // the length of the file format writes
-	gen     uint64         // incremented by every change
-	durable uint64         // the generation last written to the file
+	// checking counts the calls asking unusable about each port, unlocked
+	// (checkUnlocked); allocations pass those ports over meanwhile.
+	checking map[int]int
+	size     int    // the length of the file format writes
+	gen      uint64 // incremented by every change
+	durable  uint64 // the generation last written to the file
 }
 
 // Open loads the store from opt.Path, creating the file and its directory if
@@ -106,12 +109,13 @@ func Open(opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open port store %s: %w", opt.Path, err)
 	}
 	s := &Store{
-		path:    opt.Path,
-		log:     opt.Logger,
-		now:     opt.Now,
-		users:   make(map[string]*record),
-		ports:   newPortSet(rng.Lo, rng.Hi),
-		outside: make(map[int]string),
+		path:     opt.Path,
+		log:      opt.Logger,
+		now:      opt.Now,
+		users:    make(map[string]*record),
+		ports:    newPortSet(rng.Lo, rng.Hi),
+		outside:  make(map[int]string),
+		checking: make(map[int]int),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -361,28 +365,40 @@ func (s *Store) Lookup(user string) (Entry, bool) {
 // and sets its last seen to now. A new port is on disk before Allocate returns;
 // if writing fails the port stays reserved for user in memory, goes to disk with
 // the next write, and must not be handed out until an Allocate succeeds.
-// unusable is called with the store locked: it must be quick and must not call
-// the Store.
+// unusable is called without the store locked, so that it may take its time
+// (asking the OS who holds a port) while other calls go on; it must not call
+// the Store. A port being asked about is passed over by other allocations
+// meanwhile.
 func (s *Store) Allocate(user string, unusable func(port int) bool) (Entry, error) {
 	if !validUser(user) {
 		return Entry{}, fmt.Errorf("allocate port for %s: %w", quoteStart([]byte(user)), ErrBadUser)
 	}
 	s.mu.Lock()
-	now := s.nowUTC()
 	var (
 		e    Entry
 		need uint64
 		err  error
+		kept bool
 	)
-	if r := s.users[user]; r != nil && (unusable == nil || !unusable(r.port)) {
-		if !r.lastSeen.Equal(now) {
-			r.lastSeen = now
-			s.gen++
+	for r := s.users[user]; r != nil; r = s.users[user] {
+		port := r.port
+		ok := unusable == nil || !s.checkUnlocked(port, unusable)
+		if s.users[user] != r || r.port != port {
+			continue // changed while unlocked: look again
 		}
-		// The port may still be on its way to disk in another call.
-		e, need = Entry{User: user, Port: r.port, LastSeen: now}, r.gen
-	} else {
-		e, need, err = s.assignLocked(user, unusable, now)
+		if ok {
+			now := s.nowUTC()
+			if !r.lastSeen.Equal(now) {
+				r.lastSeen = now
+				s.gen++
+			}
+			// The port may still be on its way to disk in another call.
+			e, need, kept = Entry{User: user, Port: port, LastSeen: now}, r.gen, true
+		}
+		break
+	}
+	if !kept {
+		e, need, err = s.assignLocked(user, unusable)
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -394,16 +410,31 @@ func (s *Store) Allocate(user string, unusable func(port int) bool) (Entry, erro
 	return e, nil
 }
 
+// checkUnlocked asks unusable about port with the store unlocked, port
+// held back from other allocations meanwhile. It is called, and returns,
+// with the store locked; anything else may have changed in between.
+func (s *Store) checkUnlocked(port int, unusable func(port int) bool) bool {
+	s.checking[port]++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.checking[port]--; s.checking[port] == 0 {
+			delete(s.checking, port)
+		}
+	}()
+	return unusable(port)
+}
+
 // Reallocate gives user a port other than the one it has (someone else has
 // taken that one): the lowest free port for which unusable (nil: none) is
 // false. The new port is on disk before Reallocate returns. unusable is
-// called with the store locked: it must be quick and must not call the Store.
+// called as Allocate calls it.
 func (s *Store) Reallocate(user string, unusable func(port int) bool) (Entry, error) {
 	if !validUser(user) {
 		return Entry{}, fmt.Errorf("reallocate port for %s: %w", quoteStart([]byte(user)), ErrBadUser)
 	}
 	s.mu.Lock()
-	e, need, err := s.assignLocked(user, unusable, s.nowUTC())
+	e, need, err := s.assignLocked(user, unusable)
 	s.mu.Unlock()
 	if err != nil {
 		return Entry{}, fmt.Errorf("reallocate port for %s: %w", user, err)
@@ -469,25 +500,39 @@ func (s *Store) AllocateOutside(user string, port int) (Entry, error) {
 // assignLocked gives user the lowest free port for which unusable is false,
 // releasing the one it had, and returns the entry and the generation that
 // must be on disk before the caller may return it.
-func (s *Store) assignLocked(user string, unusable func(port int) bool, now time.Time) (Entry, uint64, error) {
-	r := s.users[user]
-	if r == nil && s.size+lineLen(user, 65535)+outsideLen > maxFileSize {
-		return Entry{}, 0, fmt.Errorf("%w: the port store file would exceed 1 MiB", ErrFull)
+func (s *Store) assignLocked(user string, unusable func(port int) bool) (Entry, uint64, error) {
+	var tried map[int]bool // ports unusable said no to
+	for {
+		if s.users[user] == nil && s.size+lineLen(user, 65535)+outsideLen > maxFileSize {
+			return Entry{}, 0, fmt.Errorf("%w: the port store file would exceed 1 MiB", ErrFull)
+		}
+		port, ok := s.ports.lowestFree(func(p int) bool { return s.checking[p] > 0 || tried[p] })
+		if !ok {
+			return Entry{}, 0, ErrFull
+		}
+		if unusable != nil && s.checkUnlocked(port, unusable) {
+			if tried == nil {
+				tried = map[int]bool{}
+			}
+			tried[port] = true
+			continue
+		}
+		if _, held := s.ports.userOf(port); held {
+			continue // taken while unlocked (no allocation takes a port being checked; a load might)
+		}
+		r := s.users[user]
+		if r == nil {
+			r = &record{}
+			s.users[user] = r
+		} else {
+			s.releaseLocked(r.port, user)
+		}
+		s.holdLocked(port, user)
+		s.gen++
+		now := s.nowUTC()
+		r.port, r.lastSeen, r.gen = port, now, s.gen
+		return Entry{User: user, Port: port, LastSeen: now}, r.gen, nil
 	}
-	port, ok := s.ports.lowestFree(unusable)
-	if !ok {
-		return Entry{}, 0, ErrFull
-	}
-	if r == nil {
-		r = &record{}
-		s.users[user] = r
-	} else {
-		s.releaseLocked(r.port, user)
-	}
-	s.holdLocked(port, user)
-	s.gen++
-	r.port, r.lastSeen, r.gen = port, now, s.gen
-	return Entry{User: user, Port: port, LastSeen: now}, r.gen, nil
 }
 
 // removeLocked forgets user.

@@ -496,3 +496,61 @@ func TestWriteFailure(t *testing.T) {
 		t.Errorf("directory holds %q", n)
 	}
 }
+
+// TestAllocateChecksUnlocked: while one allocation asks whether a port is
+// usable (the port service asks the OS, which takes a while on a busy
+// host), other users' allocations and lookups go on, pass that port over,
+// and the waiting allocation then gets the port it asked about.
+func TestAllocateChecksUnlocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), storeName)
+	var log logSink
+	s := open(t, path, 1100, 1199, &log)
+	mustAllocate(t, s, "uid:0", nil) // 1100
+
+	asked, answer := make(chan int, 1), make(chan bool)
+	type result struct {
+		e   Entry
+		err error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		e, err := s.Allocate("uid:1", func(p int) bool { asked <- p; return <-answer })
+		slow <- result{e, err}
+	}()
+	var checking int
+	select {
+	case checking = <-asked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first allocation never asked about a port")
+	}
+	if checking != 1101 {
+		t.Fatalf("asked about %d, want 1101", checking)
+	}
+
+	done := make(chan Entry, 1)
+	go func() {
+		done <- mustAllocate(t, s, "uid:2", nil)
+		_, _ = s.Lookup("uid:0")
+	}()
+	select {
+	case e := <-done:
+		if e.Port == checking {
+			t.Errorf("uid:2 got %d, the port uid:1's allocation is asking about", e.Port)
+		}
+		if e.Port != 1102 {
+			t.Errorf("uid:2 got %d, want 1102", e.Port)
+		}
+	case <-time.After(5 * time.Second):
+		answer <- false
+		t.Fatal("another user's allocation waited for the first one's question")
+	}
+
+	answer <- false // usable
+	r := <-slow
+	if r.err != nil || r.e.Port != checking {
+		t.Fatalf("uid:1: %+v, %v; want port %d", r.e, r.err, checking)
+	}
+	if got := portsOf(onDisk(t, path)); got["uid:0"] != 1100 || got["uid:1"] != 1101 || got["uid:2"] != 1102 {
+		t.Errorf("file holds %v", got)
+	}
+}
