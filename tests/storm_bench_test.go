@@ -540,9 +540,11 @@ func BenchmarkLogonStorm(b *testing.B) {
 	restarted := make(chan error, 1)
 	var stopTook time.Duration // how long the restart's stop took (read after <-restarted)
 	var stopKilled bool
+	var stopSent time.Time
 	startedAll := storm.open(func() { // half the users started
 		go func() {
 			var err error
+			stopSent = time.Now()
 			stopTook, stopKilled, err = ps.restart(90 * time.Second)
 			restarted <- err
 		}()
@@ -621,9 +623,21 @@ func BenchmarkLogonStorm(b *testing.B) {
 		}
 		seen[first] = a.user.name
 	}
-	// Every registration the service turned away, whatever the reason.
+	// Every registration the service turned away, whatever the reason, and
+	// how long those it answered took it (from the agent's connection to
+	// the answer; a new user's port is saved first).
 	refused := 0
+	var registering []time.Duration
 	for line := range strings.Lines(ps.log()) {
+		if strings.Contains(line, `"message":"agent registered"`) {
+			var e struct {
+				Took float64 `json:"took"` // ms
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				b.Fatalf("port service log: %v: %s", err, line)
+			}
+			registering = append(registering, time.Duration(e.Took*float64(time.Millisecond)))
+		}
 		for _, m := range []string{"cannot give the agent a port", "refusing a second agent", "refusing an agent"} {
 			if strings.Contains(line, m) {
 				refused++
@@ -647,11 +661,20 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.ReportMetric(float64(lat.Samples), "getport-samples")
 	b.ReportMetric(float64(lat.Errors), "getport-failed")
 	b.ReportMetric(float64(refused), "refused")
+	b.ReportMetric(ms(median(registering)), "register-p50-ms")
+	b.ReportMetric(ms(percentile(registering, 0.99)), "register-p99-ms")
 	b.ReportMetric(float64(reruns), "agent-reruns")
 	b.ReportMetric(float64(agentErrors), "agent-errors")
 	b.ReportMetric(float64(len(seen)), "unique-ports")
 	b.ReportMetric(ms(stopTook), "restart-stop-ms")
 	b.ReportMetric(map[bool]float64{true: 1}[stopKilled], "restart-killed")
+	if stopTook > time.Second {
+		for line := range strings.Lines(ps.log()) {
+			if strings.Contains(line, "port service stopp") {
+				b.Logf("the restart's stop, SIGTERM at %s, took %s; the service logged: %s", stopSent.UTC().Format("15:04:05.000"), stopTook, strings.TrimSpace(line))
+			}
+		}
+	}
 	if stopKilled {
 		b.Logf("the port service did not stop within 90 s of SIGTERM in the storm and was killed, as systemd would; its goroutines then:\n%s", tail(ps.readStderr(), 6000))
 	}

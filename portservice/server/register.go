@@ -108,6 +108,7 @@ const cutShort = "stopping: a registration under way was cut short (the agent re
 // registration, or nil when it was refused (the agent has been told why)
 // or the service stopped first.
 func (s *Service) register(ctx context.Context, c *localsock.Conn, nc net.Conn) *registration {
+	began := time.Now()
 	user, err := localsock.PeerUser(nc)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -187,7 +188,10 @@ func (s *Service) register(ctx context.Context, c *localsock.Conn, nc net.Conn) 
 		log.Warn().Err(err).Msg("agent went before its registration was answered")
 		return nil
 	}
-	log.Info().Int("port", e.Port).Str("agentVersion", m.Version).Msg("agent registered")
+	// took: from the agent's connection to its answer, which on a host
+	// busy with a logon storm includes waiting for the disk (a new port is
+	// saved before the agent is told).
+	log.Info().Int("port", e.Port).Str("agentVersion", m.Version).Dur("took", time.Since(began)).Msg("agent registered")
 	ok = true
 	return reg
 }

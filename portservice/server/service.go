@@ -239,18 +239,33 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.reclaim(ctx, routes, guard) }()
 	}
+	var stopping atomic.Int64 // when ctx ended, Unix nanoseconds
+	context.AfterFunc(ctx, func() {
+		stopping.Store(time.Now().UnixNano())
+		s.log.Info().Msg("port service stopping")
+	})
 	err = guard.Serve(ctx, routes, localhttp.ServeOptions{}, lns...)
 	cancel()
+	pagesDone := time.Now()
 	sock.Close()
 	for _, r := range s.liveRegs() {
 		r.conn.Close()
 	}
 	wg.Wait()
 	s.agents.Wait()
+	agentsDone := time.Now()
 	if ferr := s.store.Flush(); ferr != nil {
 		s.log.Error().Err(ferr).Msg("saving PortStore")
 	}
-	s.log.Info().Msg("port service stopped")
+	// How long each step of the stop took, for whoever wonders why a
+	// restart was slow: the pages' requests under way, the agents'
+	// connections and tasks, saving PortStore.txt.
+	began := pagesDone // serving failed on its own
+	if ns := stopping.Load(); ns != 0 && ns < pagesDone.UnixNano() {
+		began = time.Unix(0, ns)
+	}
+	s.log.Info().Dur("pages", pagesDone.Sub(began)).Dur("agents", agentsDone.Sub(pagesDone)).Dur("save", time.Since(agentsDone)).
+		Msg("port service stopped")
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
