@@ -164,9 +164,9 @@ type gatedStarts struct {
 }
 
 // startGated starts a gated session for each user, running argv(user)
-// once its gate opens, and stops them all (by process group) when b ends
-// or aborts.
-func startGated(b *testing.B, users []osUser, groups []*cpuGroup, argv func(osUser) []string) *gatedStarts {
+// once its gate opens, with its output in the file out in the user's home,
+// and stops them all (by process group) when b ends or aborts.
+func startGated(b *testing.B, users []osUser, groups []*cpuGroup, out string, argv func(osUser) []string) *gatedStarts {
 	b.Helper()
 	g := &gatedStarts{gates: make([]*os.File, stormBatches), gateCPU: map[int]time.Duration{}}
 	waits := make([]*os.File, stormBatches)
@@ -192,12 +192,19 @@ func startGated(b *testing.B, users []osUser, groups []*cpuGroup, argv func(osUs
 		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
 		cmd.Dir = u.home
 		cmd.ExtraFiles = []*os.File{waits[i%stormBatches]}
+		f, err := os.Create(filepath.Join(u.home, out))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = f, f
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
 			Setpgid:    true,
 			Pdeathsig:  syscall.SIGKILL,
 		}
-		if err := groups[i].start(cmd); err != nil {
+		err = groups[i].start(cmd)
+		f.Close() // the session has its own copy
+		if err != nil {
 			b.Fatalf("start %s's session: %v", u.name, err)
 		}
 		s := &stormAgent{user: u, cmd: cmd, done: make(chan struct{})}
@@ -482,7 +489,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 	// the same way, and it notes when it serves. What the machine takes to
 	// start 500 Go programs at once, with no card, port service or
 	// supervisor.
-	refs := startGated(b, users, userGroups, func(u osUser) []string {
+	refs := startGated(b, users, userGroups, "reference.out", func(u osUser) []string {
 		return []string{filepath.Join(binDir, "refserver"), "-listen", "127.0.0.1:0", "-ready", filepath.Join(u.home, "reference-ready")}
 	})
 	refSpread := refs.open(nil)
@@ -518,7 +525,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 
 	// The storm: each session execs the agent's supervisor, as the login
 	// entries do.
-	storm := startGated(b, users, userGroups, func(osUser) []string {
+	storm := startGated(b, users, userGroups, "session.out", func(osUser) []string {
 		return []string{filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket}
 	})
 	agents, gateCPU := storm.sessions, storm.gateCPU
@@ -604,10 +611,25 @@ func BenchmarkLogonStorm(b *testing.B) {
 	var toServing []time.Duration
 	seen := map[int]string{}
 	reruns, agentErrors := 0, 0
+	var rerunWhy []string
 	for i, a := range agents {
 		l := logs[i]
 		toServing = append(toServing, l.serving.Sub(a.started))
 		reruns += max(0, l.starts-1)
+		// An agent that fails before it logs (no port service to register
+		// with, say) tells its supervisor, which starts it again.
+		out, err := os.ReadFile(filepath.Join(a.user.home, "session.out"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for line := range strings.Lines(string(out)) {
+			if strings.Contains(line, "starting it again") {
+				reruns++
+				if len(rerunWhy) < 3 {
+					rerunWhy = append(rerunWhy, a.user.name+": "+strings.TrimSpace(string(out)))
+				}
+			}
+		}
 		agentErrors += len(l.errors)
 		first := l.ports[0]
 		for _, p := range l.ports {
@@ -664,6 +686,9 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.ReportMetric(ms(median(registering)), "register-p50-ms")
 	b.ReportMetric(ms(percentile(registering, 0.99)), "register-p99-ms")
 	b.ReportMetric(float64(reruns), "agent-reruns")
+	for _, why := range rerunWhy {
+		b.Logf("an agent run again: %s", tail(why, 600))
+	}
 	b.ReportMetric(float64(agentErrors), "agent-errors")
 	b.ReportMetric(float64(len(seen)), "unique-ports")
 	b.ReportMetric(ms(stopTook), "restart-stop-ms")
