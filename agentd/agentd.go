@@ -116,6 +116,10 @@ func run(ctx context.Context, opt Options) error {
 	// Fail now, before anything runs, if there is no port to serve on.
 	reg, lns, port, err := l.open(ctx, opt.Listen)
 	if err != nil {
+		if ctx.Err() != nil {
+			log.Info().Msg("cardbridge agent stopped before it served")
+			return nil
+		}
 		return err
 	}
 

@@ -26,6 +26,16 @@ const (
 	bindAttempts = 6
 )
 
+// Pacing of the wait for a port service that is not there when an agent
+// told to use one starts (it is starting too, or restarting for an
+// upgrade): the agent asks again after awaitMin, doubling the wait up to
+// awaitStep, until it has waited awaitMax in all.
+const (
+	awaitMin  = 100 * time.Millisecond
+	awaitStep = 2 * time.Second
+	awaitMax  = 30 * time.Second
+)
+
 // registration is the agent's registration with the port service, as the
 // loop uses it (a *portservice.Registration, or a test's double).
 type registration interface {
@@ -94,7 +104,14 @@ func (l *loop) open(ctx context.Context, listen string) (reg registration, lns [
 		lns, err = l.listenStandalone(ctx, listen)
 		return nil, lns, 0, err
 	}
-	if reg, err = l.register(ctx); err != nil {
+	reg, err = l.register(ctx)
+	if err != nil && l.fallback == "" && errors.Is(err, localsock.ErrNoService) {
+		reg, err = l.awaitService(ctx, err)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, 0, ctx.Err()
+		}
 		if l.fallback != "" && errors.Is(err, localsock.ErrNoService) {
 			l.log.Warn().Err(err).Str("listen", l.fallback).Msg("no port service: serving standalone (start cardbridge-portservice and restart the agent to use it; an agent given --portservice fails instead)")
 			lns, err = l.listenStandalone(ctx, l.fallback)
@@ -112,6 +129,28 @@ func (l *loop) open(ctx context.Context, listen string) (reg registration, lns [
 		return nil, nil, 0, err
 	}
 	return reg, lns, port, nil
+}
+
+// awaitService registers with a port service that did not answer the
+// first time (err), asking again until it answers, ctx ends or awaitMax has
+// been waited; it returns the last error then.
+func (l *loop) awaitService(ctx context.Context, err error) (registration, error) {
+	l.log.Warn().Err(err).Dur("upTo", awaitMax).Msg("no port service yet; waiting for it (it may be starting or restarting)")
+	waited := time.Duration(0)
+	for wait := awaitMin; waited < awaitMax && errors.Is(err, localsock.ErrNoService); wait = min(2*wait, awaitStep) {
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-l.after(wait):
+		}
+		waited += wait
+		var reg registration
+		if reg, err = l.register(ctx); err == nil {
+			l.log.Info().Dur("waited", waited).Msg("the port service answered")
+			return reg, nil
+		}
+	}
+	return nil, err
 }
 
 // listenStandalone listens on addr; a port another cardbridge already
@@ -206,14 +245,19 @@ func (l *loop) start(ctx context.Context, lns []net.Listener) serving {
 // bind listens on port, the one the port service gave, and tells the
 // service. While another program holds the port it tells the service so
 // and tries the port the service gives instead, up to bindAttempts ports.
-// It returns the listeners and their port.
+// It returns the listeners and their port. A service gone before it could
+// be told leaves reg closed.
 func (l *loop) bind(ctx context.Context, reg registration, port int) ([]net.Listener, int, error) {
 	for attempt := 1; ; attempt++ {
 		lns, err := l.listen(port)
 		if err == nil {
 			if err := reg.Listening(port); err != nil {
-				closeAll(lns)
-				return nil, 0, fmt.Errorf("tell the port service the agent listens: %w", err)
+				// The service went away (it restarts) after giving the
+				// port: serve on it, and register again as when the
+				// service goes away later (closing the registration ends
+				// its updates, which serve answers by registering again).
+				l.log.Warn().Err(err).Int("port", port).Msg("could not tell the port service the agent listens; registering again")
+				reg.Close()
 			}
 			return lns, port, nil
 		}

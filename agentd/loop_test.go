@@ -39,6 +39,7 @@ type fakeRegistration struct {
 	listening []int // ports the agent said it listens on
 	failed    []int // ports the agent said it could not bind
 	closed    int
+	listenErr error // what Listening returns: the service is gone
 }
 
 func newFakeRegistration(port int, domains string) *fakeRegistration {
@@ -52,6 +53,9 @@ func (r *fakeRegistration) Updates() <-chan portservice.Message { return r.updat
 func (r *fakeRegistration) Listening(port int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.listenErr != nil {
+		return r.listenErr
+	}
 	r.listening = append(r.listening, port)
 	return nil
 }
@@ -284,6 +288,36 @@ func TestLoopMove(t *testing.T) {
 	}
 }
 
+// A port service that goes away (a restart) between giving the agent its
+// port and hearing that the agent listens there does not end the agent: it
+// serves on that port and registers again, telling the next service.
+func TestLoopServiceGoneBeforeListening(t *testing.T) {
+	tl := newTestLoop(t)
+	gone := newFakeRegistration(55001, "")
+	gone.listenErr = errors.New("localsock: send: write: broken pipe")
+	again := newFakeRegistration(55001, "")
+	tl.regs = []*fakeRegistration{again}
+	cancel, wait := tl.run(t, gone)
+	if p := tl.servedOn(t); p != 55001 {
+		t.Fatalf("served on %d, want 55001", p)
+	}
+	if _, _, closed := gone.state(); closed == 0 {
+		t.Fatal("the registration of the service that went away was not closed")
+	}
+	close(gone.updates) // as closing a real registration ends its updates
+	tl.waitListening(t, again)
+	cancel()
+	if err := wait(); err != nil {
+		t.Errorf("serve = %v after ctx ended, want nil", err)
+	}
+	if got := tl.listened(); !slices.Equal(got, []int{55001}) {
+		t.Errorf("listened on %v, want only 55001, once", got)
+	}
+	if !strings.Contains(tl.logs.String(), "could not tell the port service the agent listens; registering again") {
+		t.Errorf("not logged:\n%s", tl.logs)
+	}
+}
+
 // A port service that goes away leaves the API serving, uninterrupted,
 // while the agent registers again with growing waits; given the same
 // port back, the agent says it listens there and does not rebind.
@@ -487,6 +521,53 @@ func TestLoopOpenFallsBackToStandalone(t *testing.T) {
 	tl.register = func(context.Context) (registration, error) { return nil, noService }
 	if _, lns, _, err := tl.open(context.Background(), ""); !errors.Is(err, localsock.ErrNoService) || lns != nil {
 		t.Errorf("open without fallback = %v, %v; want ErrNoService", lns, err)
+	}
+	// It gave up only after waiting for the service, awaitMax in all.
+	var waited time.Duration
+	for _, w := range tl.waits {
+		waited += w
+	}
+	if waited < awaitMax || waited > awaitMax+awaitStep || tl.waits[0] != awaitMin {
+		t.Errorf("waited %v in all (%v), want %v from %v up", waited, tl.waits, awaitMax, awaitMin)
+	}
+	if !strings.Contains(tl.logs.String(), "no port service yet; waiting for it") {
+		t.Errorf("the wait is not logged:\n%s", tl.logs)
+	}
+}
+
+// An agent told to use a port service that is not there yet (it is
+// starting, or restarting for an upgrade) waits for it and registers when
+// it answers, rather than failing and being started all over again.
+func TestLoopOpenWaitsForTheService(t *testing.T) {
+	noService := fmt.Errorf("reach the port service at /run/cardbridge/portservice.sock: %w", localsock.ErrNoService)
+	tl := newTestLoop(t)
+	reg := newFakeRegistration(55003, "# version: 9\nhttps://waited.example\n")
+	tries := 0
+	tl.register = func(context.Context) (registration, error) {
+		if tries++; tries < 4 {
+			return nil, noService
+		}
+		return reg, nil
+	}
+	got, lns, port, err := tl.open(context.Background(), "")
+	if err != nil || got != reg || port != 55003 || len(lns) == 0 {
+		t.Fatalf("open = %v, %v, %d, %v; want the registration the service gave on 55003", got, lns, port, err)
+	}
+	closeAll(lns)
+	if want := []time.Duration{awaitMin, 2 * awaitMin, 4 * awaitMin}; !slices.Equal(tl.waits, want) {
+		t.Errorf("waited %v, want %v", tl.waits, want)
+	}
+	if !tl.connected.Load() || !strings.Contains(tl.logs.String(), "the port service answered") {
+		t.Errorf("connected %v; log:\n%s", tl.connected.Load(), tl.logs)
+	}
+
+	// A stop while it waits ends the wait.
+	tl = newTestLoop(t)
+	tl.register = func(context.Context) (registration, error) { return nil, noService }
+	ctx, cancel := context.WithCancel(context.Background())
+	tl.after = func(time.Duration) <-chan time.Time { cancel(); return make(chan time.Time) }
+	if _, lns, _, err := tl.open(ctx, ""); !errors.Is(err, context.Canceled) || lns != nil {
+		t.Errorf("open stopped while waiting = %v, %v; want context.Canceled", lns, err)
 	}
 }
 

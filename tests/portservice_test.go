@@ -547,3 +547,49 @@ func TestPortServiceCrashUnderChurn(t *testing.T) {
 		t.Errorf("too little churn to prove anything: %d kills, %d users", kills, len(acked))
 	}
 }
+
+// TestAgentWaitsForThePortService: an agent started as a login starts it
+// (--portservice) while the port service is not running yet, or restarting
+// for an upgrade, waits for it and registers once it answers, rather than
+// exiting for its supervisor to start it all over again.
+func TestAgentWaitsForThePortService(t *testing.T) {
+	needPCSCD(t)
+	dir := testutil.SharedTempDir(t)
+	logDir := sharedLogDir(t, dir)
+	state := filepath.Join(dir, "state")
+	ps := &portService{dir: state, socket: filepath.Join(dir, "portservice.sock"), port: testutil.FreePort(t), lo: 56200, hi: 56209}
+	tu := &testUser{u: namedUser(t, "cardbridge-u1")}
+	startUserAgent(t, ps, tu, logDir)
+
+	waiting := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if raw, _ := os.ReadFile(tu.log); strings.Contains(string(raw), what) {
+				return
+			}
+			select {
+			case <-tu.done:
+				raw, _ := os.ReadFile(tu.log)
+				t.Fatalf("the agent exited before logging %q; its log:\n%s", what, raw)
+			default:
+			}
+			if time.Now().After(deadline) {
+				raw, _ := os.ReadFile(tu.log)
+				t.Fatalf("the agent did not log %q within 10 s; its log:\n%s", what, raw)
+			}
+		}
+	}
+	waiting("no port service yet; waiting for it")
+	time.Sleep(500 * time.Millisecond) // a restart's gap
+
+	ps.start(t)
+	t.Cleanup(func() { ps.stop(t) })
+	p := getPortNumber(t, ps, tu.u, true)
+	if p < ps.lo || p > ps.hi {
+		t.Fatalf("%s got port %d, outside %d-%d", tu.u.Username, p, ps.lo, ps.hi)
+	}
+	waiting("the port service answered")
+	if res := probeAs(t, tu.u, p, "/api/versioninfo"); res[0].Status != 200 {
+		t.Errorf("the agent on %d answers %d %s", p, res[0].Status, res[0].Body)
+	}
+}
