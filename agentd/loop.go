@@ -105,7 +105,7 @@ func (l *loop) open(ctx context.Context, listen string) (reg registration, lns [
 		return nil, lns, 0, err
 	}
 	reg, err = l.register(ctx)
-	if err != nil && l.fallback == "" && errors.Is(err, localsock.ErrNoService) {
+	if err != nil && l.fallback == "" && serviceAway(err) {
 		reg, err = l.awaitService(ctx, err)
 	}
 	if err != nil {
@@ -131,13 +131,19 @@ func (l *loop) open(ctx context.Context, listen string) (reg registration, lns [
 	return reg, lns, port, nil
 }
 
+// serviceAway reports whether err says no port service is there to answer
+// (none listens, or the one there closed the connection as it stopped).
+func serviceAway(err error) bool {
+	return errors.Is(err, localsock.ErrNoService) || errors.Is(err, portservice.ErrServiceGone)
+}
+
 // awaitService registers with a port service that did not answer the
 // first time (err), asking again until it answers, ctx ends or awaitMax has
 // been waited; it returns the last error then.
 func (l *loop) awaitService(ctx context.Context, err error) (registration, error) {
 	l.log.Warn().Err(err).Dur("upTo", awaitMax).Msg("no port service yet; waiting for it (it may be starting or restarting)")
 	waited := time.Duration(0)
-	for wait := awaitMin; waited < awaitMax && errors.Is(err, localsock.ErrNoService); wait = min(2*wait, awaitStep) {
+	for wait := awaitMin; waited < awaitMax && serviceAway(err); wait = min(2*wait, awaitStep) {
 		select {
 		case <-ctx.Done():
 			return nil, err

@@ -542,10 +542,14 @@ func TestLoopOpenWaitsForTheService(t *testing.T) {
 	noService := fmt.Errorf("reach the port service at /run/cardbridge/portservice.sock: %w", localsock.ErrNoService)
 	tl := newTestLoop(t)
 	reg := newFakeRegistration(55003, "# version: 9\nhttps://waited.example\n")
+	gone := fmt.Errorf("register with the port service: %w: localsock: recv: EOF", portservice.ErrServiceGone)
 	tries := 0
 	tl.register = func(context.Context) (registration, error) {
-		if tries++; tries < 4 {
+		switch tries++; tries {
+		case 1, 3:
 			return nil, noService
+		case 2: // a service that stopped while it was being asked
+			return nil, gone
 		}
 		return reg, nil
 	}

@@ -2,6 +2,7 @@ package portservice
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -27,9 +28,14 @@ type Registration struct {
 	waiting atomic.Bool  // a bind-failed awaits its answer
 }
 
+// ErrServiceGone is returned by Register when the port service closed the
+// connection before it answered: it was stopping (a restart, an upgrade).
+var ErrServiceGone = errors.New("the port service closed the connection before answering")
+
 // Register asks the port service at path for self's port. It fails with
 // ErrAlreadyRunning (wrapped in a *ServiceError) when the user's agent runs
-// already.
+// already, with localsock.ErrNoService when no service listens at path,
+// and with ErrServiceGone when the service went away before answering.
 func Register(ctx context.Context, path string, self peercred.User) (*Registration, error) {
 	nc, err := localsock.Dial(ctx, path)
 	if err != nil {
@@ -38,12 +44,12 @@ func Register(ctx context.Context, path string, self peercred.User) (*Registrati
 	c := localsock.NewConn(nc)
 	if err := c.Send(Message{Type: MsgRegister, User: self.ID, PID: os.Getpid(), Version: version.Version}, MessageTimeout); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("register with the port service: %w", err)
+		return nil, fmt.Errorf("register with the port service: %w", gone(err))
 	}
 	var m Message
 	if err := c.Recv(&m, MessageTimeout); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("register with the port service: %w", err)
+		return nil, fmt.Errorf("register with the port service: %w", gone(err))
 	}
 	switch {
 	case m.Type == MsgError:
@@ -57,6 +63,15 @@ func Register(ctx context.Context, path string, self peercred.User) (*Registrati
 	r.Updates = r.updates
 	go r.read()
 	return r, nil
+}
+
+// gone adds ErrServiceGone to an error that says the service closed the
+// connection.
+func gone(err error) error {
+	if localsock.PeerClosed(err) {
+		return fmt.Errorf("%w: %w", ErrServiceGone, err)
+	}
+	return err
 }
 
 // read passes the service's messages on until the connection ends.

@@ -214,3 +214,26 @@ func TestServiceError(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterServiceGone: a service that closes the connection before it
+// answers (it is stopping, for a restart) is told apart from one that
+// answers, so that the agent can wait for the next one.
+func TestRegisterServiceGone(t *testing.T) {
+	path := fakeService(t, func(*localsock.Conn, Message) {}) // reads the register message, closes
+	reg, err := Register(context.Background(), path, peercred.User{ID: "uid:1000"})
+	if err == nil {
+		reg.Close()
+		t.Fatal("Register succeeded with a service that closed the connection")
+	}
+	if !errors.Is(err, ErrServiceGone) {
+		t.Errorf("Register = %v, want ErrServiceGone", err)
+	}
+
+	// An answer, even a refusal, is not the service going away.
+	path = fakeService(t, func(c *localsock.Conn, _ Message) {
+		_ = c.Send(Message{Type: MsgError, Code: CodeNoPort, Message: "no free port"}, MessageTimeout)
+	})
+	if _, err := Register(context.Background(), path, peercred.User{ID: "uid:1000"}); err == nil || errors.Is(err, ErrServiceGone) {
+		t.Errorf("Register refused = %v, want a refusal that is not ErrServiceGone", err)
+	}
+}

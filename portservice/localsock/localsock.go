@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"syscall"
@@ -52,6 +53,12 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("localsock: listen on %s: %w", path, err)
 	}
 	return l, nil
+}
+
+// PeerClosed reports whether err, from a connection's Send or Recv, says
+// the other end closed the connection.
+func PeerClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || peerClosed(err)
 }
 
 // ErrNoService is Dial's error when nothing listens at the path: no socket

@@ -20,3 +20,5 @@ func dial(context.Context, string) (net.Conn, error) { return nil, ErrUnsupporte
 func peerUser(net.Conn) (peercred.User, error) { return peercred.User{}, ErrUnsupported }
 
 func peerPID(net.Conn) (int, error) { return 0, ErrUnsupported }
+
+func peerClosed(error) bool { return false }

@@ -433,3 +433,9 @@ func peerPID(c net.Conn) (int, error) {
 	}
 	return int(pid), nil
 }
+
+// peerClosed: the other end of the pipe closed it (reads of such a pipe
+// end in io.EOF; writes fail so).
+func peerClosed(err error) bool {
+	return errors.Is(err, windows.ERROR_BROKEN_PIPE) || errors.Is(err, windows.ERROR_NO_DATA) || errors.Is(err, windows.ERROR_PIPE_NOT_CONNECTED)
+}

@@ -108,3 +108,8 @@ func rawControl(c net.Conn, f func(fd uintptr)) error {
 	}
 	return rc.Control(f)
 }
+
+// peerClosed: a reset connection, or a write to one the other end closed.
+func peerClosed(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
