@@ -90,11 +90,13 @@ type Store struct {
 	ports   portSet
 	outside map[int]string // ports outside the range, and their users
 	// checking counts the calls asking unusable about each port, unlocked
-	// (checkUnlocked); allocations pass those ports over meanwhile.
+	// (checkUnlocked); allocations pass those ports over meanwhile, and
+	// wait on checked for their answers before they call the range full.
 	checking map[int]int
-	size     int    // the length of the file format writes
-	gen      uint64 // incremented by every change
-	durable  uint64 // the generation last written to the file
+	checked  *sync.Cond // on mu
+	size     int        // the length of the file format writes
+	gen      uint64     // incremented by every change
+	durable  uint64     // the generation last written to the file
 }
 
 // Open loads the store from opt.Path, creating the file and its directory if
@@ -117,6 +119,7 @@ func Open(opt Options) (*Store, error) {
 		outside:  make(map[int]string),
 		checking: make(map[int]int),
 	}
+	s.checked = sync.NewCond(&s.mu)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -421,6 +424,7 @@ func (s *Store) checkUnlocked(port int, unusable func(port int) bool) bool {
 		if s.checking[port]--; s.checking[port] == 0 {
 			delete(s.checking, port)
 		}
+		s.checked.Broadcast()
 	}()
 	return unusable(port)
 }
@@ -508,6 +512,9 @@ func (s *Store) assignLocked(user string, unusable func(port int) bool) (Entry, 
 		}
 		port, ok := s.ports.lowestFree(func(p int) bool { return s.checking[p] > 0 || tried[p] })
 		if !ok {
+			if s.awaitChecks(tried) {
+				continue
+			}
 			return Entry{}, 0, ErrFull
 		}
 		if unusable != nil && s.checkUnlocked(port, unusable) {
@@ -533,6 +540,19 @@ func (s *Store) assignLocked(user string, unusable func(port int) bool) (Entry, 
 		r.port, r.lastSeen, r.gen = port, now, s.gen
 		return Entry{User: user, Port: port, LastSeen: now}, r.gen, nil
 	}
+}
+
+// awaitChecks waits, when other calls are asking about ports this one has
+// not tried, until one of them has its answer, and reports whether it
+// waited: the port may be free for this call after all.
+func (s *Store) awaitChecks(tried map[int]bool) bool {
+	for p := range s.checking {
+		if !tried[p] {
+			s.checked.Wait()
+			return true
+		}
+	}
+	return false
 }
 
 // removeLocked forgets user.

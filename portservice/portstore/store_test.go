@@ -554,3 +554,43 @@ func TestAllocateChecksUnlocked(t *testing.T) {
 		t.Errorf("file holds %v", got)
 	}
 }
+
+// TestAllocateWaitsForACheckBeforeFull: with the last free port being asked
+// about by another allocation, an allocation waits for that answer rather
+// than calling the range full; the port is its when the other's answer
+// was no.
+func TestAllocateWaitsForACheckBeforeFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), storeName)
+	var log logSink
+	s := open(t, path, 1100, 1101, &log)
+	mustAllocate(t, s, "uid:0", nil) // 1100; 1101 is the last free port
+
+	asked, answer := make(chan int, 1), make(chan bool)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Allocate("uid:1", func(p int) bool { asked <- p; return <-answer })
+		first <- err
+	}()
+	if p := <-asked; p != 1101 {
+		t.Fatalf("asked about %d, want 1101", p)
+	}
+	second := make(chan Entry, 1)
+	secondErr := make(chan error, 1)
+	go func() {
+		e, err := s.Allocate("uid:2", nil)
+		second <- e
+		secondErr <- err
+	}()
+	select {
+	case err := <-secondErr:
+		t.Fatalf("uid:2's allocation ended (%v) while 1101 was still being asked about", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	answer <- true // unusable for uid:1
+	if err := <-first; !errors.Is(err, ErrFull) {
+		t.Errorf("uid:1: %v, want ErrFull", err)
+	}
+	if e, err := <-second, <-secondErr; err != nil || e.Port != 1101 {
+		t.Errorf("uid:2: %+v, %v; want 1101", e, err)
+	}
+}
