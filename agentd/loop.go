@@ -141,7 +141,11 @@ func serviceAway(err error) bool {
 // first time (err), asking again until it answers, ctx ends or awaitMax has
 // been waited; it returns the last error then.
 func (l *loop) awaitService(ctx context.Context, err error) (registration, error) {
-	l.log.Warn().Err(err).Dur("upTo", awaitMax).Msg("no port service yet; waiting for it (it may be starting or restarting)")
+	msg := "no port service yet; waiting for it (it may be starting or restarting)"
+	if errors.Is(err, portservice.ErrServiceGone) {
+		msg = "the port service closed the registration (it is stopping); waiting for it to start again"
+	}
+	l.log.Warn().Err(err).Dur("upTo", awaitMax).Msg(msg)
 	waited := time.Duration(0)
 	for wait := awaitMin; waited < awaitMax && serviceAway(err); wait = min(2*wait, awaitStep) {
 		select {

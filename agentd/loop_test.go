@@ -575,6 +575,32 @@ func TestLoopOpenWaitsForTheService(t *testing.T) {
 	}
 }
 
+// A registration the service cut short as it stopped is logged as that,
+// not as a service that is not there yet: the helpdesk reading the log
+// learns the service restarted.
+func TestLoopOpenSaysTheServiceStopped(t *testing.T) {
+	gone := fmt.Errorf("register with the port service: %w: localsock: recv: EOF", portservice.ErrServiceGone)
+	reg := newFakeRegistration(55004, "")
+	tl := newTestLoop(t)
+	tries := 0
+	tl.register = func(context.Context) (registration, error) {
+		if tries++; tries == 1 {
+			return nil, gone
+		}
+		return reg, nil
+	}
+	_, lns, port, err := tl.open(context.Background(), "")
+	if err != nil || port != 55004 {
+		t.Fatalf("open = %d, %v; want the port the service gave when it answered again", port, err)
+	}
+	closeAll(lns)
+	logs := tl.logs.String()
+	if !strings.Contains(logs, "the port service closed the registration (it is stopping); waiting for it to start again") ||
+		strings.Contains(logs, "no port service yet") {
+		t.Errorf("the wait is not logged as a stopping service:\n%s", logs)
+	}
+}
+
 // A standalone port another cardbridge serves is named as such.
 func TestLoopStandalonePortHeldByCardbridge(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
