@@ -22,6 +22,11 @@ import (
 // MaxBodyBytes bounds a request body.
 const MaxBodyBytes = 64 << 10
 
+// bodyReadTimeout bounds reading a request's body, from when its headers
+// have been read: a client that stops sending one loses the connection
+// rather than holding it. (Headers have Serve's 5 s.) A variable for tests.
+var bodyReadTimeout = 30 * time.Second
+
 // connKey finds a connection's connInfo in a request's context.
 type connKey struct{}
 
@@ -172,11 +177,19 @@ func PeerUser(r *http.Request) (peercred.User, error) {
 //
 // Allowed cross-origin callers get CORS with credentials, and preflights
 // (with Private Network Access) are answered here. Every answer carries the
-// security headers; request bodies are capped at MaxBodyBytes. Refusals are
+// security headers; request bodies are capped at MaxBodyBytes and must
+// arrive within bodyReadTimeout. Refusals are
 // logged with their reason, the first few per caller and code in each
 // minute in full and the rest as one summary line (see refusalLog).
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hasBody := r.Body != nil && r.Body != http.NoBody
+		if hasBody {
+			// Before any check: a refused request's body is read too,
+			// when net/http discards it. Once the body has been read,
+			// net/http clears the deadline.
+			setBodyDeadline(w)
+		}
 		h := w.Header()
 		securityHeaders(h)
 		origin, no := g.check(r)
@@ -191,11 +204,18 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if r.Body != nil && r.Body != http.NoBody {
+		if hasBody {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setBodyDeadline gives the request being answered on w bodyReadTimeout to
+// send its body. Writers without a connection (a handler test's recorder)
+// have nothing to bound.
+func setBodyDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 }
 
 // refusal is a request or connection the Guard turns away: the answer's

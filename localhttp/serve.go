@@ -121,11 +121,13 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	srv := &http.Server{
 		Handler:           g.Wrap(h),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second, // hijacked WebSockets clear it
-		IdleTimeout:       cmp.Or(g.idle, 2*time.Minute),
-		MaxHeaderBytes:    16 << 10,
-		ConnContext:       g.ConnContext,
-		ErrorLog:          log.New(io.Discard, "", 0),
+		// No ReadTimeout: a request's body has bodyReadTimeout, from the
+		// Guard (see Wrap). A request without one would pay for a
+		// deadline that guards nothing.
+		IdleTimeout:    cmp.Or(g.idle, 2*time.Minute),
+		MaxHeaderBytes: 16 << 10,
+		ConnContext:    g.ConnContext,
+		ErrorLog:       log.New(io.Discard, "", 0),
 		// Without this net/http answers "OPTIONS *" itself, before the
 		// Guard, for anyone and unlogged.
 		DisableGeneralOptionsHandler: true,

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,4 +209,106 @@ func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
 	if !strings.Contains(logs.String(), "sent no request") {
 		t.Errorf("closing the silent connection was not logged: %s", logs.String())
 	}
+}
+
+// A request's body has bodyReadTimeout to arrive, whether the request is
+// let through (the handler's read fails) or refused (net/http discards the
+// body after the answer); the connection is closed either way rather than
+// held by a client that stopped sending. Requests without a body have no
+// read deadline while they are answered: a slow handler (a PIN prompt) is
+// answered in full on a connection that stays open, and so is a request
+// whose body came in full.
+func TestBodyReadTimeout(t *testing.T) {
+	defer func(d time.Duration) { bodyReadTimeout = d }(bodyReadTimeout)
+	bodyReadTimeout = 200 * time.Millisecond
+	self := peercred.User{ID: "uid:1000"}
+	g := NewGuard(GuardOptions{
+		Self:      &self,
+		PeerOwner: func(net.Conn) (peercred.User, error) { return self, nil },
+		Logger:    zerolog.Nop(),
+	})
+	readErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		if r.Method == http.MethodPost && r.URL.Path == "/stalls" {
+			readErr <- err
+			return
+		}
+		time.Sleep(3 * bodyReadTimeout) // longer than a body may take
+		if err == nil {
+			err = r.Context().Err()
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "answered")
+	})
+	lns, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lns[0].Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, h, ServeOptions{}, lns...) }()
+	defer func() { cancel(); <-done }()
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// 10 of the 100 bytes promised, then nothing.
+	stalled := "Host: " + addr + "\r\nContent-Length: 100\r\n\r\n0123456789"
+
+	t.Run("let through", func(t *testing.T) {
+		c := dial()
+		fmt.Fprintf(c, "POST /stalls HTTP/1.1\r\n%s", stalled)
+		select {
+		case err := <-readErr:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("the handler read the stalled body with %v, want a timeout", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the handler was still reading a stalled body after 5 s")
+		}
+		if got := answerOf(t, c, 3*time.Second); got != "" && !strings.Contains(got, "Connection: close") {
+			t.Errorf("the connection was kept after its body stalled: %q", got)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		c := dial()
+		start := time.Now()
+		fmt.Fprintf(c, "POST /x HTTP/1.1\r\nOrigin: https://not-listed.example\r\n%s", stalled)
+		got := answerOf(t, c, 5*time.Second) // until the server closes it
+		if !strings.Contains(got, string(api.CodeOriginNotAllowed)) {
+			t.Errorf("answered %q, want ORIGIN_NOT_ALLOWED", got)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("the refused request's stalled body held its connection %s", took)
+		}
+	})
+	t.Run("no body", func(t *testing.T) {
+		c := dial()
+		br := bufio.NewReader(c)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		for _, req := range []string{
+			"GET /slow HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+			"POST /slow HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 2\r\n\r\n{}",
+			"GET /slow HTTP/1.1\r\nHost: " + addr + "\r\n\r\n", // the same connection, still open
+		} {
+			_, _ = io.WriteString(c, req)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("%q: %v", req, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != "answered" || resp.Close {
+				t.Fatalf("%q answered %d %q (close %v)", req, resp.StatusCode, body, resp.Close)
+			}
+		}
+	})
 }
