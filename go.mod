@@ -3,6 +3,7 @@ module github.com/cardbridge/cardbridge
 go 1.26.0
 
 require (
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gorilla/websocket v1.5.3

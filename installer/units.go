@@ -42,6 +42,12 @@ Restart=always
 RestartSec=2
 # Exit code 2 is a configuration error (a bad flag): retrying cannot help.
 RestartPreventExitStatus=2
+# The service hands systemd its well-known ports' listening sockets and gets
+# them back when it starts again: a page that asks while it restarts (an
+# upgrade, a crash) waits for the new process instead of being refused.
+# A stop closes them.
+FileDescriptorStoreMax=32
+NotifyAccess=main
 DynamicUser=yes
 StateDirectory=cardbridge
 StateDirectoryMode=0750

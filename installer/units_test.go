@@ -17,6 +17,7 @@ func TestSystemdServiceUnit(t *testing.T) {
 		"CapabilityBoundingSet=\n", "NoNewPrivileges=yes\n", "ProtectSystem=strict\n", "ProtectHome=yes\n",
 		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK\n",
 		"Restart=always\n", "WantedBy=multi-user.target\n",
+		"FileDescriptorStoreMax=32\n", "NotifyAccess=main\n",
 		"EnvironmentFile=-/etc/default/cardbridge-portservice\n",
 	} {
 		if !strings.Contains(unit, want) {

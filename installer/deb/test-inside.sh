@@ -17,6 +17,18 @@ agent_pid() { as_alice systemctl --user show -p MainPID --value cardbridge-agent
 alice_port() { as_alice curl -s --max-time 3 http://localhost:43487/PRS/GetPortNumber | sed -n 's/.*"portNumber":\([0-9]*\).*/\1/p'; }
 version_of() { get "http://127.0.0.1:$1/api/versioninfo" | grep -o '"version":"[^"]*"' | head -1 | cut -d'"' -f4; }
 export -f as_alice get service_pid agent_pid alice_port version_of
+# pages_ask_start: a page asks ConnectPRService every 20 ms, each answer's
+# status (000: refused or no answer) going to /tmp/asked, until
+# pages_ask_stop; all_answered checks that every one was answered 200.
+pages_ask_start() {
+  rm -f /tmp/asked /tmp/stop-asking
+  (while [ ! -e /tmp/stop-asking ]; do curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 http://127.0.0.1:43487/PRS/ConnectPRService >>/tmp/asked; sleep 0.02; done) &
+  asking=$!
+  sleep 0.3
+}
+pages_ask_stop() { sleep 0.3; touch /tmp/stop-asking; wait "$asking"; }
+answered() { echo "$(grep -c '^200$' /tmp/asked) of $(wc -l </tmp/asked) answered 200"; }
+all_answered() { [ -s /tmp/asked ] && ! grep -qv '^200$' /tmp/asked; }
 
 echo "== install"
 check "dpkg -i installs the package" dpkg -i /cb/cardbridge.deb
@@ -136,15 +148,37 @@ check "the agent is restarted after SIGKILL" wait_for 15 bash -c "p=\$(agent_pid
 check "the restarted agent serves on the same port" wait_for 15 bash -c "runuser -u alice -- curl -s --max-time 3 http://localhost:$port/api/versioninfo | grep -q '\"port\":$port'"
 old="$(service_pid)"
 kill -KILL "$old"
+for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+# systemd starts it again 2 s later (RestartSec); meanwhile the well-known
+# ports' sockets, which the service handed to systemd, stay open.
+check "a page asking while the killed port service is down waits and is answered by the next ($loopbacks)" bash -c 'for h in '"$loopbacks"'; do curl -s --max-time 15 "http://$h:43487/PRS/ConnectPRService" | grep -q "\"statusCode\":200" || exit 1; done'
 check "the port service is restarted after SIGKILL" wait_for 15 bash -c "p=\$(service_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
 [ "$(service_pid)" != 0 ] || systemctl status --no-pager -n 20 cardbridge-portservice | sed 's/^/      /' || true
 check "the user keeps the port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
+# A restart, as an upgrade makes: pages asking throughout are all answered.
+pages_ask_start
+systemctl restart cardbridge-portservice
+pages_ask_stop
+check "no page is refused while the port service restarts ($(answered))" all_answered
+# A well-known port taken out of the settings is let go at the next start,
+# though systemd kept its socket.
+cp /etc/default/cardbridge-portservice /tmp/settings.before
+echo 'CARDBRIDGE_PORTS=43487,44213,45031,46478' >>/etc/default/cardbridge-portservice
+systemctl restart cardbridge-portservice
+check "a well-known port taken out of the settings is closed at the restart (48853)" wait_for 10 bash -c '! curl -s --max-time 2 http://127.0.0.1:48853/PRS/ConnectPRService && ! grep -q ":$(printf %04X 48853) 0*:0000 0A" /proc/net/tcp /proc/net/tcp6'
+check "the ports still in the settings answer" wait_for 10 bash -c 'curl -s --max-time 3 http://127.0.0.1:46478/PRS/ConnectPRService | grep -q "\"statusCode\":200"'
+cp /tmp/settings.before /etc/default/cardbridge-portservice
+systemctl restart cardbridge-portservice
+check "and it is served again once the settings name it" wait_for 10 bash -c 'curl -s --max-time 3 http://127.0.0.1:48853/PRS/ConnectPRService | grep -q "\"statusCode\":200"'
 
 echo "== upgrade"
 before="$(version_of 43487)"
 agent_before="$(agent_pid)"
 cp /var/lib/cardbridge/PortStore.txt /tmp/portstore.before
+pages_ask_start
 check "dpkg -i installs the newer package" dpkg -i /cb/cardbridge-upgrade.deb
+pages_ask_stop
+check "no page is refused while the upgrade restarts the port service ($(answered))" all_answered
 check "the port service runs the new version (was $before)" wait_for 15 bash -c "v=\$(version_of 43487); [ -n \"\$v\" ] && [ \"\$v\" != '$before' ]"
 # The logged-in user's agent moves onto the new program by itself, in place.
 check "the user's running agent restarts onto the new version (same pid $agent_before, same port)" wait_for 40 bash -c "v=\$(as_alice curl -s --max-time 3 http://localhost:$port/api/versioninfo | grep -o '\"version\":\"[^\"]*\"' | head -1 | cut -d'\"' -f4); [ -n \"\$v\" ] && [ \"\$v\" != '$before' ] && [ \"\$(agent_pid)\" = $agent_before ]"

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -78,6 +79,9 @@ type Options struct {
 	// peerOwner finds who is at the other end of a page's connection
 	// (nil: the OS says).
 	peerOwner func(net.Conn) (peercred.User, error)
+	// handoff keeps the well-known ports' sockets across restarts (the
+	// platform's service manager when nil; see handoff.go).
+	handoff handoff
 }
 
 // Service is a running port service.
@@ -137,6 +141,9 @@ func New(opt Options) (*Service, error) {
 	if opt.canBind == nil {
 		opt.canBind = localhttp.CanBind
 	}
+	if opt.handoff == nil {
+		opt.handoff = newHandoff()
+	}
 	if opt.freePort == nil {
 		opt.freePort = localhttp.FreePort
 	}
@@ -190,7 +197,8 @@ func (s *Service) Port() int { return int(s.httpPort.Load()) }
 
 // Run serves pages and agents until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	lns, served, held := listenWellKnown(s.opt.Ports)
+	kept := takeKept(s.opt.handoff, s.opt.Ports, s.log)
+	lns, served, held := s.listenWellKnown(s.opt.Ports, kept)
 	if err := anotherService(ctx, held); err != nil {
 		for _, l := range lns {
 			l.Close()
@@ -214,7 +222,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	// Port tells callers the service is up: only once agents can register.
 	s.httpPort.Store(int32(served[0]))
-	s.log.Info().Int("port", port).Str("socket", s.opt.Socket).Str("state", s.opt.StateDir).Int("users", s.store.Len()).Msg("port service started")
+	s.log.Info().Int("port", port).Str("socket", s.opt.Socket).Str("state", s.opt.StateDir).Int("users", s.store.Len()).
+		Ints("keptPorts", slices.Sorted(maps.Keys(kept))).Msg("port service started")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -274,15 +283,23 @@ func (s *Service) Run(ctx context.Context) error {
 
 // listenWellKnown listens on loopback (IPv4 and, where there is one, IPv6)
 // on every well-known port it can, so that no other local user can answer
-// a page's discovery on one of them. It returns the listeners, the ports
-// they serve, and an error for each port it could not take.
-func listenWellKnown(ports []int) (lns []net.Listener, served []int, held []error) {
+// a page's discovery on one of them. A port whose sockets were kept from
+// the last run (kept) is served on those; the sockets it opens are handed
+// to the service manager to keep for the next. It returns the listeners,
+// the ports they serve, and an error for each port it could not take.
+func (s *Service) listenWellKnown(ports []int, kept keptListeners) (lns []net.Listener, served []int, held []error) {
 	for _, p := range ports {
+		if l := kept[p]; len(l) > 0 {
+			lns = append(lns, l...)
+			served = append(served, p)
+			continue
+		}
 		l, err := localhttp.Listen("localhost:" + strconv.Itoa(p))
 		if err != nil {
 			held = append(held, &heldPortError{port: p, err: err})
 			continue
 		}
+		keepListening(s.opt.handoff, p, l, s.log)
 		lns = append(lns, l...)
 		served = append(served, p)
 	}
@@ -366,7 +383,7 @@ func (s *Service) reclaim(ctx context.Context, h http.Handler, g *localhttp.Guar
 			return
 		case <-t.C:
 		}
-		lns, got, _ := listenWellKnown(missing)
+		lns, got, _ := s.listenWellKnown(missing, nil)
 		if len(got) == 0 {
 			continue
 		}
