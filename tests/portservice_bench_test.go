@@ -103,17 +103,27 @@ type benchPortService struct {
 	dir, socket string
 	port        int
 	addr        string
-	stderr      string // its standard error, where GODEBUG traces go
-	cmd         *exec.Cmd
+	stderr      string    // its standard error, where GODEBUG traces go
+	cmd         *exec.Cmd // the running process
+	first       *exec.Cmd // how it was started first: restarts run the same
 	done        chan struct{}
 	getPort     []byte // GET /PRS/GetPortNumber as a page on psBenchOrigin sends it
 	agents      []*syntheticAgent
 	group       *cpuGroup // where a restarted service starts (nil: where the benchmark runs)
+	store       *fdStore  // keeps its well-known port's sockets across restarts, as systemd does (nil: none)
 }
 
 // startBenchPortService runs the port service with env added to its
 // environment, and stops it, with every agent registered through it, when b ends.
 func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortService {
+	b.Helper()
+	return startBenchPortServiceWith(b, bin, false, env...)
+}
+
+// startBenchPortServiceWith is startBenchPortService; with keep, the
+// service's restarts keep its well-known port's sockets open, as systemd
+// keeps them for the installed service (fdStore).
+func startBenchPortServiceWith(b *testing.B, bin string, keep bool, env ...string) *benchPortService {
 	b.Helper()
 	psBenchCheckRange(b)
 	// Synthetic users must be able to reach the socket, so no 0700 directory
@@ -137,12 +147,17 @@ func startBenchPortService(b *testing.B, bin string, env ...string) *benchPortSe
 		"--state-dir", ps.dir, "--socket", ps.socket, "--ports", strconv.Itoa(ps.port),
 		"--range", fmt.Sprintf("%d-%d", psBenchLo, psBenchHi), "--log-level", "info")
 	ps.cmd.Env = append(os.Environ(), env...)
+	if keep {
+		ps.store = newFDStore(b, shared)
+		ps.cmd.Env = append(ps.cmd.Env, "NOTIFY_SOCKET="+ps.store.path)
+	}
 	ps.cmd.Stdout = errFile
 	ps.cmd.Stderr = errFile
 	ps.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := ps.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
+	ps.first = ps.cmd
 	ps.done = make(chan struct{})
 	go func() { _ = ps.cmd.Wait(); close(ps.done) }()
 	b.Cleanup(func() { ps.stop(b) })
@@ -212,10 +227,13 @@ func (ps *benchPortService) start() error {
 		return err
 	}
 	defer errFile.Close()
-	cmd := exec.Command(ps.cmd.Path, ps.cmd.Args[1:]...)
-	cmd.Env = ps.cmd.Env
+	cmd := exec.Command(ps.first.Path, ps.first.Args[1:]...)
+	cmd.Env = ps.first.Env
 	cmd.Stdout, cmd.Stderr = errFile, errFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if ps.store != nil {
+		cmd = ps.store.pass(cmd)
+	}
 	if err := ps.group.start(cmd); err != nil {
 		return err
 	}
