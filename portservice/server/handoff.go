@@ -86,12 +86,18 @@ func takeKept(h handoff, ports []int, log zerolog.Logger) keptListeners {
 
 // keepListening hands the listeners just opened for port to h, so that the
 // next run of the service gets them back. Failing to is logged, not fatal:
-// the service works as well, its restarts are only a short gap.
+// the service works as well, its restarts are only a short gap. A port is
+// kept whole or not at all: were only its IPv4 socket kept, the next run
+// would serve it on IPv4 alone.
 func keepListening(h handoff, port int, lns []net.Listener, log zerolog.Logger) {
+	name := keptName(port)
 	for _, ln := range lns {
-		ok, err := h.keep(keptName(port), ln)
+		ok, err := h.keep(name, ln)
 		if err != nil {
 			log.Warn().Err(err).Int("port", port).Msg("could not hand the well-known port's socket to systemd: pages asking while the service restarts will be refused")
+			if ferr := h.forget(name); ferr != nil {
+				log.Warn().Err(ferr).Str("name", name).Msg("could not tell systemd to forget a kept socket")
+			}
 			return
 		}
 		if !ok {

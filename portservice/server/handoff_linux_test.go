@@ -32,6 +32,7 @@ type storeHandoff struct {
 	given  []keptSocket
 	kept   map[string][]*os.File
 	forgot []string
+	fail   func(name string, n int) error // the error of keeping name's nth socket (nil: none)
 }
 
 func (h *storeHandoff) inherited() []keptSocket {
@@ -49,6 +50,12 @@ func (h *storeHandoff) keep(name string, ln net.Listener) (bool, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.fail != nil {
+		if err := h.fail(name, len(h.kept[name])); err != nil {
+			f.Close()
+			return false, err
+		}
+	}
 	if h.kept == nil {
 		h.kept = map[string][]*os.File{}
 	}
@@ -269,5 +276,35 @@ func TestSystemdHandoffReceives(t *testing.T) {
 	want := fmt.Sprintf("wellknown-7 %s false\ndevnull  true\n", lns[0].Addr())
 	if !strings.HasPrefix(string(out), want) {
 		t.Errorf("the child was given:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// A port whose sockets cannot all be kept is kept not at all, so that the
+// next run listens on it afresh (on IPv6 too) rather than serving only the
+// half it was given.
+func TestKeepListeningAllOrNothing(t *testing.T) {
+	h := &storeHandoff{fail: func(name string, n int) error {
+		if n == 1 {
+			return errors.New("no room")
+		}
+		return nil
+	}}
+	defer h.close()
+	var lns []net.Listener
+	for range 2 {
+		l, err := localhttp.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l[0].Close()
+		lns = append(lns, l[0])
+	}
+	var logs testutil.Buffer
+	keepListening(h, 4321, lns, zerolog.New(&logs))
+	if n := len(h.kept[keptName(4321)]); n != 0 || !slices.Equal(h.forgot, []string{keptName(4321)}) {
+		t.Errorf("%d sockets kept, forgot %v; want none kept and %s forgotten", n, h.forgot, keptName(4321))
+	}
+	if !strings.Contains(logs.String(), "no room") {
+		t.Errorf("the failure is not logged:\n%s", logs.String())
 	}
 }
