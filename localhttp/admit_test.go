@@ -20,17 +20,29 @@ import (
 // test ends and returns the address.
 func serveAdmit(t *testing.T, g *Guard) string {
 	t.Helper()
+	return serveGuarded(t, g, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })).addr
+}
+
+// guarded is h served behind a Guard by serveGuarded.
+type guarded struct {
+	addr   string
+	cancel context.CancelFunc // begins the stop
+	done   chan struct{}      // closed when Serve has returned
+}
+
+// serveGuarded serves h behind g on 127.0.0.1 until cancel or the end of
+// the test, which waits for Serve to return.
+func serveGuarded(t *testing.T, g *Guard, h http.Handler) *guarded {
+	t.Helper()
 	lns, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- g.Serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }), ServeOptions{}, lns...)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return lns[0].Addr().String()
+	s := &guarded{addr: lns[0].Addr().String(), cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(s.done); _ = g.Serve(ctx, h, ServeOptions{}, lns...) }()
+	t.Cleanup(func() { cancel(); <-s.done })
+	return s
 }
 
 // answerOf reads what the server says on c without sending anything, or ""

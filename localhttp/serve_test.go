@@ -153,15 +153,9 @@ func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
 		<-released
 		_, _ = io.WriteString(w, "answered")
 	})
-	lns, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lns[0].Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, h, ServeOptions{}, lns...) }()
-	defer func() { cancel(); release(); <-done }()
+	srv := serveGuarded(t, g, h)
+	addr := srv.addr
+	defer release() // before the test's end waits for Serve
 
 	silent, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -182,7 +176,7 @@ func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
 	}
 
 	stopped := time.Now()
-	cancel()
+	srv.cancel()
 	// The silent connection is closed once the grace is over.
 	if got := answerOf(t, silent, 3*time.Second); got != "" {
 		t.Errorf("the silent connection was answered %q", got)
@@ -201,8 +195,7 @@ func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
 		t.Errorf("the request under way was answered %d %q", resp.StatusCode, body)
 	}
 	select {
-	case <-done:
-		done <- nil // for the deferred wait
+	case <-srv.done:
 	case <-time.After(3 * time.Second):
 		t.Fatalf("serving had not ended %s after the stop began", time.Since(stopped))
 	}
@@ -219,7 +212,8 @@ func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
 // answered in full on a connection that stays open, and so is a request
 // whose body came in full.
 func TestBodyReadTimeout(t *testing.T) {
-	defer func(d time.Duration) { bodyReadTimeout = d }(bodyReadTimeout)
+	d := bodyReadTimeout
+	t.Cleanup(func() { bodyReadTimeout = d }) // after Serve has returned
 	bodyReadTimeout = 200 * time.Millisecond
 	self := peercred.User{ID: "uid:1000"}
 	g := NewGuard(GuardOptions{
@@ -244,15 +238,7 @@ func TestBodyReadTimeout(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "answered")
 	})
-	lns, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lns[0].Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, h, ServeOptions{}, lns...) }()
-	defer func() { cancel(); <-done }()
+	addr := serveGuarded(t, g, h).addr
 	dial := func() net.Conn {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
