@@ -24,10 +24,21 @@ import (
 //     BUSY, so that no user can starve another's GetPortNumber.
 //
 // The owner it finds travels with the connection (ownedConn), so the Guard
-// does not look it up again.
+// does not look it up again. It also bounds the listener's open
+// connections: at its limit it accepts nothing more until one closes, and
+// new connections wait in the kernel's queue.
 type admitListener struct {
 	net.Listener
-	g *Guard
+	g       *Guard
+	slots   chan struct{} // one held by each open connection
+	done    chan struct{} // closed by Close
+	closing sync.Once
+}
+
+// newAdmitListener admits ln's connections for g, at most maxConns open
+// at a time.
+func newAdmitListener(ln net.Listener, g *Guard, maxConns int) *admitListener {
+	return &admitListener{Listener: ln, g: g, slots: make(chan struct{}, maxConns), done: make(chan struct{})}
 }
 
 // userConns counts each user's open connections across a Guard's
@@ -38,35 +49,41 @@ type userConns struct {
 	perID map[string]int
 }
 
-// ownedConn is an admitted connection and the OS user at its other end.
+// ownedConn is an admitted connection, as accepted (a *net.TCPConn), and
+// the OS user at its other end.
 type ownedConn struct {
 	net.Conn
 	user    peercred.User
-	err     error // the owner lookup's error, if it failed
-	release func()
+	err     error  // the owner lookup's error, if it failed
+	release func() // gives back the listener's slot and the user's
 	once    sync.Once
 	spoke   bool // a request has begun on it (silentConns.track)
 }
 
-// Close closes the connection and gives back its user's slot.
+// Close closes the connection and gives back its slots.
 func (c *ownedConn) Close() error {
-	c.once.Do(func() {
-		if c.release != nil {
-			c.release()
-		}
-	})
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
-// Accept returns the next admitted connection.
+// Accept returns the next admitted connection, once fewer than the
+// listener's limit are open.
 func (l *admitListener) Accept() (net.Conn, error) {
 	for {
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+		free := func() { <-l.slots }
 		c, err := l.Listener.Accept()
 		if err != nil {
+			free()
 			return nil, err
 		}
 		u, err := l.g.peerOwner(c)
-		oc := &ownedConn{Conn: c, user: u, err: err}
+		oc := &ownedConn{Conn: c, user: u, err: err, release: free}
 		switch {
 		case err != nil:
 			// Admitted; the Guard refuses its request, logs why and
@@ -75,17 +92,24 @@ func (l *admitListener) Accept() (net.Conn, error) {
 		case l.g.self != nil && u != *l.g.self:
 			no := ownerRefusal(*l.g.self, u, nil)
 			no.reason += " (turned away on connect)"
-			l.turnAway(c, u, no)
+			l.turnAway(oc, u, no)
 			continue
 		case l.g.conns.max > 0:
 			if !l.g.conns.acquire(u.ID) {
-				l.turnAway(c, u, refused(http.StatusServiceUnavailable, api.CodeBusy, "more than "+strconv.Itoa(l.g.conns.max)+" connections from "+u.String(), "too many connections from your user"))
+				l.turnAway(oc, u, refused(http.StatusServiceUnavailable, api.CodeBusy, "more than "+strconv.Itoa(l.g.conns.max)+" connections from "+u.String(), "too many connections from your user"))
 				continue
 			}
-			oc.release = func() { l.g.conns.release(u.ID) }
+			oc.release = func() { l.g.conns.release(u.ID); free() }
 		}
 		return oc, nil
 	}
+}
+
+// Close stops the listener; an Accept waiting for a slot returns.
+func (l *admitListener) Close() error {
+	err := l.Listener.Close()
+	l.closing.Do(func() { close(l.done) })
+	return err
 }
 
 // acquire counts one more connection of id, unless it has max already.
@@ -113,7 +137,8 @@ const turnAwayWait = time.Second
 
 // turnAway answers a connection that is not admitted with an API error and
 // closes it, off the accept loop; the refusal is logged as the Guard's are.
-func (l *admitListener) turnAway(c net.Conn, u peercred.User, no *refusal) {
+func (l *admitListener) turnAway(oc *ownedConn, u peercred.User, no *refusal) {
+	c := oc.Conn
 	if l.g.refusals.allow(refusalKey{caller: u.ID, code: no.code}) {
 		l.g.log.WithLevel(no.level).
 			Str("code", string(no.code)).
@@ -141,7 +166,7 @@ func (l *admitListener) turnAway(c net.Conn, u peercred.User, no *refusal) {
 		if tc, ok := c.(interface{ CloseWrite() error }); ok {
 			_ = tc.CloseWrite()
 		}
-		_ = c.Close()
+		_ = oc.Close()
 	}()
 }
 

@@ -34,13 +34,19 @@ type guarded struct {
 // the test, which waits for Serve to return.
 func serveGuarded(t *testing.T, g *Guard, h http.Handler) *guarded {
 	t.Helper()
+	return serveGuardedWith(t, g, h, ServeOptions{})
+}
+
+// serveGuardedWith is serveGuarded with opt.
+func serveGuardedWith(t *testing.T, g *Guard, h http.Handler, opt ServeOptions) *guarded {
+	t.Helper()
 	lns, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &guarded{addr: lns[0].Addr().String(), cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(s.done); _ = g.Serve(ctx, h, ServeOptions{}, lns...) }()
+	go func() { defer close(s.done); _ = g.Serve(ctx, h, opt, lns...) }()
 	t.Cleanup(func() { cancel(); <-s.done })
 	return s
 }

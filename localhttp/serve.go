@@ -13,13 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/cardbridge/cardbridge/peercred"
 )
 
-// peerOfAddrs finds a connection's peer from its addresses, which survive
-// the listener wrappers (connection limits) around the TCP connection.
+// peerOfAddrs finds a connection's peer from its addresses, which any
+// wrapper around the TCP connection passes on.
 func peerOfAddrs(c net.Conn) (peercred.User, error) {
 	local, err := netip.ParseAddrPort(c.LocalAddr().String())
 	if err != nil {
@@ -144,7 +142,7 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	srv.ConnState = silent.track
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
-		go func() { errc <- srv.Serve(&admitListener{Listener: netutil.LimitListener(ln, maxConns), g: g}) }()
+		go func() { errc <- srv.Serve(newAdmitListener(ln, g, maxConns)) }()
 	}
 	select {
 	case err := <-errc:
@@ -205,15 +203,20 @@ func (s *silentConns) track(c net.Conn, state http.ConnState) {
 	}
 }
 
-// closeAll closes the connections that have sent no request and returns
-// how many there were.
+// closeAll closes the connections that have sent nothing and returns how
+// many there were. A connection whose request has come but not yet been
+// read (its goroutine not yet run, on a busy host) is left to be answered.
 func (s *silentConns) closeAll() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := len(s.conns)
+	n := 0
 	for oc := range s.conns {
+		if received(oc.Conn) {
+			continue
+		}
 		_ = oc.Close()
 		delete(s.conns, oc)
+		n++
 	}
 	return n
 }

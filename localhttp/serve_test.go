@@ -204,6 +204,187 @@ func TestStopDoesNotWaitForSilentConnections(t *testing.T) {
 	}
 }
 
+// TestReceived: received tells a connection whose bytes have come but not
+// been read from one that has sent nothing, and takes nothing.
+func TestReceived(t *testing.T) {
+	client, server := tcpPair(t)
+	if received(server) {
+		t.Error("received = true before anything was sent")
+	}
+	const req = "GET / HTTP/1.1\r\n"
+	if _, err := io.WriteString(client, req); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, server)
+	_ = server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(req))
+	if _, err := io.ReadFull(server, got); err != nil || string(got) != req {
+		t.Fatalf("after received, the connection reads %q (%v), want %q", got, err, req)
+	}
+	if received(server) {
+		t.Error("received = true once everything was read")
+	}
+	client.Close()
+	if _, err := server.Read(got); !errors.Is(err, io.EOF) {
+		t.Fatalf("read after the client closed: %v, want EOF", err)
+	}
+	if received(server) {
+		t.Error("received = true for a connection the client closed")
+	}
+}
+
+// tcpPair is both ends of a loopback TCP connection, closed when the test
+// ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
+// waitReceived waits (up to 5 s) until bytes sent to c have reached it.
+func waitReceived(t *testing.T, c net.Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !received(c); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("bytes sent 5 s ago have not reached the connection")
+		}
+	}
+}
+
+// TestStopKeepsRequestsNotYetRead: at a stop, a connection whose request
+// has come but that the server has not read yet (on a busy host, before
+// its goroutine ran) is not taken for a silent one and closed unanswered;
+// the connection that has sent nothing is closed.
+func TestStopKeepsRequestsNotYetRead(t *testing.T) {
+	self := peercred.User{ID: "uid:1000"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := newAdmitListener(ln, NewGuard(GuardOptions{Self: &self, PeerOwner: func(net.Conn) (peercred.User, error) { return self, nil }}), 8)
+	defer al.Close()
+	silent := &silentConns{conns: map[*ownedConn]struct{}{}}
+	dial := func() (client net.Conn, server *ownedConn) {
+		client, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		c, err := al.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		silent.track(c, http.StateNew)
+		return client, c.(*ownedConn)
+	}
+	asking, askingConn := dial()
+	quiet, _ := dial()
+	req := "GET / HTTP/1.1\r\nHost: " + ln.Addr().String() + "\r\n\r\n"
+	if _, err := io.WriteString(asking, req); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, askingConn.Conn)
+
+	if n := silent.closeAll(); n != 1 {
+		t.Errorf("closeAll closed %d connections, want 1 (the quiet one)", n)
+	}
+	_ = quiet.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := quiet.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
+		t.Errorf("the quiet connection reads %v, want it closed", err)
+	}
+	_ = askingConn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(req))
+	if _, err := io.ReadFull(askingConn, got); err != nil || string(got) != req {
+		t.Errorf("the asking connection reads %q (%v), want its request %q", got, err, req)
+	}
+}
+
+// TestServeBoundsOpenConnections: with MaxConns open, a further connection
+// waits, unanswered, until one closes, and the stop does not wait for it.
+func TestServeBoundsOpenConnections(t *testing.T) {
+	self := peercred.User{ID: "uid:1000"}
+	g := NewGuard(GuardOptions{Self: &self, PeerOwner: func(net.Conn) (peercred.User, error) { return self, nil }})
+	srv := serveGuardedWith(t, g, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }), ServeOptions{MaxConns: 2})
+	ask := func(c net.Conn) (*bufio.Reader, error) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", srv.addr); err != nil {
+			return nil, err
+		}
+		return bufio.NewReader(c), nil
+	}
+	answered := func(r *bufio.Reader) error {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			return fmt.Errorf("answered %d %q", resp.StatusCode, body)
+		}
+		return nil
+	}
+	var open []net.Conn
+	for range 3 {
+		c, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		open = append(open, c)
+	}
+	for _, c := range open[:2] {
+		r, err := ask(c)
+		if err == nil {
+			err = answered(r)
+		}
+		if err != nil {
+			t.Fatalf("a connection within the limit: %v", err)
+		}
+	}
+	third, err := ask(open[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = open[2].SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := third.Peek(1); err == nil {
+		t.Fatal("a third connection was answered while two were open, with MaxConns 2")
+	}
+	open[0].Close()
+	_ = open[2].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := answered(third); err != nil {
+		t.Fatalf("the third connection, once one closed: %v", err)
+	}
+
+	// At the limit again (the second and third open), a fourth waits in
+	// the queue; the stop does not wait for it.
+	fourth, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fourth.Close()
+	srv.cancel()
+	select {
+	case <-srv.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("serving did not end within 5 s of the stop, at the connection limit")
+	}
+}
+
 // A request's body has bodyReadTimeout to arrive, whether the request is
 // let through (the handler's read fails) or refused (net/http discards the
 // body after the answer); the connection is closed either way rather than
