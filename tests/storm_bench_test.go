@@ -416,6 +416,48 @@ func processesOf() []int {
 	return pids
 }
 
+// getPortLatency is what the GetPortNumber prober measured (probe -latency).
+type getPortLatency struct {
+	Samples  int            `json:"samples"`
+	Errors   int            `json:"errors"`
+	Statuses map[string]int `json:"statuses"`
+	P50      float64        `json:"p50_us"`
+	P99      float64        `json:"p99_us"`
+	Max      float64        `json:"max_us"`
+	LastErr  string         `json:"lastErr"`
+	WakeP99  float64        `json:"wake_p99_us"` // how late its own sleeps ended
+}
+
+// probeGetPort starts a browser's stand-in: a process of u, in u's CPU
+// group, asking the port service at addr for GetPortNumber for 8 s, a new
+// connection each time. The function it returns waits for the prober and
+// returns what it measured.
+func probeGetPort(b *testing.B, addr string, u osUser, g *cpuGroup) func() getPortLatency {
+	b.Helper()
+	prober := exec.Command(filepath.Join(binDir, "probe"), "-base", "http://"+addr, "-origin", psBenchOrigin,
+		"-latency", "8s", "-wait", "5s", "/PRS/GetPortNumber")
+	prober.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid)}, Pdeathsig: syscall.SIGKILL}
+	var out strings.Builder
+	prober.Stdout = &out
+	if err := g.start(prober); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- prober.Wait() }()
+	time.Sleep(100 * time.Millisecond) // its first answers come from a quiet service
+	return func() getPortLatency {
+		b.Helper()
+		if err := <-done; err != nil {
+			b.Fatalf("GetPortNumber prober: %v", err)
+		}
+		var lat getPortLatency
+		if err := json.Unmarshal([]byte(out.String()), &lat); err != nil || lat.Samples == 0 {
+			b.Fatalf("prober printed %q (%v)", out.String(), err)
+		}
+		return lat
+	}
+}
+
 // BenchmarkLogonStorm: 500 real OS users' agents start within the same
 // second and register with one port service, which is restarted half-way
 // through the starts; a user's browser keeps asking GetPortNumber
@@ -497,6 +539,9 @@ func BenchmarkLogonStorm(b *testing.B) {
 	refs := startGated(b, users, userGroups, "reference.out", func(u osUser) []string {
 		return []string{filepath.Join(binDir, "refserver"), "-listen", "127.0.0.1:0", "-ready", filepath.Join(u.home, "reference-ready")}
 	})
+	// The first user's browser asks GetPortNumber meanwhile, of a service
+	// with no agent starting: what the machine's load alone does to it.
+	refProbe := probeGetPort(b, ps.addr, users[0], userGroups[0])
 	refSpread := refs.open(nil)
 	var refServing []time.Duration
 	var refCPU []float64
@@ -524,6 +569,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 		}
 		refCPU = append(refCPU, ms(sample.cpu-refs.gateCPU[s.cmd.Process.Pid]))
 	}
+	refLat := refProbe()
 	refs.kill(true)
 	b.Logf("reference: %d bare net/http programs started within %s", len(refs.sessions), refSpread)
 	time.Sleep(2 * time.Second) // their exits settle
@@ -535,19 +581,8 @@ func BenchmarkLogonStorm(b *testing.B) {
 	})
 	agents, gateCPU := storm.sessions, storm.gateCPU
 
-	// The first user's browser asks GetPortNumber throughout, from a
-	// process of that user.
-	prober := exec.Command(filepath.Join(binDir, "probe"), "-base", "http://"+ps.addr, "-origin", psBenchOrigin,
-		"-latency", "8s", "-wait", "5s", "/PRS/GetPortNumber")
-	prober.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(users[0].uid), Gid: uint32(users[0].gid)}, Pdeathsig: syscall.SIGKILL}
-	var probeOut strings.Builder
-	prober.Stdout = &probeOut
-	if err := userGroups[0].start(prober); err != nil {
-		b.Fatal(err)
-	}
-	probeDone := make(chan error, 1)
-	go func() { probeDone <- prober.Wait() }()
-	time.Sleep(100 * time.Millisecond) // its first answers come from a quiet service
+	// The first user's browser asks GetPortNumber throughout.
+	probe := probeGetPort(b, ps.addr, users[0], userGroups[0])
 
 	restarted := make(chan error, 1)
 	var stopTook time.Duration // how long the restart's stop took (read after <-restarted)
@@ -588,21 +623,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 			b.Fatalf("%d of %d agents not serving 4 minutes after the storm; port service log:\n%s", waiting, len(agents), tail(ps.log(), 4000))
 		}
 	}
-	if err := <-probeDone; err != nil {
-		b.Fatalf("GetPortNumber prober: %v", err)
-	}
-	var lat struct {
-		Samples  int            `json:"samples"`
-		Errors   int            `json:"errors"`
-		Statuses map[string]int `json:"statuses"`
-		P50      float64        `json:"p50_us"`
-		P99      float64        `json:"p99_us"`
-		Max      float64        `json:"max_us"`
-		LastErr  string         `json:"lastErr"`
-	}
-	if err := json.Unmarshal([]byte(probeOut.String()), &lat); err != nil || lat.Samples == 0 {
-		b.Fatalf("prober printed %q (%v)", probeOut.String(), err)
-	}
+	lat := probe()
 
 	// Every user's port: unique, the one its agent first served on, and
 	// the one the restarted service keeps for it.
@@ -691,6 +712,11 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.ReportMetric(lat.P99/1000, "getport-p99-ms")
 	b.ReportMetric(float64(lat.Samples), "getport-samples")
 	b.ReportMetric(float64(lat.Errors), "getport-failed")
+	b.ReportMetric(lat.WakeP99/1000, "getport-prober-wake-p99-ms")
+	b.ReportMetric(refLat.P99/1000, "reference-getport-p99-ms")
+	b.ReportMetric(refLat.WakeP99/1000, "reference-getport-prober-wake-p99-ms")
+	b.ReportMetric(float64(refLat.Errors), "reference-getport-failed")
+	b.ReportMetric(float64(refLat.Samples), "reference-getport-samples")
 	if lat.Errors > 0 {
 		b.Logf("GetPortNumber: %d of %d failed, the last with: %s", lat.Errors, lat.Samples, lat.LastErr)
 	}

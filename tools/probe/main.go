@@ -282,16 +282,27 @@ type latencies struct {
 	P99      int64          `json:"p99_us"`
 	Max      int64          `json:"max_us"`
 	LastErr  string         `json:"lastErr,omitempty"`
+	// How late the prober's own 5 ms sleeps between requests ended: its
+	// scheduling on a busy host, which every answer's time includes.
+	WakeP50 int64 `json:"wake_p50_us"`
+	WakeP99 int64 `json:"wake_p99_us"`
 }
 
 // measureLatency GETs url for d, one request at a time on a new connection
 // each, 5 ms apart, and prints the answers' latency percentiles; a request
-// that fails counts as an error, with its time.
+// that fails counts as an error, with its time. It also prints how late
+// its own sleeps ended.
 func measureLatency(url, origin string, d, timeout time.Duration) {
 	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 	out := latencies{Statuses: map[string]int{}}
-	var took []time.Duration
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	var took, late []time.Duration
+	const pause = 5 * time.Millisecond
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if len(took) > 0 {
+			slept := time.Now()
+			time.Sleep(pause)
+			late = append(late, time.Since(slept)-pause)
+		}
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		if origin != "" {
 			req.Header.Set("Origin", origin)
@@ -309,11 +320,18 @@ func measureLatency(url, origin string, d, timeout time.Duration) {
 			out.LastErr = err.Error()
 		}
 	}
-	slices.Sort(took)
 	out.Samples = len(took)
 	if n := len(took); n > 0 {
-		at := func(q float64) int64 { return took[min(n-1, int(q*float64(n)))].Microseconds() }
-		out.P50, out.P99, out.Max = at(0.5), at(0.99), took[n-1].Microseconds()
+		out.P50, out.P99, out.Max = percentileUS(took, 0.5), percentileUS(took, 0.99), slices.Max(took).Microseconds()
+	}
+	if len(late) > 0 {
+		out.WakeP50, out.WakeP99 = percentileUS(late, 0.5), percentileUS(late, 0.99)
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// percentileUS is the q quantile of d (not empty), in microseconds.
+func percentileUS(d []time.Duration, q float64) int64 {
+	s := slices.Sorted(slices.Values(d))
+	return s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()
 }
