@@ -53,11 +53,12 @@ type userConns struct {
 // the OS user at its other end.
 type ownedConn struct {
 	net.Conn
-	user    peercred.User
-	err     error  // the owner lookup's error, if it failed
-	release func() // gives back the listener's slot and the user's
-	once    sync.Once
-	spoke   bool // a request has begun on it (silentConns.track)
+	user     peercred.User
+	err      error  // the owner lookup's error, if it failed
+	release  func() // gives back the listener's slot and the user's
+	once     sync.Once
+	accepted time.Time
+	spoke    bool // a request has begun on it (silentConns.track)
 }
 
 // Close closes the connection and gives back its slots.
@@ -83,7 +84,7 @@ func (l *admitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		u, err := l.g.peerOwner(c)
-		oc := &ownedConn{Conn: c, user: u, err: err, release: free}
+		oc := &ownedConn{Conn: c, user: u, err: err, release: free, accepted: time.Now()}
 		switch {
 		case err != nil:
 			// Admitted; the Guard refuses its request, logs why and

@@ -141,8 +141,10 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	silent := &silentConns{conns: map[*ownedConn]struct{}{}}
 	srv.ConnState = silent.track
 	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { errc <- srv.Serve(newAdmitListener(ln, g, maxConns)) }()
+	admits := make([]*admitListener, len(lns))
+	for i, ln := range lns {
+		admits[i] = newAdmitListener(ln, g, maxConns)
+		go func() { errc <- srv.Serve(admits[i]) }()
 	}
 	select {
 	case err := <-errc:
@@ -153,17 +155,21 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// The stop has two steps. First nothing more is accepted: at a
+	// restart, new connections wait in the kernel's queue for the next
+	// server (the service manager keeps the listening sockets). Shutdown
+	// would close a connection unanswered if its first request came after
+	// it began, so the connections that have sent nothing yet are first
+	// given their time (see drain) and answered.
+	for _, al := range admits {
+		_ = al.Close()
+	}
+	if n := silent.drain(shutCtx); n > 0 {
+		g.log.Info().Int("connections", n).Msg("stopping: closed connections that had sent no request")
+	}
+	// Then the requests under way are answered, and idle connections
+	// closed.
 	beforeShutdown()
-	// Shutdown waits for connections that have sent no request yet, up to
-	// 5 s for each; at a restart nobody is answered meanwhile. After a
-	// short grace they are closed: their clients connect again, to the
-	// next server.
-	grace := time.AfterFunc(silentGrace, func() {
-		if n := silent.closeAll(); n > 0 {
-			g.log.Info().Int("connections", n).Msg("stopping: closed connections that had sent no request")
-		}
-	})
-	defer grace.Stop()
 	err := srv.Shutdown(shutCtx)
 	if err != nil {
 		_ = srv.Close()
@@ -171,10 +177,16 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	return err
 }
 
-// silentGrace is how long a stopping server waits for a request on a
-// connection that has sent none. Browsers send theirs at once, bar the
-// connections they open ahead of need; Shutdown looks again 127 ms in.
-const silentGrace = 100 * time.Millisecond
+// A stopping server looks at the connections that have sent no request
+// every silentGrace. It closes those that have been open silentPatience
+// (browsers send their request at once, bar the connections they open
+// ahead of need, which they retry elsewhere when closed unused); one
+// accepted just before the stop, whose client may not yet have run on a
+// busy host, is given until then.
+const (
+	silentGrace    = 100 * time.Millisecond
+	silentPatience = time.Second
+)
 
 // silentConns are a server's admitted connections that have sent no
 // request yet.
@@ -203,20 +215,42 @@ func (s *silentConns) track(c net.Conn, state http.ConnState) {
 	}
 }
 
-// closeAll closes the connections that have sent nothing and returns how
-// many there were. A connection whose request has come but not yet been
-// read (its goroutine not yet run, on a busy host) is left to be answered.
-func (s *silentConns) closeAll() int {
+// drain waits until every connection that has sent nothing has either
+// sent a request or been closed as silent (closeSilent), or until ctx
+// ends, and returns how many it closed.
+func (s *silentConns) drain(ctx context.Context) (closed int) {
+	tick := time.NewTicker(silentGrace)
+	defer tick.Stop()
+	for {
+		n, waiting := s.closeSilent(time.Now())
+		closed += n
+		if waiting == 0 {
+			return closed
+		}
+		select {
+		case <-ctx.Done():
+			return closed
+		case <-tick.C:
+		}
+	}
+}
+
+// closeSilent closes the connections that have sent nothing and have been
+// open silentPatience at now, and returns how many it closed and how many
+// it left to send their request. A connection whose request has come but
+// not yet been read (its goroutine not yet run, on a busy host) is left
+// whatever its age: it is about to be answered.
+func (s *silentConns) closeSilent(now time.Time) (closed, waiting int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
 	for oc := range s.conns {
-		if received(oc.Conn) {
+		if received(oc.Conn) || now.Sub(oc.accepted) < silentPatience {
+			waiting++
 			continue
 		}
 		_ = oc.Close()
 		delete(s.conns, oc)
-		n++
+		closed++
 	}
-	return n
+	return closed, waiting
 }

@@ -134,7 +134,7 @@ func TestListenNamesTheHolder(t *testing.T) {
 }
 
 // TestStopDoesNotWaitForSilentConnections: when serving ends, a connection
-// that has sent no request is closed after a short grace rather than
+// that has sent no request is closed after silentPatience rather than
 // holding the stop (net/http's Shutdown would wait up to 5 s for it, and a
 // restarting service answers nobody meanwhile), while a request already
 // being answered still gets its whole answer.
@@ -300,8 +300,12 @@ func TestStopKeepsRequestsNotYetRead(t *testing.T) {
 	}
 	waitReceived(t, askingConn.Conn)
 
-	if n := silent.closeAll(); n != 1 {
-		t.Errorf("closeAll closed %d connections, want 1 (the quiet one)", n)
+	// Both were accepted just now: both are given time.
+	if closed, waiting := silent.closeSilent(time.Now()); closed != 0 || waiting != 2 {
+		t.Errorf("closeSilent at once closed %d and left %d to ask, want 0 and 2", closed, waiting)
+	}
+	if closed, waiting := silent.closeSilent(time.Now().Add(silentPatience)); closed != 1 || waiting != 1 {
+		t.Errorf("closeSilent %s later closed %d and left %d to ask, want 1 (the quiet one) and 1 (the one whose request has come)", silentPatience, closed, waiting)
 	}
 	_ = quiet.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := quiet.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
@@ -311,6 +315,49 @@ func TestStopKeepsRequestsNotYetRead(t *testing.T) {
 	got := make([]byte, len(req))
 	if _, err := io.ReadFull(askingConn, got); err != nil || string(got) != req {
 		t.Errorf("the asking connection reads %q (%v), want its request %q", got, err, req)
+	}
+}
+
+// TestStopGivesNewConnectionsTheirTime: at a stop, a connection accepted
+// just before it, whose request comes a moment later (its client not yet
+// run, on a busy host), is answered; one that has sat silent for longer
+// than silentPatience (a browser's connection opened ahead of need) is
+// closed at the first look.
+func TestStopGivesNewConnectionsTheirTime(t *testing.T) {
+	self := peercred.User{ID: "uid:1000"}
+	g := NewGuard(GuardOptions{Self: &self, PeerOwner: func(net.Conn) (peercred.User, error) { return self, nil }})
+	srv := serveGuarded(t, g, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	idle := dial()
+	time.Sleep(silentPatience + 200*time.Millisecond)
+	fresh := dial()
+	time.Sleep(50 * time.Millisecond) // accepted
+
+	stopped := time.Now()
+	srv.cancel()
+	if got := answerOf(t, idle, 3*time.Second); got != "" {
+		t.Errorf("the connection silent since before the stop was answered %q", got)
+	}
+	if took := time.Since(stopped); took >= silentPatience {
+		t.Errorf("the connection silent since before the stop was closed %s into the stop, want at the first look (%s)", took, silentGrace)
+	}
+	time.Sleep(time.Until(stopped.Add(3 * silentGrace)))
+	_ = fresh.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(fresh, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", srv.addr)
+	resp, err := http.ReadResponse(bufio.NewReader(fresh), nil)
+	if err != nil {
+		t.Fatalf("a connection accepted just before the stop, asking %s into it: %v", 3*silentGrace, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Errorf("the late request was answered %d %q", resp.StatusCode, body)
 	}
 }
 
