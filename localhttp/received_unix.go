@@ -2,31 +2,12 @@
 
 package localhttp
 
-import (
-	"net"
-	"syscall"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// received reports whether bytes have reached c that nobody has read yet.
-// It reads nothing: the bytes stay for whoever reads c next.
-func received(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var n int
-	var rerr error
+// hasUnread reports whether the socket s has received bytes not yet read,
+// by peeking at one without waiting.
+func hasUnread(s uintptr) bool {
 	var b [1]byte
-	if err := raw.Control(func(fd uintptr) {
-		n, _, rerr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	}); err != nil {
-		return false
-	}
-	return rerr == nil && n > 0
+	n, _, err := unix.Recvfrom(int(s), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == nil && n > 0
 }
