@@ -106,10 +106,15 @@ func (l *admitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops the listener; an Accept waiting for a slot returns.
+// Close stops the listener; an Accept waiting for a slot returns. Only the
+// first call closes it (the stop closes it before Shutdown does), so a
+// later one is not an error.
 func (l *admitListener) Close() error {
-	err := l.Listener.Close()
-	l.closing.Do(func() { close(l.done) })
+	var err error
+	l.closing.Do(func() {
+		err = l.Listener.Close()
+		close(l.done)
+	})
 	return err
 }
 

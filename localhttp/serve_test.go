@@ -361,6 +361,26 @@ func TestStopGivesNewConnectionsTheirTime(t *testing.T) {
 	}
 }
 
+// TestAdmitListenerClosesOnce: a stopping server closes its listeners
+// before Shutdown closes them again; the second close is no error, which
+// Shutdown would return as the stop's.
+func TestAdmitListenerClosesOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := newAdmitListener(ln, NewGuard(GuardOptions{}), 1)
+	if err := al.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := al.Close(); err != nil {
+		t.Errorf("Close again: %v, want nil", err)
+	}
+	if _, err := al.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+	}
+}
+
 // TestServeBoundsOpenConnections: with MaxConns open, a further connection
 // waits, unanswered, until one closes, and the stop does not wait for it.
 func TestServeBoundsOpenConnections(t *testing.T) {
