@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardbridge/cardbridge/api"
@@ -58,7 +59,22 @@ type ownedConn struct {
 	release  func() // gives back the listener's slot and the user's
 	once     sync.Once
 	accepted time.Time
-	spoke    bool // a request has begun on it (silentConns.track)
+	// table tracks the connection once it is served. state is what it
+	// is doing (see phaseNew); seen is the state its sweep last saw, first
+	// at seenAt, both the sweep's own.
+	table  *connTable
+	state  atomic.Uint64
+	seen   uint64
+	seenAt time.Time
+}
+
+// Read reads from the connection and tells its table that bytes came.
+func (c *ownedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.table != nil {
+		c.table.received(c)
+	}
+	return n, err
 }
 
 // Close closes the connection and gives back its slots.

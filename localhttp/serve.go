@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/cardbridge/cardbridge/peercred"
@@ -117,12 +116,11 @@ type ServeOptions struct {
 // Guard would refuse never hold a slot.
 func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns ...net.Listener) error {
 	srv := &http.Server{
-		Handler:           g.Wrap(h),
-		ReadHeaderTimeout: 5 * time.Second,
-		// No ReadTimeout: a request's body has bodyReadTimeout, from the
-		// Guard (see Wrap). A request without one would pay for a
-		// deadline that guards nothing.
-		IdleTimeout:    cmp.Or(g.idle, 2*time.Minute),
+		Handler: g.Wrap(h),
+		// No read deadlines: the connections' table enforces the time a
+		// request head and an idle connection may take (see connTable),
+		// and a request's body has bodyReadTimeout, from the Guard (see
+		// Wrap).
 		MaxHeaderBytes: 16 << 10,
 		ConnContext:    g.ConnContext,
 		ErrorLog:       log.New(io.Discard, "", 0),
@@ -138,8 +136,9 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	if beforeShutdown == nil {
 		beforeShutdown = func() {}
 	}
-	silent := &silentConns{conns: map[*ownedConn]struct{}{}}
-	srv.ConnState = silent.track
+	conns := newConnTable(cmp.Or(g.idle, 2*time.Minute))
+	defer conns.stop()
+	srv.ConnState = conns.track
 	errc := make(chan error, len(lns))
 	admits := make([]*admitListener, len(lns))
 	for i, ln := range lns {
@@ -164,7 +163,7 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 	for _, al := range admits {
 		_ = al.Close()
 	}
-	if n := silent.drain(shutCtx); n > 0 {
+	if n := conns.drain(shutCtx); n > 0 {
 		g.log.Info().Int("connections", n).Msg("stopping: closed connections that had sent no request")
 	}
 	// Then the requests under way are answered, and idle connections
@@ -175,82 +174,4 @@ func (g *Guard) Serve(ctx context.Context, h http.Handler, opt ServeOptions, lns
 		_ = srv.Close()
 	}
 	return err
-}
-
-// A stopping server looks at the connections that have sent no request
-// every silentGrace. It closes those that have been open silentPatience
-// (browsers send their request at once, bar the connections they open
-// ahead of need, which they retry elsewhere when closed unused); one
-// accepted just before the stop, whose client may not yet have run on a
-// busy host, is given until then.
-const (
-	silentGrace    = 100 * time.Millisecond
-	silentPatience = time.Second
-)
-
-// silentConns are a server's admitted connections that have sent no
-// request yet.
-type silentConns struct {
-	mu    sync.Mutex
-	conns map[*ownedConn]struct{}
-}
-
-// track is the server's ConnState hook. It costs a request on a kept-alive
-// connection one field read.
-func (s *silentConns) track(c net.Conn, state http.ConnState) {
-	oc, ok := c.(*ownedConn)
-	if !ok || oc.spoke {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch state {
-	case http.StateNew:
-		s.conns[oc] = struct{}{}
-	case http.StateActive, http.StateHijacked, http.StateClosed:
-		// The hooks of a connection run in order, on its goroutine after
-		// StateNew; closeAll reads only the map.
-		oc.spoke = true
-		delete(s.conns, oc)
-	}
-}
-
-// drain waits until every connection that has sent nothing has either
-// sent a request or been closed as silent (closeSilent), or until ctx
-// ends, and returns how many it closed.
-func (s *silentConns) drain(ctx context.Context) (closed int) {
-	tick := time.NewTicker(silentGrace)
-	defer tick.Stop()
-	for {
-		n, waiting := s.closeSilent(time.Now())
-		closed += n
-		if waiting == 0 {
-			return closed
-		}
-		select {
-		case <-ctx.Done():
-			return closed
-		case <-tick.C:
-		}
-	}
-}
-
-// closeSilent closes the connections that have sent nothing and have been
-// open silentPatience at now, and returns how many it closed and how many
-// it left to send their request. A connection whose request has come but
-// not yet been read (its goroutine not yet run, on a busy host) is left
-// whatever its age: it is about to be answered.
-func (s *silentConns) closeSilent(now time.Time) (closed, waiting int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for oc := range s.conns {
-		if received(oc.Conn) || now.Sub(oc.accepted) < silentPatience {
-			waiting++
-			continue
-		}
-		_ = oc.Close()
-		delete(s.conns, oc)
-		closed++
-	}
-	return closed, waiting
 }

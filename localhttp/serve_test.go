@@ -277,7 +277,8 @@ func TestStopKeepsRequestsNotYetRead(t *testing.T) {
 	}
 	al := newAdmitListener(ln, NewGuard(GuardOptions{Self: &self, PeerOwner: func(net.Conn) (peercred.User, error) { return self, nil }}), 8)
 	defer al.Close()
-	silent := &silentConns{conns: map[*ownedConn]struct{}{}}
+	silent := newConnTable(time.Minute)
+	defer silent.stop()
 	dial := func() (client net.Conn, server *ownedConn) {
 		client, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
 		if err != nil {
