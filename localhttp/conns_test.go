@@ -69,6 +69,7 @@ func ask(t *testing.T, c net.Conn, r *bufio.Reader, addr, path string) {
 	}
 }
 
+// dialServer connects to addr until the test ends.
 func dialServer(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -89,25 +90,25 @@ func TestHeadTimeout(t *testing.T) {
 	addr := serveLimited(t, time.Minute, 0)
 	partial := "GET / HTTP/1.1\r\nHost: " + addr + "\r\n"
 
-	t.Run("first request", func(t *testing.T) {
-		c, r := dialServer(t, addr)
-		start := time.Now()
+	// stall sends the start of a head on c, and checks that the server
+	// closes c between head and a second after start.
+	stall := func(t *testing.T, c net.Conn, r *bufio.Reader, start time.Time, what string) {
 		_, _ = io.WriteString(c, partial)
 		closedWithin(t, c, r, 10*time.Second)
 		if took := time.Since(start); took < head || took > head+time.Second {
-			t.Errorf("a stalled first head was closed after %s, want between %s and %s", took, head, head+time.Second)
+			t.Errorf("a stalled %s was closed after %s, want between %s and %s", what, took, head, head+time.Second)
 		}
+	}
+	t.Run("first request", func(t *testing.T) {
+		start := time.Now() // before the accept, from which it is timed
+		c, r := dialServer(t, addr)
+		stall(t, c, r, start, "first head, from the connection's start,")
 	})
 	t.Run("kept-alive", func(t *testing.T) {
 		c, r := dialServer(t, addr)
 		ask(t, c, r, addr, "/")
 		time.Sleep(2 * head) // idle, longer than a head may take
-		start := time.Now()
-		_, _ = io.WriteString(c, partial)
-		closedWithin(t, c, r, 10*time.Second)
-		if took := time.Since(start); took < head || took > head+time.Second {
-			t.Errorf("a stalled second head was closed %s after its first bytes, want between %s and %s", took, head, head+time.Second)
-		}
+		stall(t, c, r, time.Now(), "second head, from its first bytes,")
 	})
 	t.Run("slow but in time", func(t *testing.T) {
 		c, r := dialServer(t, addr)
