@@ -176,3 +176,45 @@ func TestSweepEndsWithTheLastConnection(t *testing.T) {
 		t.Fatal("the next connection started no sweep")
 	}
 }
+
+// Many kept-alive connections asking at once, with a sweep far more often
+// than any of them pauses: no connection within its limits is closed, and
+// the race detector sees the phases and the sweep share the table safely.
+func TestSweepLeavesConnectionsWithinTheirLimits(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	shortLimits(t, 200*time.Millisecond, time.Millisecond)
+	addr := serveLimited(t, idle, 0)
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			for j := range 40 {
+				time.Sleep(time.Duration((i*7+j*13)%50) * time.Millisecond) // well within idle
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+					errs <- err
+					return
+				}
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Errorf("a connection within its limits: %v", err)
+		}
+	}
+}
