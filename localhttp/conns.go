@@ -117,8 +117,8 @@ func (t *connTable) sweep() {
 		select {
 		case <-t.done:
 			return
-		case now := <-tick.C:
-			if !t.closeOverdue(now) {
+		case <-tick.C:
+			if !t.closeOverdue(time.Now()) {
 				return
 			}
 		}
@@ -145,12 +145,14 @@ func (t *connTable) closeOverdue(now time.Time) (more bool) {
 }
 
 // overdue reports whether oc is over its limit at now. A phase the sweep
-// sees for the first time began since the last sweep; it is timed from
-// now, so that no connection is closed before its limit.
+// sees for the first time began since the last sweep; it is timed from a
+// clock read after its state was, never before it began, so that no
+// connection is closed before its limit.
 func (t *connTable) overdue(oc *ownedConn, now time.Time) bool {
 	s := oc.state.Load()
 	if s != oc.seen {
-		oc.seen, oc.seenAt = s, now
+		oc.seen, oc.seenAt = s, time.Now()
+		return false
 	}
 	var limit time.Duration
 	switch s & phaseBits {
