@@ -79,9 +79,29 @@ func listen(addr string) ([]net.Listener, error) {
 		}
 		hosts = []string{host}
 	}
-	var lns []net.Listener
+	for try := 1; ; try++ {
+		lns, chosen, err := listenOn(hosts, port)
+		// With port 0 the OS chooses the first address's port, which
+		// another socket (a client's, say) may hold on the second: choose
+		// again.
+		if err != nil && chosen && addrInUse(err) && try < anyPortTries {
+			continue
+		}
+		return lns, err
+	}
+}
+
+// anyPortTries bounds how often listen chooses a port again for port 0.
+const anyPortTries = 8
+
+// listenTCP is net.Listen; tests take a port before it is listened on.
+var listenTCP = net.Listen
+
+// listenOn listens on port on each of hosts, the same port on all; for
+// port "0", chosen reports whether the OS had chosen it when an error came.
+func listenOn(hosts []string, port string) (lns []net.Listener, chosen bool, err error) {
 	for i, h := range hosts {
-		ln, err := net.Listen("tcp", net.JoinHostPort(h, port))
+		ln, err := listenTCP("tcp", net.JoinHostPort(h, port))
 		if err != nil {
 			if i > 0 && len(lns) > 0 && noSuchFamily(err) {
 				break // no IPv6 loopback on this host: serve IPv4 alone
@@ -89,14 +109,15 @@ func listen(addr string) ([]net.Listener, error) {
 			for _, l := range lns {
 				l.Close()
 			}
-			return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(h, port), holderOf(h, port, err))
+			return nil, chosen, fmt.Errorf("listen on %s: %w", net.JoinHostPort(h, port), holderOf(h, port, err))
 		}
 		lns = append(lns, ln)
 		if port == "0" {
 			port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port) // the same port on both
+			chosen = true
 		}
 	}
-	return lns, nil
+	return lns, chosen, nil
 }
 
 // ServeOptions are the limits and hooks of Guard.Serve.

@@ -547,3 +547,48 @@ func TestBodyReadTimeout(t *testing.T) {
 		}
 	})
 }
+
+// Listening on localhost:0 takes the port the OS chooses on 127.0.0.1 on
+// [::1] too; when another socket holds that port on [::1], it chooses
+// again rather than failing.
+func TestListenAnyPortChoosesAgain(t *testing.T) {
+	var held []net.Listener
+	t.Cleanup(func() {
+		listenTCP = net.Listen
+		for _, l := range held {
+			l.Close()
+		}
+	})
+	listenTCP = func(network, addr string) (net.Listener, error) {
+		if strings.HasPrefix(addr, "[::1]:") && len(held) < 2 {
+			// Another program takes the port first, twice.
+			l, err := net.Listen("tcp6", addr)
+			if err != nil {
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			held = append(held, l)
+		}
+		return net.Listen(network, addr)
+	}
+	lns, err := Listen("localhost:0")
+	if err != nil {
+		t.Fatalf("Listen(localhost:0) with the chosen port held on [::1]: %v", err)
+	}
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	if len(held) != 2 || len(lns) != 2 {
+		t.Fatalf("held %d ports, listening on %d addresses; want 2 and 2", len(held), len(lns))
+	}
+	port := lns[0].Addr().(*net.TCPAddr).Port
+	if lns[1].Addr().(*net.TCPAddr).Port != port {
+		t.Errorf("listening on %v and %v, want one port", lns[0].Addr(), lns[1].Addr())
+	}
+	for _, l := range held {
+		if l.Addr().(*net.TCPAddr).Port == port {
+			t.Errorf("listening on port %d, which another socket holds on [::1]", port)
+		}
+	}
+}
