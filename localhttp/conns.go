@@ -18,8 +18,10 @@ var (
 	// headTimeout bounds a request head: from the accept for a
 	// connection's first request, from its first bytes for a later one.
 	headTimeout = 5 * time.Second
-	// sweepEvery is how often the limits are looked at: a connection is
-	// closed between its limit and its limit plus a sweep (never before).
+	// sweepEvery is how often the limits are looked at: a sweep first
+	// sees a phase up to a sweep after it began, and closes it at the
+	// first sweep its limit after that, so between its limit and its limit
+	// plus two sweeps (never before).
 	sweepEvery = time.Second
 )
 
