@@ -72,7 +72,7 @@ type ownedConn struct {
 func (c *ownedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.table != nil {
-		c.table.received(c)
+		c.table.bytesCame(c)
 	}
 	return n, err
 }

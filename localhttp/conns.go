@@ -102,9 +102,9 @@ func (t *connTable) add(oc *ownedConn) {
 	}
 }
 
-// received notes that bytes have come on oc: on an idle connection, the
+// bytesCame notes that bytes have come on oc: on an idle connection, the
 // next request's head has begun and has headTimeout to arrive.
-func (t *connTable) received(oc *ownedConn) {
+func (t *connTable) bytesCame(oc *ownedConn) {
 	if s := oc.state.Load(); s&phaseBits == phaseIdle {
 		oc.state.CompareAndSwap(s, enter(s, phaseHead))
 	}
