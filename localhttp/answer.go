@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/cardbridge/cardbridge/api"
 )
@@ -25,14 +26,35 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteJSONBytes writes b, a JSON answer encoded already (with its final
 // newline), and status. The headers are assigned to the map directly, not
-// with Header.Set, so that a hot endpoint (GET /api/card) allocates no more
-// than the Content-Length value.
+// with Header.Set, so that a hot endpoint (GET /api/card) allocates nothing
+// for them.
 func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Length"] = contentLength(len(b))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// lastLength is the Content-Length value of the last JSON answer written.
+// A page asking the same question again (GET /api/card, as it polls) gets
+// an answer of the same size, which then shares the value rather than
+// allocate one; net/http only reads it.
+var lastLength atomic.Pointer[lengthValue]
+
+type lengthValue struct {
+	n int
+	v []string
+}
+
+// contentLength returns the Content-Length header value for n bytes.
+func contentLength(n int) []string {
+	if l := lastLength.Load(); l != nil && l.n == n {
+		return l.v
+	}
+	l := &lengthValue{n: n, v: []string{strconv.Itoa(n)}}
+	lastLength.Store(l)
+	return l.v
 }
 
 // WriteError writes {"error":{"code","message"}} with status.

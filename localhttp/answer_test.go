@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cardbridge/cardbridge/api"
@@ -59,13 +61,41 @@ func (w *headerOnly) WriteHeader(int)             {}
 func (w *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
 
 // TestWriteJSONBytesAllocations: GET /api/card writes a pre-encoded body
-// through WriteJSONBytes; its headers cost one allocation (the
-// Content-Length slice; lengths under 100 need no string), not one per
-// header as Header.Set would.
+// through WriteJSONBytes; answers of the size of the last one allocate
+// nothing for their headers (not one per header as Header.Set would, nor
+// a Content-Length value each), and every answer's Content-Length is its
+// own body's, whatever sizes came before it.
 func TestWriteJSONBytesAllocations(t *testing.T) {
 	w := &headerOnly{h: http.Header{}}
-	body := []byte(`{"present":false}` + "\n")
-	if n := testing.AllocsPerRun(100, func() { WriteJSONBytes(w, http.StatusOK, body) }); n > 1 {
-		t.Errorf("WriteJSONBytes: %v allocations, want at most 1", n)
+	noCard := []byte(`{"present":false}` + "\n")
+	card := []byte(`{"present":true,"uuid":"` + strings.Repeat("7", 1300) + `"}` + "\n")
+	for _, body := range [][]byte{noCard, card} {
+		if n := testing.AllocsPerRun(100, func() { WriteJSONBytes(w, http.StatusOK, body) }); n != 0 {
+			t.Errorf("WriteJSONBytes of %d bytes: %v allocations, want none", len(body), n)
+		}
 	}
+	for _, body := range [][]byte{noCard, card, card, noCard, []byte("{}\n"), noCard} {
+		WriteJSONBytes(w, http.StatusOK, body)
+		if got, want := w.h.Get("Content-Length"), strconv.Itoa(len(body)); got != want {
+			t.Fatalf("Content-Length %s for a body of %s bytes", got, want)
+		}
+	}
+}
+
+// TestContentLengthConcurrent: answers of different sizes written at once
+// each get their own length (go test -race sees the shared value).
+func TestContentLengthConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				n := g*1000 + i%3
+				if got := contentLength(n); len(got) != 1 || got[0] != strconv.Itoa(n) {
+					t.Errorf("contentLength(%d) = %q", n, got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
