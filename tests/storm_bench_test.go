@@ -596,7 +596,10 @@ func BenchmarkLogonStorm(b *testing.B) {
 				break
 			}
 			if time.Now().After(deadline) {
-				b.Fatalf("%s's agent, started directly, not serving 2 minutes after its start; port service log:\n%s", s.user.name, tail(ps.log(), 4000))
+				agentLog, _ := os.ReadFile(directLog(s.user))
+				out, _ := os.ReadFile(filepath.Join(s.user.home, "direct.out"))
+				b.Fatalf("%s's agent, started directly, not serving 2 minutes after its start; its output:\n%s\nits log:\n%s\nport service log:\n%s",
+					s.user.name, tail(string(out), 2000), tail(string(agentLog), 2000), tail(ps.log(), 4000))
 			}
 		}
 		directServing = append(directServing, l.serving.Sub(s.started))
