@@ -53,6 +53,7 @@ var clientJS []byte
 // for helpdesk tools and benchmarks.
 type Stats struct {
 	Goroutines   int    `json:"goroutines"`
+	Processors   int    `json:"processors"` // GOMAXPROCS
 	EventStreams int    `json:"eventStreams"`
 	HeapBytes    uint64 `json:"heapBytes"`
 	SysBytes     uint64 `json:"sysBytes"`
@@ -70,5 +71,5 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	streams := len(s.ws)
 	s.mu.Unlock()
-	localhttp.WriteJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
+	localhttp.WriteJSON(w, http.StatusOK, Stats{Goroutines: runtime.NumGoroutine(), Processors: runtime.GOMAXPROCS(0), EventStreams: streams, HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys})
 }

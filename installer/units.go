@@ -87,7 +87,9 @@ WantedBy=multi-user.target
 
 // SystemdAgentUnit is the agent's systemd user unit, started with every
 // user's session (default.target) and restarted if it dies. Exit code 3
-// means another agent already runs for the user: no restart then.
+// means another agent already runs for the user: no restart then. The
+// agent runs on one processor (GOMAXPROCS=1), as under --supervise: see
+// childEnv in cmd/cardbridge.
 func SystemdAgentUnit(exe string) string {
 	return `# cardbridge agent: lets trusted web pages see your smartcard and sign with it.
 [Unit]
@@ -97,6 +99,7 @@ After=graphical-session-pre.target
 
 [Service]
 Type=simple
+Environment=GOMAXPROCS=1
 ExecStart=` + systemdCommand(append([]string{exe}, agentArgs(linuxSocket, false)...)) + `
 Restart=always
 RestartSec=2
@@ -166,6 +169,11 @@ func LaunchAgentPlist(exe string) string {
 	<string>Aqua</string>
 	<key>ProcessType</key>
 	<string>Interactive</string>
+	<key>EnvironmentVariables</key>
+	<dict>
+		<key>GOMAXPROCS</key>
+		<string>1</string>
+	</dict>
 `)
 }
 

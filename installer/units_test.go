@@ -29,6 +29,18 @@ func TestSystemdServiceUnit(t *testing.T) {
 	}
 }
 
+func TestSystemdAgentUnit(t *testing.T) {
+	unit := SystemdAgentUnit("/usr/bin/cardbridge")
+	for _, want := range []string{
+		"ExecStart=/usr/bin/cardbridge agent --portservice /run/cardbridge/portservice.sock\n",
+		"Environment=GOMAXPROCS=1\n", "Restart=always\n", "RestartPreventExitStatus=2 3\n", "WantedBy=default.target\n",
+	} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("agent unit lacks %q:\n%s", want, unit)
+		}
+	}
+}
+
 func TestSystemdCommand(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -118,7 +130,8 @@ func TestLaunchdPlists(t *testing.T) {
 		{"daemon", LaunchDaemonPlist("/usr/local/bin/cardbridge-portservice", []string{"--trusted-url", "https://a.example/?x=1&y=<2>"}),
 			[]string{"<string>" + LaunchdServiceLabel + "</string>", "<string>run</string>", "<string>https://a.example/?x=1&amp;y=&lt;2&gt;</string>", "<key>KeepAlive</key>\n\t<true/>"}},
 		{"agent", LaunchAgentPlist("/usr/local/bin/cardbridge"),
-			[]string{"<string>" + LaunchdAgentLabel + "</string>", "<string>agent</string>", "<key>SuccessfulExit</key>", "<string>Aqua</string>"}},
+			[]string{"<string>" + LaunchdAgentLabel + "</string>", "<string>agent</string>", "<key>SuccessfulExit</key>", "<string>Aqua</string>",
+				"<key>EnvironmentVariables</key>\n\t<dict>\n\t\t<key>GOMAXPROCS</key>\n\t\t<string>1</string>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

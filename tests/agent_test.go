@@ -38,8 +38,20 @@ type agentProc struct {
 	cmd  *exec.Cmd
 }
 
-// startAgent runs the agent binary standalone until the test ends.
+// agentRuntimeEnv is what the agent's supervisor, systemd user unit and
+// launch agent add to its environment: the tests run it as it is deployed.
+var agentRuntimeEnv = []string{"GOMAXPROCS=1"}
+
+// startAgent runs the agent binary standalone, as it is deployed
+// (agentRuntimeEnv), until the test ends.
 func startAgent(t testing.TB, extraArgs ...string) *agentProc {
+	t.Helper()
+	return startAgentEnv(t, agentRuntimeEnv, extraArgs...)
+}
+
+// startAgentEnv is startAgent with env added to the test's environment
+// instead of agentRuntimeEnv.
+func startAgentEnv(t testing.TB, env []string, extraArgs ...string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	domains := filepath.Join(dir, "DomainList.txt")
@@ -50,6 +62,7 @@ func startAgent(t testing.TB, extraArgs ...string) *agentProc {
 	a.base = fmt.Sprintf("http://127.0.0.1:%d", a.port)
 	args := append([]string{"agent", "--listen", fmt.Sprintf("127.0.0.1:%d", a.port), "--domains", domains, "--log", a.log, "--log-level", "debug"}, extraArgs...)
 	a.cmd = exec.Command(filepath.Join(binDir, "cardbridge"), args...)
+	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
@@ -167,10 +168,26 @@ type gatedStarts struct {
 	gateCPU  map[int]time.Duration // what each shell used before its gate opened, by pid
 }
 
+// unitEnvironment is the environment a systemd unit's Environment= lines
+// give (the simple form: unquoted NAME=value words).
+func unitEnvironment(b *testing.B, unit string) []string {
+	b.Helper()
+	var env []string
+	for _, line := range strings.Split(unit, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Environment="); ok {
+			if strings.ContainsAny(rest, `"'\`) {
+				b.Fatalf("the unit's %q is quoted; read it as systemd does", line)
+			}
+			env = append(env, strings.Fields(rest)...)
+		}
+	}
+	return env
+}
+
 // startGated starts a gated session for each user, running argv(user)
-// once its gate opens, with its output in the file out in the user's home,
+// once its gate opens, with env added to the user's login environment, with its output in the file out in the user's home,
 // and stops them all (by process group) when b ends or aborts.
-func startGated(b *testing.B, users []osUser, groups []*cpuGroup, out string, argv func(osUser) []string) *gatedStarts {
+func startGated(b *testing.B, users []osUser, groups []*cpuGroup, out string, env []string, argv func(osUser) []string) *gatedStarts {
 	b.Helper()
 	g := &gatedStarts{gates: make([]*os.File, stormBatches), gateCPU: map[int]time.Duration{}}
 	waits := make([]*os.File, stormBatches)
@@ -193,7 +210,7 @@ func startGated(b *testing.B, users []osUser, groups []*cpuGroup, out string, ar
 	for i, u := range users {
 		args := argv(u)
 		cmd := exec.Command("/bin/sh", append([]string{"-c", `read _ <&3; exec "$0" "$@" 3<&-`}, args...)...)
-		cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}
+		cmd.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/bin:/bin"}, env...)
 		cmd.Dir = u.home
 		cmd.ExtraFiles = []*os.File{waits[i%stormBatches]}
 		f, err := os.Create(filepath.Join(u.home, out))
@@ -535,10 +552,10 @@ func BenchmarkLogonStorm(b *testing.B) {
 	}
 
 	// The reference: the same users start a bare net/http program each,
-	// the same way, and it notes when it serves. What the machine takes to
-	// start 500 Go programs at once, with no card, port service or
-	// supervisor.
-	refs := startGated(b, users, userGroups, "reference.out", func(u osUser) []string {
+	// the same way and with the agent's runtime settings, and it notes
+	// when it serves. What the machine takes to start 500 Go programs at
+	// once, with no card, port service or supervisor.
+	refs := startGated(b, users, userGroups, "reference.out", agentRuntimeEnv, func(u osUser) []string {
 		return []string{filepath.Join(binDir, "refserver"), "-listen", "127.0.0.1:0", "-ready", filepath.Join(u.home, "reference-ready")}
 	})
 	// The first user's browser asks GetPortNumber meanwhile, of a service
@@ -582,8 +599,10 @@ func BenchmarkLogonStorm(b *testing.B) {
 	// desktops' login entry). What the supervisor adds is the difference.
 	// Each logs to a file of its own, and the storm below reads the port
 	// service's log from where this one's ends.
+	// The unit's environment too.
 	directLog := func(u osUser) string { return filepath.Join(u.home, "direct-agent.log") }
-	direct := startGated(b, users, userGroups, "direct.out", func(u osUser) []string {
+	unitEnv := unitEnvironment(b, installer.SystemdAgentUnit(filepath.Join(binDir, "cardbridge")))
+	direct := startGated(b, users, userGroups, "direct.out", unitEnv, func(u osUser) []string {
 		return []string{filepath.Join(binDir, "cardbridge"), "agent", "--portservice", ps.socket, "--log", directLog(u)}
 	})
 	directSpread := direct.open(nil)
@@ -618,7 +637,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 
 	// The storm: each session execs the agent's supervisor, as the login
 	// entries do.
-	storm := startGated(b, users, userGroups, "session.out", func(osUser) []string {
+	storm := startGated(b, users, userGroups, "session.out", nil, func(osUser) []string {
 		return []string{filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket}
 	})
 	agents, gateCPU := storm.sessions, storm.gateCPU

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +24,8 @@ import (
 func TestSuperviseAgent(t *testing.T) {
 	fastRestarts(t)
 	t.Setenv(envRunMain, "1")
+	t.Setenv("GOMAXPROCS", "") // unset: the supervisor chooses
+
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +41,26 @@ func TestSuperviseAgent(t *testing.T) {
 		done <- run(ctx, []string{"agent", "--supervise", "--listen", addr, "--log", filepath.Join(dir, "agent.log")}, &stderr, &stderr)
 	}()
 	first := waitServing(t, ctx, addr, 0, &stderr)
+	// The agent runs on one processor from its start: the supervisor put
+	// GOMAXPROCS=1 in its environment.
+	environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(first), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.Split(string(environ), "\x00")
+	if !slices.Contains(vars, "GOMAXPROCS=1") {
+		t.Errorf("the agent's environment lacks GOMAXPROCS=1; it has %q", slices.DeleteFunc(vars, func(v string) bool { return !strings.HasPrefix(v, "GOMAXPROCS") }))
+	}
+	resp, err := http.Get("http://" + addr + "/debug/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct{ Processors int }
+	err = json.NewDecoder(resp.Body).Decode(&stats)
+	resp.Body.Close()
+	if err != nil || stats.Processors != 1 {
+		t.Errorf("the agent's /debug/stats: processors %d (%v), want 1", stats.Processors, err)
+	}
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,5 +114,21 @@ func TestSuperviseExitCodes(t *testing.T) {
 				t.Errorf("supervisor said %q, want it to name the exit code", stderr.String())
 			}
 		})
+	}
+}
+
+func TestChildEnv(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"HOME=/h", "PATH=/bin"}, []string{"HOME=/h", "PATH=/bin", "GOMAXPROCS=1"}},
+		{[]string{"GOMAXPROCS=", "HOME=/h"}, []string{"HOME=/h", "GOMAXPROCS=1"}},
+		{[]string{"HOME=/h", "GOMAXPROCS=4"}, []string{"HOME=/h", "GOMAXPROCS=4"}},
+	}
+	for _, tt := range tests {
+		if got := childEnv(tt.env); !slices.Equal(got, tt.want) {
+			t.Errorf("childEnv(%q) = %q, want %q", tt.env, got, tt.want)
+		}
 	}
 }
