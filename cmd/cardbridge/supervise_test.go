@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,7 @@ func TestMain(m *testing.M) {
 		f, err := os.OpenFile(os.Getenv(envChildStart), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err == nil {
 			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+			fmt.Fprintf(f, "processors %d\n", runtime.GOMAXPROCS(0))
 			f.Close()
 		}
 		n, _ := strconv.Atoi(code)
@@ -54,7 +57,34 @@ func starts(t *testing.T, path string) []string {
 	if err != nil {
 		return nil
 	}
-	return strings.Split(strings.TrimSpace(string(data)), "\n")
+	var lines []string
+	for line := range strings.Lines(string(data)) {
+		if !strings.HasPrefix(line, "processors ") {
+			lines = append(lines, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return lines
+}
+
+// TestSuperviseProcessors checks that the agent the supervisor starts runs
+// on one processor, unless the supervisor's environment says otherwise.
+func TestSuperviseProcessors(t *testing.T) {
+	for _, tt := range []struct{ env, want string }{{"", "processors 1"}, {"2", "processors 2"}} {
+		log := filepath.Join(t.TempDir(), "starts")
+		t.Setenv(envChildExit, "0")
+		t.Setenv(envChildStart, log)
+		t.Setenv("GOMAXPROCS", tt.env)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := supervise(ctx, nil, io.Discard)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(log)
+		if !strings.Contains(string(data), tt.want+"\n") {
+			t.Errorf("with GOMAXPROCS=%q the agent recorded %q, want %q", tt.env, data, tt.want)
+		}
+	}
 }
 
 func TestSuperviseExitCodes(t *testing.T) {
