@@ -40,8 +40,9 @@ EnvironmentFile=-/etc/default/cardbridge-portservice
 ExecStart=` + cmd + `
 Restart=always
 RestartSec=2
-# Exit code 2 is a configuration error (a bad flag): retrying cannot help.
-RestartPreventExitStatus=2
+# Exit code 64 is a configuration error (a bad flag): retrying cannot help.
+# (A crash, a panic's exit code 2 included, is restarted.)
+RestartPreventExitStatus=64
 # The service hands systemd its well-known ports' listening sockets and gets
 # them back when it starts again: a page that asks while it restarts (an
 # upgrade, a crash) waits for the new process instead of being refused.
@@ -86,8 +87,9 @@ WantedBy=multi-user.target
 }
 
 // SystemdAgentUnit is the agent's systemd user unit, started with every
-// user's session (default.target) and restarted if it dies. Exit code 3
-// means another agent already runs for the user: no restart then. The
+// user's session (default.target) and restarted if it dies. Exit code 64
+// is a bad flag and 3 means another agent already runs for the user: no
+// restart then. The
 // agent runs on one processor (GOMAXPROCS=1), as under --supervise: see
 // childEnv in cmd/cardbridge.
 func SystemdAgentUnit(exe string) string {
@@ -103,7 +105,7 @@ Environment=GOMAXPROCS=1
 ExecStart=` + systemdCommand(append([]string{exe}, agentArgs(linuxSocket, false)...)) + `
 Restart=always
 RestartSec=2
-RestartPreventExitStatus=2 3
+RestartPreventExitStatus=64 3
 NoNewPrivileges=yes
 LockPersonality=yes
 RestrictRealtime=yes

@@ -19,6 +19,7 @@ func TestSystemdServiceUnit(t *testing.T) {
 		"Restart=always\n", "WantedBy=multi-user.target\n",
 		"FileDescriptorStoreMax=32\n", "NotifyAccess=main\n",
 		"EnvironmentFile=-/etc/default/cardbridge-portservice\n",
+		"RestartPreventExitStatus=64\n",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("service unit lacks %q:\n%s", want, unit)
@@ -33,7 +34,7 @@ func TestSystemdAgentUnit(t *testing.T) {
 	unit := SystemdAgentUnit("/usr/bin/cardbridge")
 	for _, want := range []string{
 		"ExecStart=/usr/bin/cardbridge agent --portservice /run/cardbridge/portservice.sock\n",
-		"Environment=GOMAXPROCS=1\n", "Restart=always\n", "RestartPreventExitStatus=2 3\n", "WantedBy=default.target\n",
+		"Environment=GOMAXPROCS=1\n", "Restart=always\n", "RestartPreventExitStatus=64 3\n", "WantedBy=default.target\n",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("agent unit lacks %q:\n%s", want, unit)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/internal/cli"
 )
 
 // TestSeedRefusedAtStart: `run` and `install` refuse a bad seed as a usage
@@ -15,7 +17,7 @@ func TestSeedRefusedAtStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"run", "--state-dir", dir, "--domainlist-seed", "https://ok.nhs.uk;ok.nhs.uk"}, &out, &errOut)
-	if code != 2 || !strings.Contains(errOut.String(), `--domainlist-seed: entry 2, "ok.nhs.uk": missing scheme`) {
+	if code != cli.ExitUsage || !strings.Contains(errOut.String(), `--domainlist-seed: entry 2, "ok.nhs.uk": missing scheme`) {
 		t.Errorf("run: exit %d, stderr %q", code, errOut.String())
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {

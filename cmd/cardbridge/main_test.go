@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agentd"
 	"github.com/cardbridge/cardbridge/doctor"
+	"github.com/cardbridge/cardbridge/internal/cli"
 	"github.com/cardbridge/cardbridge/version"
 )
 
@@ -23,31 +24,31 @@ func TestRunCommandLine(t *testing.T) {
 		code        int
 		out, errOut string // substrings
 	}{
-		{nil, 2, "", "Usage:"},
+		{nil, cli.ExitUsage, "", "Usage:"},
 		{[]string{"help"}, 0, "cardbridge card", ""},
-		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"frobnicate"}, cli.ExitUsage, "", `unknown command "frobnicate"`},
 		{[]string{"version"}, 0, "cardbridge " + version.Version + " (commit ", ""},
-		{[]string{"card", "--bogus"}, 2, "", "flag provided but not defined"},
-		{[]string{"card", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"card", "--bogus"}, cli.ExitUsage, "", "flag provided but not defined"},
+		{[]string{"card", "extra"}, cli.ExitUsage, "", `unexpected argument "extra"`},
 		{[]string{"help"}, 0, "cardbridge doctor [--json]", ""},
-		{[]string{"doctor", "--bogus"}, 2, "", "flag provided but not defined"},
-		{[]string{"doctor", "extra"}, 2, "", `unexpected argument "extra"`},
-		{[]string{"doctor", "--ports", "43487,x"}, 2, "", `--ports: "x" is not a port`},
-		{[]string{"doctor", "--port", "70000"}, 2, "", "cardbridge doctor: --port 70000 is not a port"},
+		{[]string{"doctor", "--bogus"}, cli.ExitUsage, "", "flag provided but not defined"},
+		{[]string{"doctor", "extra"}, cli.ExitUsage, "", `unexpected argument "extra"`},
+		{[]string{"doctor", "--ports", "43487,x"}, cli.ExitUsage, "", `--ports: "x" is not a port`},
+		{[]string{"doctor", "--port", "70000"}, cli.ExitUsage, "", "cardbridge doctor: --port 70000 is not a port"},
 		{[]string{"-h"}, 0, "Run 'cardbridge COMMAND --help' for a command's flags", ""},
 		{[]string{"--version"}, 0, "cardbridge " + version.Version, ""},
-		{[]string{"version", "--bogus"}, 2, "", "flag provided but not defined"},
-		{[]string{"agent", "--bogus"}, 2, "", "Run 'cardbridge agent --help' for its flags."},
-		{[]string{"agent", "--listen", "70000"}, 2, "", `cardbridge agent: --listen "70000" is neither a port nor a loopback address such as 127.0.0.1:43485`},
-		{[]string{"agent", "--log-level", "verbose"}, 2, "", `cardbridge agent: --log-level "verbose" is not one of debug, info, warn or error`},
-		{[]string{"agent", "--pinentry", "/nonexistent/pinentry"}, 2, "", "cardbridge agent: --pinentry /nonexistent/pinentry: no such program"},
+		{[]string{"version", "--bogus"}, cli.ExitUsage, "", "flag provided but not defined"},
+		{[]string{"agent", "--bogus"}, cli.ExitUsage, "", "Run 'cardbridge agent --help' for its flags."},
+		{[]string{"agent", "--listen", "70000"}, cli.ExitUsage, "", `cardbridge agent: --listen "70000" is neither a port nor a loopback address such as 127.0.0.1:43485`},
+		{[]string{"agent", "--log-level", "verbose"}, cli.ExitUsage, "", `cardbridge agent: --log-level "verbose" is not one of debug, info, warn or error`},
+		{[]string{"agent", "--pinentry", "/nonexistent/pinentry"}, cli.ExitUsage, "", "cardbridge agent: --pinentry /nonexistent/pinentry: no such program"},
 		{[]string{"agent", "--help"}, 0, "(default: info; environment: CARDBRIDGE_LOG_LEVEL)", ""},
 		{[]string{"agent", "-h"}, 0, "  --pinentry PROGRAM\n", ""},
 		{[]string{"card", "--help"}, 0, "Usage: cardbridge card [flags]", ""},
 		{[]string{"doctor", "--help"}, 0, "(default: 43487,44213,45031,46478,48853)", ""},
 		{[]string{"version", "--help"}, 0, "Usage: cardbridge version [flags]", ""},
-		{[]string{"agent", "extra"}, 2, "", `unexpected argument "extra"`},
-		{[]string{"agent", "--upgrade-check", "soon"}, 2, "", `invalid value "soon" for flag -upgrade-check`},
+		{[]string{"agent", "extra"}, cli.ExitUsage, "", `unexpected argument "extra"`},
+		{[]string{"agent", "--upgrade-check", "soon"}, cli.ExitUsage, "", `invalid value "soon" for flag -upgrade-check`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -121,8 +122,8 @@ func TestAgentRefusesANonExecutablePinentry(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"agent", "--pinentry", p}, &out, &errOut)
-	if want := "cardbridge agent: --pinentry " + p + " is not an executable program\n"; code != 2 || errOut.String() != want {
-		t.Errorf("exit %d, stderr %q; want exit 2, %q", code, errOut.String(), want)
+	if want := "cardbridge agent: --pinentry " + p + " is not an executable program\n"; code != cli.ExitUsage || errOut.String() != want {
+		t.Errorf("exit %d, stderr %q; want exit %d, %q", code, errOut.String(), cli.ExitUsage, want)
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 )
 
 // Exit codes of `cardbridge agent` that a supervisor (--supervise, the
-// systemd user unit, launchd) must not answer with a restart.
+// systemd user unit, launchd) must not answer with a restart. Any other
+// is, 2 included: the Go runtime's exit code after a panic.
 const (
 	exitUsage          = cli.ExitUsage // bad flags: a restart cannot help
 	exitAlreadyRunning = 3             // this user's agent already runs

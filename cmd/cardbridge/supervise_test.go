@@ -19,7 +19,8 @@ import (
 
 // The supervise tests run this test binary as the supervised agent: with
 // envRunMain set it behaves as the cardbridge program, and with
-// envChildExit set it records its start and exits with that code at once.
+// envChildExit set it records its start and exits with that code at once
+// (or, for "panic", panics as a crashing agent would).
 const (
 	envRunMain    = "CARDBRIDGE_TEST_RUN_MAIN"
 	envChildExit  = "CARDBRIDGE_TEST_CHILD_EXIT"
@@ -33,6 +34,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
 			fmt.Fprintf(f, "processors %d\n", runtime.GOMAXPROCS(0))
 			f.Close()
+		}
+		if code == "panic" {
+			go panic("a crashing agent")
+			select {}
 		}
 		n, _ := strconv.Atoi(code)
 		os.Exit(n)
@@ -95,10 +100,12 @@ func TestSuperviseExitCodes(t *testing.T) {
 		wantRestart bool
 	}{
 		{code: "0", wantCode: 0},
-		{code: "2", wantCode: exitUsage},
+		{code: "64", wantCode: exitUsage},
 		{code: "3", wantCode: exitAlreadyRunning},
 		{code: "1", wantRestart: true},
 		{code: "70", wantRestart: true},
+		{code: "2", wantRestart: true},     // what a Go program exits with on a panic
+		{code: "panic", wantRestart: true}, // and a real one
 	}
 	for _, tt := range tests {
 		t.Run("exit "+tt.code, func(t *testing.T) {
@@ -140,7 +147,11 @@ func TestSuperviseExitCodes(t *testing.T) {
 			if s[0] != "agent --listen=127.0.0.1:1 --log-level=debug" {
 				t.Errorf("agent started as %q, want the supervisor's flags without --supervise", s[0])
 			}
-			if !strings.Contains(stderr.String(), "(exit code "+tt.code+"); starting it again") {
+			want := tt.code
+			if want == "panic" {
+				want = "2"
+			}
+			if !strings.Contains(stderr.String(), "(exit code "+want+"); starting it again") {
 				t.Errorf("supervisor said %q, want it to name the exit code", stderr.String())
 			}
 		})

@@ -155,6 +155,16 @@ check "a page asking while the killed port service is down waits and is answered
 check "the port service is restarted after SIGKILL" wait_for 15 bash -c "p=\$(service_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
 [ "$(service_pid)" != 0 ] || systemctl status --no-pager -n 20 cardbridge-portservice | sed 's/^/      /' || true
 check "the user keeps the port" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
+# SIGQUIT ends a Go program as a panic does: its goroutines on stderr, exit
+# code 2. That is a crash, not a bad flag (64): both come back.
+old="$(agent_pid)"
+kill -QUIT "$old"
+check "the agent is restarted after a crash with exit code 2 (SIGQUIT)" wait_for 15 bash -c "p=\$(agent_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
+old="$(service_pid)"
+kill -QUIT "$old"
+check "the port service is restarted after a crash with exit code 2 (SIGQUIT)" wait_for 15 bash -c "p=\$(service_pid); [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]"
+check "systemd saw the port service exit with code 2" bash -c "journalctl -u cardbridge-portservice --no-pager | grep 'status=2/'"
+check "the user keeps the port after both crashes" wait_for 15 bash -c "[ \"\$(alice_port)\" = $port ]"
 # A restart, as an upgrade makes: pages asking throughout are all answered.
 pages_ask_start
 systemctl restart cardbridge-portservice

@@ -33,7 +33,7 @@ type Program struct {
 
 // Run carries out args (without the program's name) and returns the exit
 // code. No command, or an unknown one, prints the usage on stderr and exits
-// 2. A command's error is printed on stderr as "LABEL: error", and its exit
+// ExitUsage. A command's error is printed on stderr as "LABEL: error", and its exit
 // code is Code's.
 func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -61,8 +61,12 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	return Code(err)
 }
 
-// ExitUsage is the exit code of a bad command line.
-const ExitUsage = 2
+// ExitUsage is the exit code of a bad command line: 64, EX_USAGE of BSD's
+// sysexits.h. Not 2, the flag package's: a Go program ends with 2 when it
+// panics or meets a fatal error, and the agent's supervisor and the systemd
+// units must tell a bad command line, which a restart cannot mend, from a
+// crash, which it can.
+const ExitUsage = 64
 
 // ExitError ends a command with an exit code other than 1.
 type ExitError struct {
@@ -89,7 +93,7 @@ func Exit(code int) error {
 	return &ExitError{Code: code}
 }
 
-// Usage marks err as a bad command line (exit 2); nil means the message has
+// Usage marks err as a bad command line (ExitUsage); nil means the message has
 // been printed already (the flag package prints its own).
 func Usage(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 

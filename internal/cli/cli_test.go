@@ -41,18 +41,18 @@ func TestProgramRun(t *testing.T) {
 		code        int
 		out, errOut string // exactly
 	}{
-		{nil, 2, "", "Usage: tool thing\n"},
+		{nil, 64, "", "Usage: tool thing\n"},
 		{[]string{"help"}, 0, "Usage: tool thing\n", ""},
 		{[]string{"-h", "extra"}, 0, "Usage: tool thing\n", ""},
-		{[]string{"nope"}, 2, "", "tool: unknown command \"nope\"\n\nUsage: tool thing\n"},
+		{[]string{"nope"}, 64, "", "tool: unknown command \"nope\"\n\nUsage: tool thing\n"},
 		{[]string{"ok"}, 0, "", ""},
 		{[]string{"--ok"}, 0, "", ""},
 		{[]string{"fail"}, 1, "", "tool fail: the card is locked\n"},
 		{[]string{"labelled"}, 1, "", "tool: the card is locked\n"},
 		{[]string{"wrapped"}, 3, "", "tool wrapped: sign: the card is locked\n"},
 		{[]string{"quiet"}, 4, "", ""},
-		{[]string{"usage"}, 2, "", "tool usage: unexpected argument \"x\"\n"},
-		{[]string{"flagusage"}, 2, "", ""},
+		{[]string{"usage"}, 64, "", "tool usage: unexpected argument \"x\"\n"},
+		{[]string{"flagusage"}, 64, "", ""},
 		{[]string{"args", "a", "--b"}, 0, "", ""},
 	}
 	for _, tt := range tests {
@@ -80,9 +80,9 @@ func TestCodeAndMessage(t *testing.T) {
 		{"Exit(0) is success", Exit(0), 0, ""},
 		{"Exit", Exit(3), 3, ""},
 		{"Exit wrapped keeps its code and the wrapper's words", fmt.Errorf("agent: %w", Exit(3)), 3, "agent: exit code 3"},
-		{"Usage", Usage(plain), 2, "no reader"},
-		{"Usage(nil)", Usage(nil), 2, ""},
-		{"Usagef", Usagef("--port %d is not a port", 70000), 2, "--port 70000 is not a port"},
+		{"Usage", Usage(plain), 64, "no reader"},
+		{"Usage(nil)", Usage(nil), 64, ""},
+		{"Usagef", Usagef("--port %d is not a port", 70000), 64, "--port 70000 is not a port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,9 +108,9 @@ func TestFlagsParse(t *testing.T) {
 	}{
 		{args: nil},
 		{args: []string{"--json"}, json: true},
-		{args: []string{"--bogus"}, code: 2, printed: "flag provided but not defined: -bogus\nRun 'cardbridge card --help' for its flags."},
-		{args: []string{"extra"}, code: 2, printed: `unexpected argument "extra"`},
-		{args: []string{"--json", "extra"}, code: 2, printed: `unexpected argument "extra"`, json: true},
+		{args: []string{"--bogus"}, code: ExitUsage, printed: "flag provided but not defined: -bogus\nRun 'cardbridge card --help' for its flags."},
+		{args: []string{"extra"}, code: ExitUsage, printed: `unexpected argument "extra"`},
+		{args: []string{"--json", "extra"}, code: ExitUsage, printed: `unexpected argument "extra"`, json: true},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

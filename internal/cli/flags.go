@@ -16,7 +16,7 @@ import (
 // prints, on standard output and with exit code 0, the command's usage and
 // every flag with its default and, where the command reads them, its
 // CARDBRIDGE_* environment variable; a bad flag prints the flag package's
-// message and a pointer to --help on standard error (exit 2).
+// message and a pointer to --help on standard error (ExitUsage).
 type Flags struct {
 	*flag.FlagSet
 	// Policy, when set before Parse, is the administrator's policies: each
