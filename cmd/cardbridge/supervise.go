@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
 
@@ -115,7 +116,8 @@ func runChild(ctx context.Context, exe string, args []string, stderr io.Writer) 
 func childEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+		// Windows's names are case-insensitive (gomaxprocs is GOMAXPROCS).
+		if name, v, _ := strings.Cut(kv, "="); name == "GOMAXPROCS" || runtime.GOOS == "windows" && strings.EqualFold(name, "GOMAXPROCS") {
 			if v != "" {
 				return env
 			}

@@ -167,6 +167,11 @@ func TestChildEnv(t *testing.T) {
 		{[]string{"GOMAXPROCS=", "HOME=/h"}, []string{"HOME=/h", "GOMAXPROCS=1"}},
 		{[]string{"HOME=/h", "GOMAXPROCS=4"}, []string{"HOME=/h", "GOMAXPROCS=4"}},
 	}
+	if runtime.GOOS == "windows" {
+		tests = append(tests, struct{ env, want []string }{[]string{"gomaxprocs=4"}, []string{"gomaxprocs=4"}})
+	} else {
+		tests = append(tests, struct{ env, want []string }{[]string{"gomaxprocs=4"}, []string{"gomaxprocs=4", "GOMAXPROCS=1"}})
+	}
 	for _, tt := range tests {
 		if got := childEnv(tt.env); !slices.Equal(got, tt.want) {
 			t.Errorf("childEnv(%q) = %q, want %q", tt.env, got, tt.want)
