@@ -89,9 +89,8 @@ WantedBy=multi-user.target
 // SystemdAgentUnit is the agent's systemd user unit, started with every
 // user's session (default.target) and restarted if it dies. Exit code 64
 // is a bad flag and 3 means another agent already runs for the user: no
-// restart then. The
-// agent runs on one processor (GOMAXPROCS=1), as under --supervise: see
-// childEnv in cmd/cardbridge.
+// restart then. The agent runs on one processor (GOMAXPROCS=1), as under
+// --supervise: see childEnv in cmd/cardbridge.
 func SystemdAgentUnit(exe string) string {
 	return `# cardbridge agent: lets trusted web pages see your smartcard and sign with it.
 [Unit]

@@ -65,12 +65,11 @@ func wrkRun(b *testing.B, url string, pid int) (rate float64, cpuPerRequest time
 // in the same run, with wrk as the client. Both run with Go's default
 // runtime settings, so that they differ only in what they do per request:
 // with GOMAXPROCS=1, as the agent is deployed (agentRuntimeEnv), each
-// server's rate swings from round to round as wrk and its one thread share
-// the two cores (20 to 30 µs of CPU per request for the same server).
-// Target: at least 0.95 of the
-// reference's rate. It also reports the ratio to a bare handler that sends
-// only the body and a Content-Type, which is what the agent's security and
-// CORS headers cost on top.
+// server's CPU per request swung between rounds of one run from 20 to
+// 30 µs, and the ratio with it. Target: at least 0.95 of the reference's
+// rate. It also reports the ratio to a bare handler that sends only the
+// body and a Content-Type, which is what the agent's security and CORS
+// headers cost on top.
 func BenchmarkCardRequests(b *testing.B) {
 	needPCSCD(b)
 	if _, err := exec.LookPath("wrk"); err != nil {

@@ -185,8 +185,9 @@ func unitEnvironment(b *testing.B, unit string) []string {
 }
 
 // startGated starts a gated session for each user, running argv(user)
-// once its gate opens, with env added to the user's login environment, with its output in the file out in the user's home,
-// and stops them all (by process group) when b ends or aborts.
+// once its gate opens, with env added to the user's login environment and
+// its output in the file out in the user's home, and stops them all (by
+// process group) when b ends or aborts.
 func startGated(b *testing.B, users []osUser, groups []*cpuGroup, out string, env []string, argv func(osUser) []string) *gatedStarts {
 	b.Helper()
 	g := &gatedStarts{gates: make([]*os.File, stormBatches), gateCPU: map[int]time.Duration{}}
@@ -598,8 +599,8 @@ func BenchmarkLogonStorm(b *testing.B) {
 	// manager; the storm below is the Windows Run key's and other Linux
 	// desktops' login entry). What the supervisor adds is the difference.
 	// Each logs to a file of its own, and the storm below reads the port
-	// service's log from where this one's ends.
-	// The unit's environment too.
+	// service's log from where this one's ends. They get the unit's
+	// Environment= settings too.
 	directLog := func(u osUser) string { return filepath.Join(u.home, "direct-agent.log") }
 	unitEnv := unitEnvironment(b, installer.SystemdAgentUnit(filepath.Join(binDir, "cardbridge")))
 	direct := startGated(b, users, userGroups, "direct.out", unitEnv, func(u osUser) []string {

@@ -33,8 +33,8 @@ type Program struct {
 
 // Run carries out args (without the program's name) and returns the exit
 // code. No command, or an unknown one, prints the usage on stderr and exits
-// ExitUsage. A command's error is printed on stderr as "LABEL: error", and its exit
-// code is Code's.
+// with ExitUsage. A command's error is printed on stderr as "LABEL: error",
+// and its exit code is Code's.
 func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, p.Usage)
@@ -93,8 +93,8 @@ func Exit(code int) error {
 	return &ExitError{Code: code}
 }
 
-// Usage marks err as a bad command line (ExitUsage); nil means the message has
-// been printed already (the flag package prints its own).
+// Usage marks err as a bad command line (ExitUsage); nil means the message
+// has been printed already (the flag package prints its own).
 func Usage(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 
 // Usagef is Usage with a message formatted as fmt.Errorf does.
