@@ -20,7 +20,7 @@ import (
 // the old one. Each agent watches its own executable and, once a working new
 // one has settled in place and no signing is under way, restarts onto it:
 // on Linux and macOS by executing it in place (same process, same port,
-// same parent, so a service manager or --supervise sees nothing). On
+// same parent, so a service manager or supervisor sees nothing). On
 // Windows an installer cannot replace a running program, so there is
 // nothing to watch: agents start the new version at the next logon.
 

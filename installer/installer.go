@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -43,13 +44,32 @@ const (
 // agentArgs are the arguments the agent is started with at login. It names
 // the port service's socket, so that an agent started before the service
 // waits for it rather than serving standalone as a plain `cardbridge agent`
-// would. supervise adds --supervise, with which it keeps itself running
-// (restarting after a crash) where no service manager restarts it.
-func agentArgs(socket string, supervise bool) []string {
-	if supervise {
-		return []string{"agent", "--supervise", "--portservice", socket}
-	}
+// would.
+func agentArgs(socket string) []string {
 	return []string{"agent", "--portservice", socket}
+}
+
+// supervisedCommand is the command line of the login entries that no
+// service manager restarts (the Windows Run key, the XDG autostart entry):
+// the supervisor program, which keeps the agent running for the session
+// (restarting it after a crash) with the arguments that follow.
+func supervisedCommand(supervisor, socket string) []string {
+	return []string{supervisor, "--portservice", socket}
+}
+
+// SupervisorProgram is the cardbridge-supervisor program beside the agent
+// program exe: the two are installed in the same folder.
+func SupervisorProgram(exe string) string {
+	if runtime.GOOS == "windows" {
+		return filepath.Join(filepath.Dir(exe), "cardbridge-supervisor.exe")
+	}
+	return unixSupervisor(exe)
+}
+
+// unixSupervisor is SupervisorProgram for a Linux or macOS path, whatever
+// system writes the file that names it.
+func unixSupervisor(exe string) string {
+	return path.Join(path.Dir(exe), "cardbridge-supervisor")
 }
 
 // ErrNotAdmin is returned by changes that need administrator rights when the
@@ -65,17 +85,24 @@ func AdminHint() string {
 }
 
 // AgentExecutable finds the cardbridge program to start at login: beside
-// the running port service program, or else on PATH.
+// the running port service program, with cardbridge-supervisor beside it
+// where a login entry starts that (not on macOS, whose launchd keeps the
+// agent running).
 func AgentExecutable(serviceExe string) (string, error) {
 	name := "cardbridge"
 	if runtime.GOOS == "windows" {
 		name += ".exe"
 	}
 	beside := filepath.Join(filepath.Dir(serviceExe), name)
-	if fi, err := os.Stat(beside); err == nil && !fi.IsDir() {
-		return beside, nil
+	if fi, err := os.Stat(beside); err != nil || fi.IsDir() {
+		return "", fmt.Errorf("the agent program %s is not beside %s: install both programs in the same folder", name, serviceExe)
 	}
-	return "", fmt.Errorf("the agent program %s is not beside %s: install both programs in the same folder", name, serviceExe)
+	if runtime.GOOS != "darwin" {
+		if fi, err := os.Stat(SupervisorProgram(beside)); err != nil || fi.IsDir() {
+			return "", fmt.Errorf("the program %s, which keeps the agent running, is not beside %s: install all three programs in the same folder", filepath.Base(SupervisorProgram(beside)), serviceExe)
+		}
+	}
+	return beside, nil
 }
 
 // systemdCommand renders a command line for a systemd Exec line: every

@@ -30,7 +30,7 @@ func needThrowawayWindows(t *testing.T) {
 
 func TestAgentCommand(t *testing.T) {
 	got := AgentCommand(`C:\Program Files\cardbridge\cardbridge.exe`)
-	if want := `"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice`; got != want {
+	if want := `"C:\Program Files\cardbridge\cardbridge-supervisor.exe" --portservice \\.\pipe\cardbridge-portservice`; got != want {
 		t.Errorf("AgentCommand = %s, want %s", got, want)
 	}
 }
@@ -54,7 +54,7 @@ func TestLoginWindows(t *testing.T) {
 	if err != nil || v != AgentCommand(exe) {
 		t.Errorf("Run value %q = %q (%v), want %q", RunValue, v, err, AgentCommand(exe))
 	}
-	if st, detail := loginStatus(); st != StateInstalled || !strings.Contains(detail, "agent --supervise --portservice") {
+	if st, detail := loginStatus(); st != StateInstalled || !strings.Contains(detail, `cardbridge-supervisor.exe" --portservice`) {
 		t.Errorf("login status %q (%s)", st, detail)
 	}
 	if removed, err := uninstallLogin(); err != nil || removed == "" {

@@ -36,7 +36,7 @@ func TestLoginLinux(t *testing.T) {
 		t.Errorf("enablement link %s -> %q (%v)", link, target, err)
 	}
 	desktop, err := os.ReadFile(filepath.Join(root, "etc/xdg/autostart", AgentName+".desktop"))
-	if err != nil || !strings.Contains(string(desktop), "Exec=/opt/cardbridge/cardbridge agent --supervise --portservice /run/cardbridge/portservice.sock") {
+	if err != nil || !strings.Contains(string(desktop), "Exec=/opt/cardbridge/cardbridge-supervisor --portservice /run/cardbridge/portservice.sock") {
 		t.Errorf("autostart entry: %q (%v)", desktop, err)
 	}
 	if st, detail := loginStatus(); st != StateInstalled || !strings.Contains(detail, "(enabled)") {

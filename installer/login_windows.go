@@ -15,9 +15,11 @@ const (
 	RunValue = "cardbridge"
 )
 
-// AgentCommand is the Run value's command line for the agent program exe.
+// AgentCommand is the Run value's command line for the agent program exe:
+// the supervisor beside it, which keeps the agent running.
 func AgentCommand(exe string) string {
-	return `"` + exe + `" ` + strings.Join(agentArgs(windowsPipe, true), " ")
+	cmd := supervisedCommand(SupervisorProgram(exe), windowsPipe)
+	return `"` + cmd[0] + `" ` + strings.Join(cmd[1:], " ")
 }
 
 // installLogin sets the per-machine Run value that starts the agent at

@@ -90,7 +90,7 @@ WantedBy=multi-user.target
 // user's session (default.target) and restarted if it dies. Exit code 64
 // is a bad flag and 3 means another agent already runs for the user: no
 // restart then. The agent runs on one processor (GOMAXPROCS=1), as under
-// --supervise: see childEnv in cmd/cardbridge.
+// cardbridge-supervisor: see childEnv in internal/supervise.
 func SystemdAgentUnit(exe string) string {
 	return `# cardbridge agent: lets trusted web pages see your smartcard and sign with it.
 [Unit]
@@ -101,7 +101,7 @@ After=graphical-session-pre.target
 [Service]
 Type=simple
 Environment=GOMAXPROCS=1
-ExecStart=` + systemdCommand(append([]string{exe}, agentArgs(linuxSocket, false)...)) + `
+ExecStart=` + systemdCommand(append([]string{exe}, agentArgs(linuxSocket)...)) + `
 Restart=always
 RestartSec=2
 RestartPreventExitStatus=64 3
@@ -114,15 +114,16 @@ WantedBy=default.target
 `
 }
 
-// XDGAutostartEntry starts the agent on desktops whose sessions are not run
-// by a systemd user manager. systemd's autostart generator skips it
-// (X-systemd-skip), since the user unit above does the job there.
+// XDGAutostartEntry starts the agent, through cardbridge-supervisor, on
+// desktops whose sessions are not run by a systemd user manager. systemd's
+// autostart generator skips it (X-systemd-skip), since the user unit above
+// does the job there.
 func XDGAutostartEntry(exe string) string {
 	return `[Desktop Entry]
 Type=Application
 Name=cardbridge agent
 Comment=Lets trusted web pages see your smartcard and sign with it
-Exec=` + desktopExec(append([]string{exe}, agentArgs(linuxSocket, true)...)) + `
+Exec=` + desktopExec(supervisedCommand(unixSupervisor(exe), linuxSocket)) + `
 Terminal=false
 NoDisplay=true
 X-GNOME-Autostart-enabled=true
@@ -157,7 +158,7 @@ func LaunchDaemonPlist(exe string, args []string) string {
 // LaunchAgentPlist starts the agent in every user's macOS login session and
 // restarts it unless it exited cleanly.
 func LaunchAgentPlist(exe string) string {
-	return plist(LaunchdAgentLabel, append([]string{exe}, agentArgs(darwinSocket, false)...), `	<key>RunAtLoad</key>
+	return plist(LaunchdAgentLabel, append([]string{exe}, agentArgs(darwinSocket)...), `	<key>RunAtLoad</key>
 	<true/>
 	<key>KeepAlive</key>
 	<dict>

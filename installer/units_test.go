@@ -104,7 +104,7 @@ func TestXDGAutostartEntry(t *testing.T) {
 	e := XDGAutostartEntry("/opt/card bridge/cardbridge")
 	for _, want := range []string{
 		"[Desktop Entry]\n", "Type=Application\n",
-		`Exec="/opt/card bridge/cardbridge" agent --supervise --portservice /run/cardbridge/portservice.sock` + "\n",
+		`Exec="/opt/card bridge/cardbridge-supervisor" --portservice /run/cardbridge/portservice.sock` + "\n",
 		"X-systemd-skip=true\n", "NoDisplay=true\n",
 	} {
 		if !strings.Contains(e, want) {
@@ -154,7 +154,7 @@ func TestLinuxFiles(t *testing.T) {
 	want := map[string]string{
 		"/lib/systemd/system/cardbridge-portservice.service": "ExecStart=/usr/bin/cardbridge-portservice run\n",
 		"/usr/lib/systemd/user/cardbridge-agent.service":     "ExecStart=/usr/bin/cardbridge agent --portservice /run/cardbridge/portservice.sock\n",
-		"/etc/xdg/autostart/cardbridge-agent.desktop":        "Exec=/usr/bin/cardbridge agent --supervise --portservice /run/cardbridge/portservice.sock\n",
+		"/etc/xdg/autostart/cardbridge-agent.desktop":        "Exec=/usr/bin/cardbridge-supervisor --portservice /run/cardbridge/portservice.sock\n",
 		"/etc/default/cardbridge-portservice":                "#CARDBRIDGE_TRUSTED_URL=",
 		"/etc/sysctl.d/60-cardbridge.conf":                   "\nnet.ipv4.ip_local_reserved_ports = 55000-55999\n",
 	}

@@ -55,12 +55,12 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build cardbridge: %v\n%s", err, out)
 		return 1
 	}
-	// The port service as the packages ship it: without cgo, which it does
-	// not need.
-	build = exec.Command("go", "build", "-o", binDir+"/", "../cmd/cardbridge-portservice")
+	// The port service and the supervisor as the packages ship them:
+	// without cgo, which they do not need.
+	build = exec.Command("go", "build", "-o", binDir+"/", "../cmd/cardbridge-portservice", "../cmd/cardbridge-supervisor")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build cardbridge-portservice: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "build cardbridge-portservice and cardbridge-supervisor: %v\n%s", err, out)
 		return 1
 	}
 	bed, err = testbed.Start(filepath.Join(dir, "pcscd"))

@@ -26,7 +26,7 @@ import (
 
 // A terminal server's Monday morning: stormUsers real OS users log in within
 // the same second, each session starting its agent as the login entries do
-// (`cardbridge agent --supervise --portservice SOCKET`), all registering with
+// (`cardbridge-supervisor --portservice SOCKET`), all registering with
 // one port service, which is restarted half-way through (as systemd restarts
 // the installed one, keeping its listening sockets open meanwhile, so pages
 // asking then wait for the new process); then they sit idle. Before it, the
@@ -415,7 +415,8 @@ func sampleProc(pid int) (procSample, error) {
 	}
 	s.fds = len(fds)
 	cmdline, _ := os.ReadFile(dir + "/cmdline")
-	s.supervise = strings.Contains(string(cmdline), "--supervise")
+	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+	s.supervise = filepath.Base(argv0) == "cardbridge-supervisor"
 	return s, nil
 }
 
@@ -639,7 +640,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 	// The storm: each session execs the agent's supervisor, as the login
 	// entries do.
 	storm := startGated(b, users, userGroups, "session.out", nil, func(osUser) []string {
-		return []string{filepath.Join(binDir, "cardbridge"), "agent", "--supervise", "--portservice", ps.socket}
+		return []string{installer.SupervisorProgram(filepath.Join(binDir, "cardbridge")), "--portservice", ps.socket}
 	})
 	agents, gateCPU := storm.sessions, storm.gateCPU
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cardbridge/cardbridge/agentd"
 	"github.com/cardbridge/cardbridge/internal/cli"
+	"github.com/cardbridge/cardbridge/internal/supervise"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/policy"
 	"github.com/cardbridge/cardbridge/portservice"
@@ -55,11 +56,19 @@ func (c commands) agent(ctx context.Context, args []string) error {
 				childArgs = append(childArgs, "--"+fl.Name+"="+fl.Value.String())
 			}
 		})
-		return supervise(ctx, childArgs, c.stderr)
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this program: %w", err)
+		}
+		code, err := supervise.Run(ctx, exe, append([]string{"agent"}, childArgs...), c.stderr)
+		if err != nil {
+			return err
+		}
+		return cli.Exit(code)
 	}
 	err := agentd.Run(ctx, opt)
 	if errors.Is(err, portservice.ErrAlreadyRunning) {
-		return &cli.ExitError{Code: exitAlreadyRunning, Err: err}
+		return &cli.ExitError{Code: supervise.ExitAlreadyRunning, Err: err}
 	}
 	return err
 }

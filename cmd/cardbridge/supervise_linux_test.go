@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -25,7 +24,6 @@ func TestSuperviseAgent(t *testing.T) {
 	fastRestarts(t)
 	t.Setenv(envRunMain, "1")
 	t.Setenv("GOMAXPROCS", "") // unset: the supervisor chooses
-
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +86,7 @@ func waitServing(t *testing.T, ctx context.Context, addr string, old int, stderr
 	t.Helper()
 	client := &http.Client{Timeout: time.Second}
 	for ctx.Err() == nil {
-		if pid := agentChild(); pid != 0 && pid != old {
+		if pid := testutil.ChildOf(os.Getpid()); pid != 0 && pid != old {
 			resp, err := client.Get("http://" + addr + "/api/versioninfo")
 			if err == nil {
 				resp.Body.Close()
@@ -100,25 +98,5 @@ func waitServing(t *testing.T, ctx context.Context, addr string, old int, stderr
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no agent answered on %s; supervisor said %q", addr, stderr.String())
-	return 0
-}
-
-// agentChild is the pid of a living child of this process, or 0.
-func agentChild() int {
-	entries, _ := os.ReadDir("/proc")
-	self := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
-		f := strings.Fields(rest)
-		if len(f) > 1 && f[1] == self && f[0] != "Z" {
-			pid, _ := strconv.Atoi(e.Name())
-			return pid
-		}
-	}
 	return 0
 }

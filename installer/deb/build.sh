@@ -20,10 +20,11 @@ trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
 ldflags="-s -w -X github.com/cardbridge/cardbridge/version.Version=$version"
 echo "== building cardbridge $version for Debian ($arch)"
-# The agent talks to pcscd through libpcsclite (cgo); the port service
-# needs no C library and is built without it (smaller, fewer pages).
+# The agent talks to pcscd through libpcsclite (cgo); the port service and
+# the supervisor need no C library and are built without it (smaller, fewer
+# pages, a faster start).
 go build -trimpath -ldflags "$ldflags" -o "$stage/usr/bin/cardbridge" ./cmd/cardbridge
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$stage/usr/bin/cardbridge-portservice" ./cmd/cardbridge-portservice
+CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$stage/usr/bin/" ./cmd/cardbridge-portservice ./cmd/cardbridge-supervisor
 go run ./tools/pkgfiles --out "$stage" >/dev/null
 
 doc="$stage/usr/share/doc/cardbridge"

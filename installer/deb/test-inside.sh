@@ -78,6 +78,13 @@ port="$(alice_port)"
 echo "      alice's port: $port"
 check "the agent has a port in the range ($port)" test "${port:-0}" -ge 55000 -a "${port:-0}" -le 55999
 check "the agent serves the card's UUID to its user" wait_for 10 bash -c "runuser -u alice -- curl -s --max-time 3 http://localhost:$port/api/card | grep -q '\"uuid\":\"555123456789\"'"
+# What the XDG autostart entry starts on desktops without a systemd user
+# manager: the supervisor runs the agent, which finds the user's agent
+# already running and exits 3, which the supervisor does not restart.
+autostart="$(sed -n 's/^Exec=//p' /etc/xdg/autostart/cardbridge-agent.desktop)"
+as_alice timeout 30 $autostart >/tmp/autostart.out 2>&1; code=$?
+check "the autostart entry's command runs the supervisor and the agent, which stops: the user's agent already runs (exit $code, want 3)" \
+  bash -c "[ $code = 3 ] && [[ '$autostart' == /usr/bin/cardbridge-supervisor\ * ]] && grep -q 'already' /tmp/autostart.out && ! grep -q 'starting it again' /tmp/autostart.out"
 check "another user (root) is refused with WRONG_USER" bash -c "curl -s --max-time 3 http://localhost:$port/api/card | grep -q WRONG_USER"
 check "root has no agent: GetPortNumber answers PR30007" bash -c 'curl -s --max-time 3 http://localhost:43487/PRS/GetPortNumber | grep -q PR30007'
 if cardbridge help | grep -q doctor; then
@@ -212,12 +219,12 @@ if [ -w "$reserved" ]; then
   check "the reservation is released ($(cat $reserved))" bash -c "! grep -q '55000-55999' $reserved"
 fi
 check "no enablement links are left" bash -c '! test -e /etc/systemd/system/multi-user.target.wants/cardbridge-portservice.service && ! test -L /etc/systemd/user/default.target.wants/cardbridge-agent.service'
-check "the programs are gone" bash -c '! test -e /usr/bin/cardbridge && ! test -e /usr/bin/cardbridge-portservice'
+check "the programs are gone" bash -c '! test -e /usr/bin/cardbridge && ! test -e /usr/bin/cardbridge-portservice && ! test -e /usr/bin/cardbridge-supervisor'
 
 echo "== by hand: cardbridge-portservice install, through the same systemd"
 mkdir -p /opt/cardbridge
 dpkg-deb --fsys-tarfile /cb/cardbridge.deb | tar -x -C /tmp ./usr/bin
-cp /tmp/usr/bin/cardbridge /tmp/usr/bin/cardbridge-portservice /opt/cardbridge/
+cp /tmp/usr/bin/cardbridge /tmp/usr/bin/cardbridge-portservice /tmp/usr/bin/cardbridge-supervisor /opt/cardbridge/
 svc=/opt/cardbridge/cardbridge-portservice
 runuser -u alice -- $svc install >/tmp/nonadmin.out 2>&1; code=$?
 check "install without administrator rights fails clearly (exit $code)" bash -c "[ $code = 1 ] && grep -q 'needs administrator rights: run it with sudo' /tmp/nonadmin.out"

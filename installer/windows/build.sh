@@ -55,7 +55,7 @@ start=$SECONDS
 echo "== windows: building cardbridge $VERSION (MSI ProductVersion $numeric)"
 CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
   -ldflags "-s -w -X github.com/cardbridge/cardbridge/version.Version=$VERSION" \
-  -o "$files/" ./cmd/cardbridge ./cmd/cardbridge-portservice
+  -o "$files/" ./cmd/cardbridge ./cmd/cardbridge-portservice ./cmd/cardbridge-supervisor
 # Older Notepads (Windows Server 2016) need CRLF line ends.
 sed 's/\r*$/\r/' "$here/README.txt" >"$files/README.txt"
 sed 's/\r*$/\r/' LICENSE >"$files/LICENSE.txt"
@@ -88,6 +88,7 @@ sign() {
 if [ $signing = yes ]; then
   sign "$files/cardbridge.exe"
   sign "$files/cardbridge-portservice.exe"
+  sign "$files/cardbridge-supervisor.exe"
 fi
 
 echo "== windows: packing $(basename "$msi") with wixl $(wixl --version)"
@@ -96,7 +97,7 @@ if [ $signing = yes ]; then
   sign "$work/cardbridge.msi"
 fi
 mv "$work/cardbridge.msi" "$msi"
-(cd "$files" && sha256sum cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt) >"$msi.sha256"
+(cd "$files" && sha256sum cardbridge.exe cardbridge-portservice.exe cardbridge-supervisor.exe README.txt LICENSE.txt NOTICE.txt) >"$msi.sha256"
 
 if [ $signing = yes ]; then
   subject="$(openssl x509 -in "$SIGN_CERT" -noout -subject | sed 's/^subject=//')"

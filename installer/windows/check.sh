@@ -212,6 +212,7 @@ check_tables() {
     if (((attrs & 256) != 0)); then ok "Component $2 is 64-bit ($attrs)"; else bad "Component $2 is not 64-bit ($attrs)"; fi
   }
   file_row cardbridge.exe Agent
+  file_row cardbridge-supervisor.exe Supervisor
   file_row cardbridge-portservice.exe PortService
   file_row README.txt Readme
   file_row LICENSE.txt Licence
@@ -220,7 +221,7 @@ check_tables() {
   file_row cardbridge.adml AdmlEnUS ADMLENUS
   expect "Directory admx is in the program folder" "INSTALLDIR" "$(field "$msi" Directory 1 ADMXDIR 2)"
   expect "Directory en-US is in admx" "ADMXDIR" "$(field "$msi" Directory 1 ADMLENUS 2)"
-  expect "File rows" "7" "$(msi_table "$msi" File | wc -l)"
+  expect "File rows" "8" "$(msi_table "$msi" File | wc -l)"
 
   local si=PortServiceInstall
   expect "ServiceInstall Name" "cardbridge-portservice" "$(field "$msi" ServiceInstall 1 $si 2)"
@@ -265,7 +266,7 @@ check_tables() {
 
   local run
   run="$(msi_table "$msi" Registry | awk -F'\t' '$3 == "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run" && $4 == "cardbridge"')"
-  expect "Registry Run value (root 2 = HKLM)" '2	SOFTWARE\Microsoft\Windows\CurrentVersion\Run	cardbridge	"[INSTALLDIR]cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice	Agent' "$(cut -f2- <<<"$run")"
+  expect "Registry Run value (root 2 = HKLM)" '2	SOFTWARE\Microsoft\Windows\CurrentVersion\Run	cardbridge	"[INSTALLDIR]cardbridge-supervisor.exe" --portservice \\.\pipe\cardbridge-portservice	Supervisor' "$(cut -f2- <<<"$run")"
 
   local up down
   up="$(msi_table "$msi" Upgrade | awk -F'\t' '$7 == "WIX_UPGRADE_DETECTED"')"
@@ -354,14 +355,14 @@ check_files() {
   local from
   from="$(dirname "$(find "$dir" -type f -name cardbridge.exe | head -n 1)")"
   expect "unpacked folder" "cardbridge" "$(basename "$from")"
-  for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt; do
+  for f in cardbridge.exe cardbridge-portservice.exe cardbridge-supervisor.exe README.txt LICENSE.txt NOTICE.txt; do
     if [ -f "$from/$f" ]; then ok "unpacked $f"; else bad "cabinet lacks $f"; fi
   done
   if grep -q -F "Apache License" "$from/LICENSE.txt" 2>/dev/null; then ok "LICENSE.txt is the Apache License"; else bad "LICENSE.txt is not the Apache License"; fi
   for f in admx/cardbridge.admx admx/en-US/cardbridge.adml; do
     if cmp -s "$from/$f" "$here/$f"; then ok "unpacked $f, the repository's template"; else bad "cabinet lacks $f, or it differs from installer/windows/$f"; fi
   done
-  for f in cardbridge.exe cardbridge-portservice.exe; do
+  for f in cardbridge.exe cardbridge-portservice.exe cardbridge-supervisor.exe; do
     [ -f "$from/$f" ] || continue
     expect "$f is a PE file for x64 (machine)" "8664" "$(pe_machine "$from/$f")"
     if grep -a -q -F -- "$version" "$from/$f"; then ok "$f carries version $version"; else bad "$f lacks version string $version"; fi
@@ -378,7 +379,7 @@ check_files() {
 
   echo "-- signatures"
   check_signature "$(basename "$msi")" "$msi"
-  for f in cardbridge.exe cardbridge-portservice.exe; do
+  for f in cardbridge.exe cardbridge-portservice.exe cardbridge-supervisor.exe; do
     [ -f "$from/$f" ] && check_signature "$f" "$from/$f"
   done
 }
@@ -515,10 +516,10 @@ wine_tests() {
   if [ "$rc" = 0 ]; then ok "msiexec /i succeeded ($((SECONDS - t0)) s)"; else
     bad "msiexec /i exit code $rc; log:"; grep -i 'error\|return value [^1]' "$tmp/install.log" | head -n 20 | sed 's/^/     /' || true; return 0
   fi
-  for f in cardbridge.exe cardbridge-portservice.exe README.txt LICENSE.txt NOTICE.txt admx/cardbridge.admx admx/en-US/cardbridge.adml; do
+  for f in cardbridge.exe cardbridge-portservice.exe cardbridge-supervisor.exe README.txt LICENSE.txt NOTICE.txt admx/cardbridge.admx admx/en-US/cardbridge.adml; do
     if cmp -s "$pf/$f" "$files/$f"; then ok "installed C:\\Program Files\\cardbridge\\$f"; else bad "C:\\Program Files\\cardbridge\\$f missing or different"; fi
   done
-  expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
+  expect "Run value cardbridge" '"C:\Program Files\cardbridge\cardbridge-supervisor.exe" --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
   expect_match "service ImagePath (TRUSTEDURL, RANGE and DOMAINLIST given)" "$first_path" "$(wreg "$svc" ImagePath)"
   expect "service Start (2 = automatic)" "0x2" "$(wreg "$svc" Start)"
   expect "service Type (0x10 = own process)" "0x10" "$(wreg "$svc" Type)"
@@ -580,7 +581,7 @@ wine_tests() {
     if wkey "$uninst\\$code"; then bad "the old version is still registered after the upgrade"; else ok "the old version ($code) was removed"; fi
     expect "new version registered (ARP DisplayVersion)" "$((major + 1)).0.0" "$(wreg "$uninst\\$next_code" DisplayVersion)"
     expect_match "service ImagePath: PORTS added, the rest kept" "$want_path" "$(wreg "$svc" ImagePath)"
-    expect "Run value after upgrade" '"C:\Program Files\cardbridge\cardbridge.exe" agent --supervise --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
+    expect "Run value after upgrade" '"C:\Program Files\cardbridge\cardbridge-supervisor.exe" --portservice \\.\pipe\cardbridge-portservice' "$(wreg "$run" cardbridge)"
     if cmp -s "$pf/cardbridge.exe" "$files/cardbridge.exe"; then ok "programs in place after upgrade"; else bad "cardbridge.exe missing after upgrade"; fi
     expect "ProgramData state kept by the upgrade" "$state_sum" "$(sha256sum <"$state/PortStore.txt" 2>/dev/null || true)"
 

@@ -30,6 +30,14 @@ type windowsAgent struct {
 // port. extra are more agent flags.
 func startRegistered(t *testing.T, extra ...string) *windowsAgent {
 	t.Helper()
+	return startRegisteredBy(t, "cardbridge", extra...)
+}
+
+// startRegisteredBy is startRegistered with the agent started by program:
+// cardbridge (as `cardbridge agent`), or cardbridge-supervisor as the Run
+// key starts it (agent is then the supervisor).
+func startRegisteredBy(t *testing.T, program string, extra ...string) *windowsAgent {
+	t.Helper()
 	dir := filepath.Join(lane.work, strings.ReplaceAll(t.Name(), "/", "_"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -47,8 +55,11 @@ func startRegistered(t *testing.T, extra ...string) *windowsAgent {
 		}
 	})
 	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the Windows port service to listen", func() bool { return listening(w.psPort) })
-	args := append([]string{"agent", "--portservice", pipe, "--log", winPath(filepath.Join(dir, "agent.log")), "--log-level", "debug"}, extra...)
-	w.agent = startWindows(t, "cardbridge", args...)
+	args := append([]string{"--portservice", pipe, "--log", winPath(filepath.Join(dir, "agent.log")), "--log-level", "debug"}, extra...)
+	if program == "cardbridge" {
+		args = append([]string{"agent"}, args...)
+	}
+	w.agent = startWindows(t, program, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))

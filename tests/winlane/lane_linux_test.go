@@ -93,7 +93,7 @@ func setUp() error {
 		}
 	}
 	start := time.Now()
-	build := exec.Command("go", "build", "-o", lane.bin+"/", "../../cmd/cardbridge", "../../cmd/cardbridge-portservice", "../../tools/probe")
+	build := exec.Command("go", "build", "-o", lane.bin+"/", "../../cmd/cardbridge", "../../cmd/cardbridge-portservice", "../../cmd/cardbridge-supervisor", "../../tools/probe")
 	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build the Windows programs: %v\n%s", err, out)

@@ -94,6 +94,7 @@ var expectedSkips = []expectedSkip{
 	// Programs the root does not have: the Go toolchain, Node.js, openssl,
 	// a pinentry, headless Chromium (the Linux tests run these).
 	{"cmd/cardbridge", "TestAgentLinksNoPortService", `no go command`},
+	{"cmd/cardbridge-supervisor", "TestSmall", `no go command`},
 	{"tools/notice", "TestNoticeIsCurrent", `no go command`},
 	{"httpapi", "TestDiscoveryRemembersThePort", "no Node.js"},
 	{"httpapi", "TestDiscoveryWithoutStorage", "no Node.js"},
