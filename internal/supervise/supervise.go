@@ -56,9 +56,9 @@ func AgentProgram(exe string) string {
 // stops unexpectedly (a crash, a kill, an error). It returns when the agent
 // exits cleanly, for bad flags, when another agent already runs for the
 // user, or when ctx ends (the session is closing), stopping the child
-// first. code is the exit code to end with: the agent's last, or 0 when
+// first. It returns the exit code to end with: the agent's last, or 0 when
 // ctx ended. Messages for the user's log go to stderr.
-func Run(ctx context.Context, agent string, args []string, stderr io.Writer) (code int, err error) {
+func Run(ctx context.Context, agent string, args []string, stderr io.Writer) (int, error) {
 	detachConsole()
 	env, ignored := childEnv(os.Environ())
 	if ignored != "" {
