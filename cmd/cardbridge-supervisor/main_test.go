@@ -40,6 +40,7 @@ func TestRun(t *testing.T) {
 // no network, HTTP, TLS, JSON, logging or cgo code, on every system it is
 // built for.
 func TestSmall(t *testing.T) {
+	testutil.NeedGo(t)
 	forbidden := []string{"net", "net/http", "crypto/tls", "runtime/cgo", "encoding/json", "github.com/rs/zerolog"}
 	for _, goos := range []string{"linux", "windows", "darwin"} {
 		t.Run(goos, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 // its trusted-URL fetcher stay out of the cardbridge binary on every system it
 // is built for.
 func TestAgentLinksNoPortService(t *testing.T) {
+	testutil.NeedGo(t)
 	forbidden := []string{
 		"github.com/cardbridge/cardbridge/portservice/server",
 		"github.com/cardbridge/cardbridge/portservice/portstore",
