@@ -95,11 +95,11 @@ func AgentExecutable(serviceExe string) (string, error) {
 	}
 	beside := filepath.Join(filepath.Dir(serviceExe), name)
 	if fi, err := os.Stat(beside); err != nil || fi.IsDir() {
-		return "", fmt.Errorf("the agent program %s is not beside %s: install both programs in the same folder", name, serviceExe)
+		return "", fmt.Errorf("the agent program %s is not beside %s: install the cardbridge programs in the same folder", name, serviceExe)
 	}
 	if runtime.GOOS != "darwin" {
 		if fi, err := os.Stat(SupervisorProgram(beside)); err != nil || fi.IsDir() {
-			return "", fmt.Errorf("the program %s, which keeps the agent running, is not beside %s: install all three programs in the same folder", filepath.Base(SupervisorProgram(beside)), serviceExe)
+			return "", fmt.Errorf("the program %s, which keeps the agent running, is not beside %s: install the cardbridge programs in the same folder", filepath.Base(SupervisorProgram(beside)), serviceExe)
 		}
 	}
 	return beside, nil
