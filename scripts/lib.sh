@@ -34,6 +34,19 @@ need_packages() {
 # PC/SC and the virtual readers the tests and the demo use.
 PCSC_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd gcc pkg-config)
 
+# reserve_vpcd_ports reserves the virtual readers' fixed ports, the
+# integration tests' 35963-35964 (tests/testbed.DefaultSlot) and the Wine
+# lane's 35983-35984 (tests/winlane): they lie in Linux's ephemeral range,
+# and a connection a test made from one of them (or its TIME_WAIT, up to
+# 60 s after it closed) would keep vpcd from listening there. Reserved
+# ports are never given to a connection; the reservation lasts until reboot.
+reserve_vpcd_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+  cur=$(cat "$f" 2>/dev/null || true)
+  echo "${cur:+$cur,}35963-35964,35983-35984" 2>/dev/null >"$f" ||
+    echo "warning: could not reserve the vpcd ports in $f; a connection may hold one when pcscd starts" >&2
+}
+
 # stop_system_pcscd stops a pcscd run by the init system, so that a private
 # one can own /run/pcscd (systemd would otherwise restart it on demand).
 stop_system_pcscd() {

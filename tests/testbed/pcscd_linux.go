@@ -146,18 +146,34 @@ func (p *PCSCD) Readers() []string {
 }
 
 // Start starts pcscd (again) and waits until it lists every configured
-// reader. The vpcd ports lie in Linux's ephemeral range, so another
-// program's outgoing connection can hold one for a moment (vpcd then
-// fails with "Address already in use"): that is tried again, for up to
-// 10 s.
+// reader. The vpcd ports lie in Linux's ephemeral range, so Start first
+// reserves them (testutil.ReservePorts): no connection made after that
+// takes one. One made before can still hold a port, and its TIME_WAIT
+// lasts up to 60 s after it closed (vpcd then fails with "Address already
+// in use"): that is tried again, for up to 65 s, and the error names the
+// sockets that held the port.
 func (p *PCSCD) Start() error {
+	p.mu.Lock()
+	var ports []int
+	for _, s := range p.slots {
+		ports = append(ports, s.Port, s.Port+1)
+	}
+	p.mu.Unlock()
+	reserveErr := testutil.ReservePorts(ports...)
 	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(65 * time.Second); ; {
 		err = p.start()
-		if err == nil || !strings.Contains(err.Error(), "Address already in use") || time.Now().After(deadline) {
+		if err == nil || !strings.Contains(err.Error(), "Address already in use") {
 			return err
 		}
-		time.Sleep(500 * time.Millisecond)
+		if time.Now().After(deadline) {
+			var held []string
+			for _, port := range ports {
+				held = append(held, testutil.PortHolders(port)...)
+			}
+			return fmt.Errorf("%w\nvpcd's ports %v are held by: %s (reserving them: %v)", err, ports, strings.Join(held, "; "), reserveErr)
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -54,7 +54,7 @@ func startRegisteredBy(t *testing.T, program string, extra ...string) *windowsAg
 			t.Logf("port service log:\n%s", b)
 		}
 	})
-	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the Windows port service to listen", func() bool { return listening(w.psPort) })
+	testutil.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the Windows port service to listen", func() bool { return testutil.Listening(w.psPort) })
 	args := append([]string{"--portservice", pipe, "--log", winPath(filepath.Join(dir, "agent.log")), "--log-level", "debug"}, extra...)
 	if program == "cardbridge" {
 		args = append([]string{"agent"}, args...)

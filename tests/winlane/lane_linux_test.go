@@ -1,7 +1,6 @@
 package winlane
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -259,17 +258,22 @@ func runWindows(timeout time.Duration, name string, args ...string) (string, err
 
 // startPCSCD starts the root's pcscd with the lane's vpcd readers and waits
 // until the driver listens for cards. The vpcd ports lie in Linux's
-// ephemeral range, where another program's outgoing connection can hold
-// one for a moment: a start that fails so is tried again (three tries).
+// ephemeral range: they are reserved first (testutil.ReservePorts), and a
+// start that finds one still held (a connection made before, or its
+// TIME_WAIT, up to 60 s after it closed) is tried again for up to 65 s.
 func startPCSCD() error {
+	reserveErr := testutil.ReservePorts(vpcdPort, vpcdPort+1)
 	var err error
-	for try := 0; try < 3; try++ {
+	for deadline := time.Now().Add(65 * time.Second); ; {
 		if err = startPCSCDOnce(); err == nil || !strings.Contains(err.Error(), "Address already in use") {
 			return err
 		}
+		if time.Now().After(deadline) {
+			held := append(testutil.PortHolders(vpcdPort), testutil.PortHolders(vpcdPort+1)...)
+			return fmt.Errorf("%w\nvpcd's ports are held by: %s (reserving them: %v)", err, strings.Join(held, "; "), reserveErr)
+		}
 		time.Sleep(time.Second)
 	}
-	return err
 }
 
 func startPCSCDOnce() error {
@@ -294,7 +298,7 @@ func startPCSCDOnce() error {
 	}
 	lane.pcscd = p
 	deadline := time.Now().Add(15 * time.Second)
-	for !listening(vpcdPort) || !listening(vpcdPort+1) {
+	for !testutil.Listening(vpcdPort) || !testutil.Listening(vpcdPort+1) {
 		if p.exited() || time.Now().After(deadline) || strings.Contains(p.out.String(), "Address already in use") {
 			p.stop()
 			return fmt.Errorf("the root's pcscd did not open vpcd's ports %d and %d within 15 s; it printed:\n%s", vpcdPort, vpcdPort+1, p.out.String())
@@ -302,23 +306,4 @@ func startPCSCDOnce() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
-}
-
-// listening reports whether a TCP socket listens on the loopback port,
-// from /proc/net/tcp, without connecting (a connection to vpcd is a card).
-func listening(port int) bool {
-	f, err := os.Open("/proc/net/tcp")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	want := fmt.Sprintf(":%04X", port)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 3 && strings.HasSuffix(fields[1], want) && fields[3] == "0A" {
-			return true
-		}
-	}
-	return false
 }

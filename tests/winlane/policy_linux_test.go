@@ -123,7 +123,7 @@ func TestPolicyFromRegistry(t *testing.T) {
 	logFile := filepath.Join(w.dir, "standalone.log")
 	startWindows(t, "cardbridge", "agent", "--listen", strconv.Itoa(port), "--log", winPath(logFile), "--log-level", "debug")
 	sa := &windowsAgent{port: port}
-	testutil.WaitFor(t, 90*time.Second, 50*time.Millisecond, "the second agent to listen", func() bool { return listening(port) })
+	testutil.WaitFor(t, 90*time.Second, 50*time.Millisecond, "the second agent to listen", func() bool { return testutil.Listening(port) })
 	vi = sa.versionInfo(t)
 	if got, want := vi.setting("log-level"), `warn policy HKLM\`+policyKey+`\LogLevel`; got != want {
 		t.Errorf("log-level: %q, want %q", got, want)
