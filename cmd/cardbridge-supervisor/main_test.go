@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
@@ -40,19 +39,6 @@ func TestRun(t *testing.T) {
 // no network, HTTP, TLS, JSON, logging or cgo code, on every system it is
 // built for.
 func TestSmall(t *testing.T) {
-	testutil.NeedGo(t)
-	forbidden := []string{"net", "net/http", "crypto/tls", "runtime/cgo", "encoding/json", "github.com/rs/zerolog"}
-	for _, goos := range []string{"linux", "windows", "darwin"} {
-		t.Run(goos, func(t *testing.T) {
-			deps := testutil.GoDeps(t, goos)
-			if !slices.Contains(deps, "github.com/cardbridge/cardbridge/internal/supervise") {
-				t.Fatalf("the supervisor's packages do not include supervise: %q", deps)
-			}
-			for _, p := range forbidden {
-				if slices.Contains(deps, p) {
-					t.Errorf("the supervisor links %s", p)
-				}
-			}
-		})
-	}
+	testutil.CheckLinks(t, "github.com/cardbridge/cardbridge/internal/supervise",
+		"net", "net/http", "crypto/tls", "runtime/cgo", "encoding/json", "github.com/rs/zerolog")
 }

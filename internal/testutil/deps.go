@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,4 +36,24 @@ func GoDeps(t testing.TB, goos string) []string {
 		t.Fatalf("go list -deps (GOOS=%s): %v", goos, err)
 	}
 	return strings.Fields(string(out))
+}
+
+// CheckLinks checks, for linux, windows and darwin (one subtest each), that
+// the package in the current directory links want and none of forbidden.
+func CheckLinks(t *testing.T, want string, forbidden ...string) {
+	t.Helper()
+	NeedGo(t)
+	for _, goos := range []string{"linux", "windows", "darwin"} {
+		t.Run(goos, func(t *testing.T) {
+			deps := GoDeps(t, goos)
+			if !slices.Contains(deps, want) {
+				t.Fatalf("the packages linked for %s do not include %s: %q", goos, want, deps)
+			}
+			for _, p := range forbidden {
+				if slices.Contains(deps, p) {
+					t.Errorf("built for %s, it links %s", goos, p)
+				}
+			}
+		})
+	}
 }
