@@ -90,7 +90,7 @@ func fixStartAgent(goos string) string {
 	case linuxNoInit:
 		return "start the agent: log out and back in (a desktop starts it at login), or run `cardbridge agent` in a terminal"
 	case "windows":
-		return "sign out and back in (the agent starts at sign-in), or run `cardbridge agent` in a command prompt"
+		return "sign out and back in (the agent starts at sign-in), or start it now: press Windows+R and run cardbridge-supervisor.exe from cardbridge's folder, by default \"%ProgramFiles%\\cardbridge\\cardbridge-supervisor.exe\" (it keeps the agent running, as at sign-in)"
 	case "darwin":
 		return "start the agent: launchctl kickstart gui/$(id -u)/org.cardbridge.agent, or log out and back in"
 	}
@@ -102,9 +102,9 @@ func fixRestartAgent(goos string) string {
 	case "linux":
 		return "restart the agent: systemctl --user restart cardbridge-agent (or end the `cardbridge agent` process and run it again)"
 	case linuxNoInit:
-		return "end the `cardbridge agent` process (pkill -x cardbridge) and run `cardbridge agent` again, or log out and back in"
+		return "end the agent (pkill -x cardbridge): the session's cardbridge-supervisor starts it again within seconds; if none runs, run `cardbridge agent` again, or log out and back in"
 	case "windows":
-		return "end cardbridge.exe in Task Manager, then sign out and back in, or run `cardbridge agent` in a command prompt"
+		return "end cardbridge.exe in Task Manager: cardbridge-supervisor.exe starts it again within seconds (if it does not come back, sign out and back in)"
 	case "darwin":
 		return "restart the agent: launchctl kickstart -k gui/$(id -u)/org.cardbridge.agent"
 	}

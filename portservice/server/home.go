@@ -6,9 +6,11 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cardbridge/cardbridge/api"
 	"github.com/cardbridge/cardbridge/localhttp"
@@ -32,6 +34,25 @@ type homeData struct {
 	Status  string // the calling user's agent status page; "" when none
 	Who     string // the calling user, "uid:1000 (alice)"; "" when unknown
 	Windows bool
+	Start   string // the command that starts the user's agent
+}
+
+// startAgent is the command the page gives a user without an agent. On
+// Windows it is the supervisor beside this program, which the Run value
+// starts at sign-in (the install folder is not on PATH, and the Run box
+// starts it without a console window to keep open); elsewhere it is
+// `cardbridge agent`, run in a terminal.
+var startAgent = sync.OnceValue(func() string { return startCommand(runtime.GOOS, os.Executable) })
+
+func startCommand(goos string, executable func() (string, error)) string {
+	if goos != "windows" {
+		return "cardbridge agent"
+	}
+	exe, err := executable()
+	if err != nil || !strings.ContainsAny(exe, `\/`) {
+		return `"%ProgramFiles%\cardbridge\cardbridge-supervisor.exe"`
+	}
+	return `"` + exe[:strings.LastIndexAny(exe, `\/`)+1] + `cardbridge-supervisor.exe"`
 }
 
 // handleHome answers GET / for the calling user only, found as
@@ -40,7 +61,7 @@ type homeData struct {
 // or a page saying they have no agent and what to do. No other user's
 // port, name or state is ever part of the answer.
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
-	d := homeData{Windows: runtime.GOOS == "windows"}
+	d := homeData{Windows: runtime.GOOS == "windows", Start: startAgent()}
 	status := http.StatusOK
 	user, err := localhttp.PeerUser(r)
 	switch {

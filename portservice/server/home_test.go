@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -84,7 +85,7 @@ func TestHomePageIsEachUsersOwn(t *testing.T) {
 		if resp.StatusCode != status || resp.Header.Get("Location") != "" || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Errorf("%s: %d %v", who, resp.StatusCode, resp.Header)
 		}
-		for _, want := range []string{`class="verdict bad"`, "Log off", "<code>cardbridge agent</code>", "<code>cardbridge doctor</code>", "helpdesk", `href="/"`} {
+		for _, want := range []string{`class="verdict bad"`, "Log off", "<code>" + template.HTMLEscapeString(startAgent()) + "</code>", "<code>cardbridge doctor</code>", "helpdesk", `href="/"`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("%s: the page lacks %q:\n%s", who, want, page)
 			}
@@ -176,6 +177,25 @@ func TestAgentStatusURL(t *testing.T) {
 	} {
 		if got := agentStatusURL(host, 55012); got != want {
 			t.Errorf("agentStatusURL(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestStartCommand(t *testing.T) {
+	exe := func(p string, err error) func() (string, error) { return func() (string, error) { return p, err } }
+	for _, c := range []struct {
+		goos, exe string
+		err       error
+		want      string
+	}{
+		{"linux", "/usr/sbin/cardbridge-portservice", nil, "cardbridge agent"},
+		{"darwin", "/usr/local/bin/cardbridge-portservice", nil, "cardbridge agent"},
+		{"windows", `C:\Program Files\cardbridge\cardbridge-portservice.exe`, nil, `"C:\Program Files\cardbridge\cardbridge-supervisor.exe"`},
+		{"windows", `D:\Apps\cb\cardbridge-portservice.exe`, nil, `"D:\Apps\cb\cardbridge-supervisor.exe"`},
+		{"windows", "", errors.New("no path"), `"%ProgramFiles%\cardbridge\cardbridge-supervisor.exe"`},
+	} {
+		if got := startCommand(c.goos, exe(c.exe, c.err)); got != c.want {
+			t.Errorf("startCommand(%s, %q) = %s; want %s", c.goos, c.exe, got, c.want)
 		}
 	}
 }
