@@ -265,7 +265,7 @@ func TestDoctor(t *testing.T) {
 		}
 		defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
 		rep, code, took := b.doctor(t)
-		expect(t, rep, "agent", doctor.Fail, "but the agent there does not answer within 2s", onSystemd("systemctl --user restart cardbridge-agent", "end the `cardbridge agent` process"))
+		expect(t, rep, "agent", doctor.Fail, "but the agent there does not answer within 2s", onSystemd("systemctl --user restart cardbridge-agent", "end the agent (pkill -x cardbridge)"))
 		expect(t, rep, "agent-port", doctor.Skip, "no agent answers", "")
 		expectExit(t, code, 1, rep)
 		if took > 8*time.Second {
