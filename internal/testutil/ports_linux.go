@@ -184,8 +184,8 @@ func socketsOn(port int) []tcpSocket {
 }
 
 // PortHolders describes the TCP sockets whose local port is port, one
-// "STATE local -> remote" each, for
-// an error that says why a server could not listen there.
+// "STATE local -> remote" each, for an error that says why a server could
+// not listen there.
 func PortHolders(port int) []string {
 	var out []string
 	for _, s := range socketsOn(port) {
