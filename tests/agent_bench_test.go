@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
 
 	"github.com/cardbridge/cardbridge/httpapi"
 	"github.com/cardbridge/cardbridge/internal/testutil"
@@ -29,8 +30,9 @@ import (
 )
 
 // wrkRun runs wrk against url, served by the process pid, and returns
-// requests per second and the server's CPU time per request.
-func wrkRun(b *testing.B, url string, pid int) (rate float64, cpuPerRequest time.Duration) {
+// requests per second and the server's CPU time per request. wrk runs on
+// the CPUs cpus names (taskset's list form), or anywhere when it is "".
+func wrkRun(b *testing.B, url string, pid int, cpus string) (rate float64, cpuPerRequest time.Duration) {
 	b.Helper()
 	before, err := sampleProc(pid)
 	if err != nil {
@@ -38,7 +40,11 @@ func wrkRun(b *testing.B, url string, pid int) (rate float64, cpuPerRequest time
 	}
 	// As a page asks: with its Origin, which the agent checks and answers
 	// with CORS headers.
-	out, err := exec.Command("wrk", "-t1", "-c32", "-d3s", "-H", "Origin: https://my.esr.nhs.uk", url).CombinedOutput()
+	args := []string{"wrk", "-t1", "-c32", "-d1s", "-H", "Origin: https://my.esr.nhs.uk", url}
+	if cpus != "" {
+		args = append([]string{"taskset", "-c", cpus}, args...)
+	}
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -62,20 +68,35 @@ func wrkRun(b *testing.B, url string, pid int) (rate float64, cpuPerRequest time
 // BenchmarkCardRequests compares GET /api/card with keep-alive on the
 // agent (a virtual card inserted, everything behind the guard) against a
 // bare net/http handler serving the same bytes (status, headers and body),
-// in the same run, with wrk as the client. Both run with Go's default
-// runtime settings, so that they differ only in what they do per request:
-// with GOMAXPROCS=1, as the agent is deployed (agentRuntimeEnv), each
-// server's CPU per request swung between rounds of one run from 20 to
-// 30 µs, and the ratio with it. Target: at least 0.95 of the reference's
-// rate. It also reports the ratio to a bare handler that sends only the
-// body and a Content-Type, which is what the agent's security and CORS
-// headers cost on top.
+// in the same run, with wrk as the client. Every server runs as the agent
+// is deployed, on one processor (agentRuntimeEnv), and on a CPU of its
+// own, with wrk on another (servingCPUs): where wrk and the server shared
+// two cores as the scheduler pleased, each server's CPU per request swung
+// between rounds of one run by up to a third, and the ratio by ±0.08.
+// Target: at least 0.95 of the reference's rate. It also reports the ratio
+// to a bare handler that sends only the body and a Content-Type, which is
+// what the agent's security and CORS headers cost on top.
 func BenchmarkCardRequests(b *testing.B) {
 	needPCSCD(b)
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Skip("wrk is not installed (apt-get install wrk)")
 	}
-	a := startAgentEnv(b, nil)
+	serverCPU, clientCPU, pinned := servingCPUs()
+	if !pinned {
+		b.Log("fewer than two CPUs (or no taskset): wrk and the servers share the CPUs, and the ratio swings between rounds")
+	}
+	pin := func(pid int) {
+		if !pinned {
+			return
+		}
+		// -a: every thread the process has; threads it starts later
+		// inherit the mask.
+		if out, err := exec.Command("taskset", "-apc", serverCPU, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+			b.Fatalf("taskset: %v\n%s", err, out)
+		}
+	}
+	a := startAgentEnv(b, agentRuntimeEnv)
+	pin(a.cmd.Process.Pid)
 	c, _, _ := newCard(b, testCard{uuid: "555123456789"})
 	insert(b, c, 0)
 	resp, body := askAsWrk(b, a.base+"/api/card")
@@ -97,11 +118,13 @@ func BenchmarkCardRequests(b *testing.B) {
 	startRef := func(args ...string) (url string, pid int) {
 		port := testutil.FreePort(b)
 		cmd := exec.Command(filepath.Join(binDir, "refserver"), append([]string{"-listen", fmt.Sprintf("127.0.0.1:%d", port), "-body", bodyFile}, args...)...)
+		cmd.Env = append(os.Environ(), agentRuntimeEnv...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		pin(cmd.Process.Pid)
 		url = fmt.Sprintf("http://127.0.0.1:%d/api/card", port)
 		for i := 0; ; i++ {
 			if resp, err := http.Get(url); err == nil {
@@ -132,31 +155,72 @@ func BenchmarkCardRequests(b *testing.B) {
 	var agentRates, refRates, rateRatios, cpuRatios, bareRatios []float64
 	var agentCPU, refCPU []time.Duration
 	b.ResetTimer()
-	// Alternate, so drift on the machine hits all alike; each round's
-	// ratios are taken, and the median of those.
-	for range 7 {
-		ar, ac := wrkRun(b, a.base+"/api/card", a.cmd.Process.Pid)
-		rr, rc := wrkRun(b, refURL, refPID)
-		br, _ := wrkRun(b, bareURL, barePID)
+	// Alternate in short runs, so drift on the machine hits all alike;
+	// each round's ratios are taken, and the median of those.
+	for range 21 {
+		ar, ac := wrkRun(b, a.base+"/api/card", a.cmd.Process.Pid, clientCPU)
+		rr, rc := wrkRun(b, refURL, refPID, clientCPU)
+		br, _ := wrkRun(b, bareURL, barePID, clientCPU)
 		agentRates, agentCPU = append(agentRates, ar), append(agentCPU, ac)
 		refRates, refCPU = append(refRates, rr), append(refCPU, rc)
 		rateRatios = append(rateRatios, ar/rr)
 		cpuRatios = append(cpuRatios, float64(rc)/float64(max(ac, 1)))
 		bareRatios = append(bareRatios, ar/br)
-		b.Logf("round %d: agent %.0f req/s (%.2f µs CPU each), reference %.0f (%.2f µs), body only %.0f: ratio %.4f, CPU ratio %.4f",
-			len(rateRatios), ar, float64(ac)/1e3, rr, float64(rc)/1e3, br, ar/rr, float64(rc)/float64(max(ac, 1)))
 	}
 	b.StopTimer()
+	// One line each, in round order (go test shows a benchmark's first
+	// ten log lines only).
+	list := func(v []float64, format string) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = fmt.Sprintf(format, x)
+		}
+		return strings.Join(s, " ")
+	}
+	us := func(v []time.Duration) []float64 {
+		f := make([]float64, len(v))
+		for i, d := range v {
+			f[i] = float64(d) / 1e3
+		}
+		return f
+	}
+	b.Logf("ratio by round: %s", list(rateRatios, "%.3f"))
+	b.Logf("CPU ratio by round: %s", list(cpuRatios, "%.3f"))
+	b.Logf("agent µs of CPU per request by round: %s", list(us(agentCPU), "%.2f"))
+	b.Logf("reference µs of CPU per request by round: %s", list(us(refCPU), "%.2f"))
 	mid := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
 	b.ReportMetric(mid(agentRates), "agent-req/s")
 	b.ReportMetric(mid(refRates), "reference-req/s")
 	b.ReportMetric(mid(rateRatios), "ratio")
 	b.ReportMetric(mid(bareRatios), "body-only-ratio")
-	// The server's CPU per request: what the rate costs, less subject to
-	// how the two cores were shared with wrk than the rate itself.
+	// The server's CPU per request: what the rate costs.
 	b.ReportMetric(float64(median(agentCPU))/float64(time.Microsecond), "agent-cpu-us/req")
 	b.ReportMetric(float64(median(refCPU))/float64(time.Microsecond), "reference-cpu-us/req")
 	b.ReportMetric(mid(cpuRatios), "cpu-ratio")
+	b.ReportMetric(map[bool]float64{true: 1}[pinned], "pinned")
+}
+
+// servingCPUs picks two of the CPUs this process may run on, in taskset's
+// form: one for a server being measured, one for its client. pinned is
+// false where there are fewer than two, or no taskset to pin with.
+func servingCPUs() (server, client string, pinned bool) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return "", "", false
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return "", "", false
+	}
+	var cpus []string
+	for i := 0; i < 1024 && len(cpus) < 2; i++ { // CPU_SETSIZE
+		if set.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	if len(cpus) < 2 {
+		return "", "", false
+	}
+	return cpus[0], cpus[1], true
 }
 
 // askAsWrk asks GET url as wrk does in wrkRun (with a page's Origin) and
