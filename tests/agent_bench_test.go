@@ -69,10 +69,11 @@ func wrkRun(b *testing.B, url string, pid int, cpus string) (rate float64, cpuPe
 // agent (a virtual card inserted, everything behind the guard) against a
 // bare net/http handler serving the same bytes (status, headers and body),
 // in the same run, with wrk as the client. Every server runs as the agent
-// is deployed, on one processor (agentRuntimeEnv), and on a CPU of its
-// own, with wrk on another (servingCPUs): where wrk and the server shared
-// two cores as the scheduler pleased, each server's CPU per request swung
-// between rounds of one run by up to a third, and the ratio by ±0.08.
+// is deployed, on one processor (agentRuntimeEnv), pinned to one CPU, and
+// wrk to another (servingCPUs); the servers take turns. Where wrk and the
+// server shared two cores as the scheduler pleased, each server's CPU per
+// request swung between rounds of one run by up to a third, and the ratio
+// by ±0.08.
 // Target: at least 0.95 of the reference's rate. It also reports the ratio
 // to a bare handler that sends only the body and a Content-Type, which is
 // what the agent's security and CORS headers cost on top.
