@@ -118,7 +118,7 @@ func TestAnotherUserCannotStarveThePortService(t *testing.T) {
 		t.Errorf("GetPortNumber took %v beside mallory's connections", took)
 	}
 	if !strings.Contains(ps.log(), "connections from uid:") {
-		t.Errorf("the refused connections were not logged:\n%s", tail(ps.log(), 2000))
+		t.Errorf("the refused connections were not logged:\n%s", testutil.Tail(ps.log(), 2000))
 	}
 }
 
@@ -216,7 +216,7 @@ func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 	t.Cleanup(func() { ps.stop(t) })
 	if l := ps.log(); !strings.Contains(l, fmt.Sprintf("well-known port %d", ports[1])) || !strings.Contains(l, "uid:"+m.Uid) ||
 		!strings.Contains(l, "probe (pid ") || !strings.Contains(l, `"level":"error"`) {
-		t.Errorf("the held port was not logged as an error naming uid:%s and her process:\n%s", m.Uid, tail(l, 2000))
+		t.Errorf("the held port was not logged as an error naming uid:%s and her process:\n%s", m.Uid, testutil.Tail(l, 2000))
 	}
 	for _, p := range []int{ports[0], ports[2]} {
 		for _, host := range []string{"127.0.0.1", "[::1]"} {
@@ -225,14 +225,6 @@ func TestPortServiceHoldsEveryWellKnownPort(t *testing.T) {
 			}
 		}
 	}
-}
-
-// tail is the last n bytes of s.
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }
 
 // TestDomainListChangeClosesTheEventStream: an origin dropped from the
@@ -287,6 +279,6 @@ func TestDomainListChangeClosesTheEventStream(t *testing.T) {
 		}
 	}
 	if !strings.Contains(string(b), logged) {
-		t.Errorf("not logged:\n%s", tail(string(b), 2000))
+		t.Errorf("not logged:\n%s", testutil.Tail(string(b), 2000))
 	}
 }

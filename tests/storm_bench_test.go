@@ -620,7 +620,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 				agentLog, _ := os.ReadFile(directLog(s.user))
 				out, _ := os.ReadFile(filepath.Join(s.user.home, "direct.out"))
 				b.Fatalf("%s's agent, started directly, not serving 2 minutes after its start; its output:\n%s\nits log:\n%s\nport service log:\n%s",
-					s.user.name, tail(string(out), 2000), tail(string(agentLog), 2000), tail(ps.log(), 4000))
+					s.user.name, testutil.Tail(string(out), 2000), testutil.Tail(string(agentLog), 2000), testutil.Tail(ps.log(), 4000))
 			}
 		}
 		directServing = append(directServing, l.serving.Sub(s.started))
@@ -664,7 +664,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 	}
 	keptSockets := ps.store.kept()
 	if keptSockets == 0 {
-		b.Errorf("the port service handed no sockets over for its restart; its log:\n%s", tail(ps.log(), 2000))
+		b.Errorf("the port service handed no sockets over for its restart; its log:\n%s", testutil.Tail(ps.log(), 2000))
 	}
 
 	// Wait until every agent serves.
@@ -683,7 +683,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d agents not serving 4 minutes after the storm; port service log:\n%s", waiting, len(agents), tail(ps.log(), 4000))
+			b.Fatalf("%d of %d agents not serving 4 minutes after the storm; port service log:\n%s", waiting, len(agents), testutil.Tail(ps.log(), 4000))
 		}
 	}
 	lat := probe()
@@ -797,7 +797,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 	b.ReportMetric(ms(percentile(registering, 0.99)), "register-p99-ms")
 	b.ReportMetric(float64(reruns), "agent-reruns")
 	for _, why := range rerunWhy {
-		b.Logf("an agent run again: %s", tail(why, 600))
+		b.Logf("an agent run again: %s", testutil.Tail(why, 600))
 	}
 	b.ReportMetric(float64(agentErrors), "agent-errors")
 	b.ReportMetric(float64(len(seen)), "unique-ports")
@@ -812,7 +812,7 @@ func BenchmarkLogonStorm(b *testing.B) {
 		}
 	}
 	if stopKilled {
-		b.Logf("the port service did not stop within 90 s of SIGTERM in the storm and was killed, as systemd would; its goroutines then:\n%s", tail(ps.readStderr(), 6000))
+		b.Logf("the port service did not stop within 90 s of SIGTERM in the storm and was killed, as systemd would; its goroutines then:\n%s", testutil.Tail(ps.readStderr(), 6000))
 	}
 	b.Logf("GetPortNumber during the storm: %d samples, %d failed (the service restarting; last: %s), answers %v",
 		lat.Samples, lat.Errors, lat.LastErr, lat.Statuses)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/testutil"
 )
 
 // benchLimit is how long a benchmark may run before the watchdog ends it.
@@ -66,7 +68,7 @@ func benchStuck(name string, d time.Duration) {
 	_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
 	fmt.Fprintln(os.Stderr, threadWaits())
 	if bed != nil {
-		fmt.Fprintln(os.Stderr, "pcscd's last output:\n"+tail(bed.Log(), 4000))
+		fmt.Fprintln(os.Stderr, "pcscd's last output:\n"+testutil.Tail(bed.Log(), 4000))
 		fmt.Fprintln(os.Stderr, "stopping pcscd, to fail any PC/SC call stuck in it")
 		_ = bed.Stop()
 	}

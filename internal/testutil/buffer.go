@@ -52,3 +52,12 @@ func (b *Buffer) Len() int {
 	defer b.mu.Unlock()
 	return b.b.Len()
 }
+
+// Tail is the last n bytes of s, marked as cut when it is: the end of a
+// long log, where a failure's cause usually is.
+func Tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}

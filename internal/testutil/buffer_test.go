@@ -64,3 +64,20 @@ func TestBufferConcurrent(t *testing.T) {
 		t.Errorf("%d whole lines, %d bytes; want %d lines", got, b.Len(), writers*lines)
 	}
 }
+
+func TestTail(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"", 3, ""},
+		{"abc", 3, "abc"},
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "...def"},
+	} {
+		if got := Tail(c.s, c.n); got != c.want {
+			t.Errorf("Tail(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
+	}
+}

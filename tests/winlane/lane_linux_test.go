@@ -77,8 +77,17 @@ func needLane(t *testing.T) {
 		t.Skip(lane.skip)
 	}
 	t.Cleanup(func() {
-		if t.Failed() && lane.pcscd != nil {
+		if !t.Failed() {
+			return
+		}
+		if lane.pcscd != nil {
 			t.Logf("the root's pcscd printed:\n%s", lane.pcscd.out.String())
+		}
+		// What the virtual display said: a window that cannot be made
+		// (a dialog failing with "Invalid window handle") may start
+		// there. (Wine's own messages are off: WINEDEBUG=-all.)
+		if lane.xvfb != nil {
+			t.Logf("Xvfb printed:\n%s", testutil.Tail(lane.xvfb.out.String(), 4000))
 		}
 	})
 }
