@@ -70,13 +70,15 @@ func wrkRun(b *testing.B, url string, pid int, cpus string) (rate float64, cpuPe
 // bare net/http handler serving the same bytes (status, headers and body),
 // in the same run, with wrk as the client. Every server runs as the agent
 // is deployed, on one processor (agentRuntimeEnv), pinned to one CPU, and
-// wrk to another (servingCPUs); the servers take turns. Where wrk and the
-// server shared two cores as the scheduler pleased, each server's CPU per
-// request swung between rounds of one run by up to a third, and the ratio
-// by ±0.08.
-// Target: at least 0.95 of the reference's rate. It also reports the ratio
-// to a bare handler that sends only the body and a Content-Type, which is
-// what the agent's security and CORS headers cost on top.
+// wrk to another (servingCPUs); the servers take turns. Where wrk shared
+// the servers' cores, its work there slowed both servers alike and hid
+// part of what the agent does on top: the ratio read about 0.04 higher.
+// The host's speed drifts between rounds, by a third at times; each
+// round's agent and reference runs are a second apart, and the median of
+// the 21 rounds' ratios is taken. Target: at least 0.95 of the
+// reference's rate. It also reports the ratio to a bare handler that
+// sends only the body and a Content-Type, which is what the agent's
+// security and CORS headers cost on top.
 func BenchmarkCardRequests(b *testing.B) {
 	needPCSCD(b)
 	if _, err := exec.LookPath("wrk"); err != nil {
@@ -156,8 +158,8 @@ func BenchmarkCardRequests(b *testing.B) {
 	var agentRates, refRates, rateRatios, cpuRatios, bareRatios []float64
 	var agentCPU, refCPU []time.Duration
 	b.ResetTimer()
-	// Alternate in short runs, so drift on the machine hits all alike;
-	// each round's ratios are taken, and the median of those.
+	// Alternate in short runs, so that drift on the host hits each
+	// round's runs alike.
 	for range 21 {
 		ar, ac := wrkRun(b, a.base+"/api/card", a.cmd.Process.Pid, clientCPU)
 		rr, rc := wrkRun(b, refURL, refPID, clientCPU)
