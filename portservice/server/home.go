@@ -35,24 +35,28 @@ type homeData struct {
 	Who     string // the calling user, "uid:1000 (alice)"; "" when unknown
 	Windows bool
 	Start   string // the command that starts the user's agent
+	Doctor  string // the helpdesk check, as the user would type it
 }
 
-// startAgent is the command the page gives a user without an agent. On
-// Windows it is the supervisor beside this program, which the Run value
-// starts at sign-in (the install folder is not on PATH, and the Run box
-// starts it without a console window to keep open); elsewhere it is
-// `cardbridge agent`, run in a terminal.
-var startAgent = sync.OnceValue(func() string { return startCommand(runtime.GOOS, os.Executable) })
+// commands are what the page tells a user without an agent to type: the
+// command that starts their agent, and the helpdesk check. On Windows both
+// are programs beside this one, by their full path (the install folder is
+// not on PATH): the supervisor, which the Run value starts at sign-in and
+// which needs no console window, for Windows+R; and cardbridge.exe doctor,
+// for a Command Prompt, where its answer stays on screen to be read out.
+// Elsewhere they are `cardbridge agent` and `cardbridge doctor`, run in a
+// terminal.
+var commands = sync.OnceValues(func() (string, string) { return commandsFor(runtime.GOOS, os.Executable) })
 
-func startCommand(goos string, executable func() (string, error)) string {
+func commandsFor(goos string, executable func() (string, error)) (start, doctor string) {
 	if goos != "windows" {
-		return "cardbridge agent"
+		return "cardbridge agent", "cardbridge doctor"
 	}
-	exe, err := executable()
-	if err != nil || !strings.ContainsAny(exe, `\/`) {
-		return `"%ProgramFiles%\cardbridge\cardbridge-supervisor.exe"`
+	dir := `%ProgramFiles%\cardbridge\`
+	if exe, err := executable(); err == nil && strings.ContainsAny(exe, `\/`) {
+		dir = exe[:strings.LastIndexAny(exe, `\/`)+1]
 	}
-	return `"` + exe[:strings.LastIndexAny(exe, `\/`)+1] + `cardbridge-supervisor.exe"`
+	return `"` + dir + `cardbridge-supervisor.exe"`, `"` + dir + `cardbridge.exe" doctor`
 }
 
 // handleHome answers GET / for the calling user only, found as
@@ -61,7 +65,8 @@ func startCommand(goos string, executable func() (string, error)) string {
 // or a page saying they have no agent and what to do. No other user's
 // port, name or state is ever part of the answer.
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
-	d := homeData{Windows: runtime.GOOS == "windows", Start: startAgent()}
+	d := homeData{Windows: runtime.GOOS == "windows"}
+	d.Start, d.Doctor = commands()
 	status := http.StatusOK
 	user, err := localhttp.PeerUser(r)
 	switch {

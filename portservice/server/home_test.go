@@ -80,12 +80,13 @@ func TestHomePageIsEachUsersOwn(t *testing.T) {
 		}
 	})
 
+	start, doctor := commands()
 	noAgent := func(who string, resp *http.Response, page string, status int) {
 		t.Helper()
 		if resp.StatusCode != status || resp.Header.Get("Location") != "" || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Errorf("%s: %d %v", who, resp.StatusCode, resp.Header)
 		}
-		for _, want := range []string{`class="verdict bad"`, "Log off", "<code>" + template.HTMLEscapeString(startAgent()) + "</code>", "<code>cardbridge doctor</code>", "helpdesk", `href="/"`} {
+		for _, want := range []string{`class="verdict bad"`, "Log off", "<code>" + template.HTMLEscapeString(start) + "</code>", "<code>" + template.HTMLEscapeString(doctor) + "</code>", "helpdesk", `href="/"`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("%s: the page lacks %q:\n%s", who, want, page)
 			}
@@ -181,21 +182,54 @@ func TestAgentStatusURL(t *testing.T) {
 	}
 }
 
-func TestStartCommand(t *testing.T) {
+func TestCommandsFor(t *testing.T) {
 	exe := func(p string, err error) func() (string, error) { return func() (string, error) { return p, err } }
 	for _, c := range []struct {
-		goos, exe string
-		err       error
-		want      string
+		goos, exe     string
+		err           error
+		start, doctor string
 	}{
-		{"linux", "/usr/sbin/cardbridge-portservice", nil, "cardbridge agent"},
-		{"darwin", "/usr/local/bin/cardbridge-portservice", nil, "cardbridge agent"},
-		{"windows", `C:\Program Files\cardbridge\cardbridge-portservice.exe`, nil, `"C:\Program Files\cardbridge\cardbridge-supervisor.exe"`},
-		{"windows", `D:\Apps\cb\cardbridge-portservice.exe`, nil, `"D:\Apps\cb\cardbridge-supervisor.exe"`},
-		{"windows", "", errors.New("no path"), `"%ProgramFiles%\cardbridge\cardbridge-supervisor.exe"`},
+		{"linux", "/usr/sbin/cardbridge-portservice", nil, "cardbridge agent", "cardbridge doctor"},
+		{"darwin", "/usr/local/bin/cardbridge-portservice", nil, "cardbridge agent", "cardbridge doctor"},
+		{"windows", `C:\Program Files\cardbridge\cardbridge-portservice.exe`, nil, `"C:\Program Files\cardbridge\cardbridge-supervisor.exe"`, `"C:\Program Files\cardbridge\cardbridge.exe" doctor`},
+		{"windows", `D:\Apps\cb\cardbridge-portservice.exe`, nil, `"D:\Apps\cb\cardbridge-supervisor.exe"`, `"D:\Apps\cb\cardbridge.exe" doctor`},
+		{"windows", "", errors.New("no path"), `"%ProgramFiles%\cardbridge\cardbridge-supervisor.exe"`, `"%ProgramFiles%\cardbridge\cardbridge.exe" doctor`},
+		{"windows", "cardbridge-portservice.exe", nil, `"%ProgramFiles%\cardbridge\cardbridge-supervisor.exe"`, `"%ProgramFiles%\cardbridge\cardbridge.exe" doctor`},
 	} {
-		if got := startCommand(c.goos, exe(c.exe, c.err)); got != c.want {
-			t.Errorf("startCommand(%s, %q) = %s; want %s", c.goos, c.exe, got, c.want)
+		start, doctor := commandsFor(c.goos, exe(c.exe, c.err))
+		if start != c.start || doctor != c.doctor {
+			t.Errorf("commandsFor(%s, %q) = %s, %s; want %s, %s", c.goos, c.exe, start, doctor, c.start, c.doctor)
+		}
+	}
+}
+
+// TestHomeWindowsWords renders the page as the Windows port service does,
+// whatever this test runs on: each command is whole, where it is typed.
+func TestHomeWindowsWords(t *testing.T) {
+	start, doctor := commandsFor("windows", func() (string, error) { return `C:\Program Files\cardbridge\cardbridge-portservice.exe`, nil })
+	for _, c := range []struct {
+		windows bool
+		start   string
+		doctor  string
+		want    []string
+	}{
+		{true, start, doctor, []string{
+			"press Windows+R, enter <code>&#34;C:\\Program Files\\cardbridge\\cardbridge-supervisor.exe&#34;</code> and press Enter",
+			"open a Command Prompt (press Windows+R, enter <code>cmd</code> and press Enter), run <code>&#34;C:\\Program Files\\cardbridge\\cardbridge.exe&#34; doctor</code> in it",
+		}},
+		{false, "cardbridge agent", "cardbridge doctor", []string{
+			"open a terminal and run <code>cardbridge agent</code>",
+			"run <code>cardbridge doctor</code> in a terminal and read out",
+		}},
+	} {
+		var b strings.Builder
+		if err := homeTmpl.Execute(&b, homeData{Who: "uid:1000 (alice)", Windows: c.windows, Start: c.start, Doctor: c.doctor}); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("windows=%v: the page lacks %q:\n%s", c.windows, w, b.String())
+			}
 		}
 	}
 }
