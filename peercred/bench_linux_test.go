@@ -3,8 +3,10 @@
 package peercred
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"testing"
@@ -95,4 +97,32 @@ func raiseNoFile(b *testing.B, need uint64) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < need {
 		b.Skipf("raise RLIMIT_NOFILE to %d: limit %d, %v", need, lim.Cur, err)
 	}
+}
+
+// BenchmarkPortLookups compares the port service's two questions about one
+// port: who listens on it on loopback (FindListener for 127.0.0.1 and [::1],
+// asked at every registration and GetPortNumber), and every socket bound to it
+// (BoundSockets), which on Linux walks the kernel's whole table of connections,
+// a table sized by the host's memory, however few connections it holds.
+func BenchmarkPortLookups(b *testing.B) {
+	if !diag.usable() {
+		b.Skip("sock_diag is not available here")
+	}
+	port := freeLoopbackPort(b)
+	b.Run("listeners", func(b *testing.B) {
+		for b.Loop() {
+			for _, a := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
+				if _, err := FindListener(netip.AddrPortFrom(a, port)); err != nil && !errors.Is(err, ErrNotFound) {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("bound-sockets", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := BoundSockets(port, port); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os/user"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -248,23 +247,6 @@ func BoundSockets(lo, hi uint16) ([]Bound, error) {
 		return nil, fmt.Errorf("peercred: sockets bound to ports %d-%d: %w", lo, hi, err)
 	}
 	return bs, nil
-}
-
-// PortUsers returns the users, each once, who own a socket bound to port as
-// BoundSockets finds them: a listener, or a client socket whose local port is
-// port. An empty answer means nobody does.
-func PortUsers(port uint16) ([]User, error) {
-	bs, err := BoundSockets(port, port)
-	if err != nil {
-		return nil, err
-	}
-	var users []User
-	for _, b := range bs {
-		if !slices.Contains(users, b.Owner) {
-			users = append(users, b.Owner)
-		}
-	}
-	return users, nil
 }
 
 // errBadRange is returned for an empty or zero port range.

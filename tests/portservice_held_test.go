@@ -81,6 +81,32 @@ func TestPortServiceHeldRangePorts(t *testing.T) {
 		}
 	})
 
+	// While a user is away, the hog takes their kept port with a client
+	// socket: the service keeps the port for them (it tests only ports it
+	// hands out anew), their agent cannot bind it and is moved, and the
+	// service names the hog.
+	t.Run("a user's kept port", func(t *testing.T) {
+		lo := testutil.QuietPorts(t, 30340, 10)
+		hi := lo + 9
+		ps := startPortService(t, filepath.Join(dir, "state-kept"), testutil.FreePort(t), lo, hi)
+		tu := &testUser{u: namedUser(t, "cardbridge-u3")}
+		startUserAgent(t, ps, tu, logDir)
+		kept := stablePort(t, ps, tu.u)
+		stopUserAgent(tu)
+		holdPortsAs(t, hog, kept)
+		startUserAgent(t, ps, tu, logDir)
+		port := stablePort(t, ps, tu.u)
+		if port == kept {
+			t.Fatalf("%s still has port %d, which %s holds", tu.u.Username, kept, hog.Username)
+		}
+		if r := probeAs(t, tu.u, port, "/api/versioninfo"); len(r) != 1 || r[0].Status != 200 {
+			t.Errorf("the agent does not serve on its new port %d: %+v", port, r)
+		}
+		if l, want := ps.log(), fmt.Sprintf(`"event":"port-squatted","port":%d,"squatter":"uid:%s"`, kept, hog.Uid); !strings.Contains(l, want) {
+			t.Errorf("the port service log lacks %s:\n%s", want, l)
+		}
+	})
+
 	t.Run("the whole range", func(t *testing.T) {
 		lo := testutil.QuietPorts(t, 30320, 10)
 		hi := lo + 9

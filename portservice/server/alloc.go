@@ -37,8 +37,7 @@ func (s *Service) checkPort(reg *registration, port int) (int, error) {
 // (IPv4 or IPv6), where a page's connection would reach it; nil when only
 // user does, and errNoAgent when user does not. It runs on every
 // GetPortNumber, so it asks only about listeners, which the kernel finds
-// without walking every connection; client sockets on a port count when a
-// port is handed out (unusable).
+// without walking every connection.
 func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error) {
 	users, err := s.opt.listeners(uint16(port))
 	if err != nil {
@@ -55,6 +54,26 @@ func (s *Service) squatter(user peercred.User, port int) (*peercred.User, error)
 		return nil, errNoAgent // the agent is gone or not listening yet
 	}
 	return nil, nil
+}
+
+// otherHolder returns a user other than user who owns a socket bound to port
+// on loopback, a client socket included, or nil. It asks the OS for every
+// socket on the port, which is slow on Linux (see unusable), so it is asked
+// only when an agent could not bind its port, to name who holds it.
+func (s *Service) otherHolder(user peercred.User, port int) *peercred.User {
+	bs, err := s.opt.boundSockets(uint16(port), uint16(port))
+	if err != nil {
+		if !errors.Is(err, peercred.ErrUnsupported) {
+			s.log.Debug().Err(err).Int("port", port).Msg("cannot tell who holds a port")
+		}
+		return nil
+	}
+	for _, b := range bs {
+		if b.Owner != user {
+			return &b.Owner
+		}
+	}
+	return nil
 }
 
 // listenersOn returns the owners of the sockets listening on 127.0.0.1:port
@@ -89,17 +108,30 @@ func (s *Service) remember(port int, why string) {
 }
 
 // unusable says whether port cannot be given to user, whose port is now
-// current (0 for none): it is well-known, it failed lately, another user owns
-// a socket on it, or, unless it is current, it cannot be bound. Every
-// failure is remembered.
+// current (0 for none): it is well-known, it failed lately, another user
+// listens on it on loopback (where a page's connection would reach them),
+// or, unless it is current, it cannot be bound. Every failure is
+// remembered.
+//
+// It asks only about listeners, as squatter does, which the kernel finds
+// without walking its table of connections. On Linux a lookup of every
+// socket bound to a port walks that whole table, which grows with the
+// host's memory however few connections it holds (2.6 ms of CPU for
+// 262,144 buckets, against 0.04 ms for the listeners), and every
+// registration in a logon storm asks. A client socket on a port (bound,
+// connected, not listening) cannot answer a page: on a port other than
+// current the test-bind finds it, and an agent that cannot bind its
+// current port says so, is moved, and has the holder named
+// (otherHolder). The packages also reserve the range, so the OS gives
+// none of its ports to outgoing connections.
 func (s *Service) unusable(user peercred.User, current int) func(int) bool {
 	return func(port int) bool {
 		if s.wellKnown(port) || s.failed.has(port) {
 			return true
 		}
-		users, err := s.opt.portUsers(uint16(port))
+		users, err := s.opt.listeners(uint16(port))
 		if err != nil && !errors.Is(err, peercred.ErrUnsupported) {
-			s.log.Debug().Err(err).Int("port", port).Msg("cannot tell who holds a port; test-binding it alone")
+			s.log.Debug().Err(err).Int("port", port).Msg("cannot tell who listens on a port; test-binding it alone")
 		}
 		for _, u := range users {
 			if u != user {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +158,89 @@ func TestMovesSkipEveryFailedPort(t *testing.T) {
 		if p := <-answered; p != port {
 			t.Fatalf("GetPortNumber answered %d, want %d", p, port)
 		}
+	}
+}
+
+// TestRegistrationSkipsAPortAnotherUserListensOn: a user whose kept port
+// another user now listens on is given another port when their agent
+// registers, and the holder is logged.
+func TestRegistrationSkipsAPortAnotherUserListensOn(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &fakeListeners{owners: map[uint16]peercred.User{}}
+	var logs testutil.Buffer
+	_, sock := runService(t, fl, &logs)
+	first, err := portservice.Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := first.Port
+	first.Close()
+	fl.set(kept, peercred.User{ID: "uid:4242"})
+	again, err := portservice.Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.Port == kept {
+		t.Fatalf("registered on %d, which uid:4242 listens on", kept)
+	}
+	if l := logs.String(); !strings.Contains(l, fmt.Sprintf(`"port":%d`, kept)) || !strings.Contains(l, "held by uid:4242") {
+		t.Errorf("the held port was not logged with its holder:\n%s", l)
+	}
+}
+
+// TestBindFailureNamesTheHolder: an agent that cannot bind its port, because
+// another user holds a socket on it, is moved, and the holder is logged as a
+// squatter; a port nobody else holds is logged as the agent's failure.
+func TestBindFailureNamesTheHolder(t *testing.T) {
+	me, err := peercred.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	intruder := peercred.User{ID: "uid:4242"}
+	var held atomic.Int64 // the port the intruder holds a client socket on
+	var logs testutil.Buffer
+	_, sock := runServiceWith(t, &logs, func(opt *Options) {
+		opt.listeners = func(uint16) ([]peercred.User, error) { return nil, nil }
+		opt.boundSockets = func(lo, hi uint16) ([]peercred.Bound, error) {
+			if p := held.Load(); int64(lo) <= p && p <= int64(hi) {
+				return []peercred.Bound{{Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(p)), Owner: intruder}}, nil
+			}
+			return nil, nil
+		}
+	})
+	reg, err := portservice.Register(context.Background(), sock, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	first := reg.Port
+	held.Store(int64(first))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	second, err := reg.BindFailed(ctx, first)
+	if err != nil || second == first {
+		t.Fatalf("BindFailed(%d) = %d, %v; want another port", first, second, err)
+	}
+	third, err := reg.BindFailed(ctx, second)
+	if err != nil || third == first || third == second {
+		t.Fatalf("BindFailed(%d) = %d, %v; want a third port", second, third, err)
+	}
+	l := logs.String()
+	for _, want := range []string{
+		fmt.Sprintf(`"event":"port-squatted","port":%d,"squatter":"uid:4242"`, first),
+		fmt.Sprintf(`"port":%d,"reason":"held by uid:4242"`, first),
+		fmt.Sprintf(`"port":%d,"reason":"the agent of %s could not bind it"`, second, me.ID),
+	} {
+		if !strings.Contains(l, want) {
+			t.Errorf("the log lacks %s:\n%s", want, l)
+		}
+	}
+	if n := strings.Count(l, "port-squatted"); n != 1 {
+		t.Errorf("%d squatting events logged, want 1:\n%s", n, l)
 	}
 }
 

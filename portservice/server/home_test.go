@@ -66,7 +66,7 @@ func TestHomePageIsEachUsersOwn(t *testing.T) {
 	var logs testutil.Buffer
 	s, socket := runServiceWith(t, &logs, func(opt *Options) {
 		opt.Range = portservice.Range{Lo: 57100, Hi: 57109}
-		opt.portUsers, opt.listeners = fl.users, fl.users
+		opt.listeners = fl.users
 		// Pages from 127.0.0.2 are another user's; from 127.0.0.3, nobody
 		// can tell whose.
 		opt.peerOwner = func(c net.Conn) (peercred.User, error) {

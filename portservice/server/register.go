@@ -252,7 +252,13 @@ func (s *Service) agentMessage(reg *registration, m portservice.Message) {
 	case portservice.MsgBindFailed:
 		log.Warn().Int("port", m.Port).Msg("agent could not bind its port")
 		if port, _, _ := reg.state(); m.Port == port {
-			s.remember(m.Port, "the agent of "+reg.user.ID+" could not bind it")
+			why := "the agent of " + reg.user.ID + " could not bind it"
+			if other := s.otherHolder(reg.user, port); other != nil {
+				log.Warn().Str("event", "port-squatted").Int("port", port).Str("squatter", other.ID).
+					Msg("security: another user holds a socket on this user's port; moving the user's agent")
+				why = "held by " + other.ID
+			}
+			s.remember(m.Port, why)
 		}
 		reg.moveMu.Lock()
 		err := s.move(reg, m.Port)

@@ -64,11 +64,10 @@ type Options struct {
 	// (30 days when zero), so a user who comes back within it keeps the port.
 	ExpireAfter time.Duration
 
-	// Tests replace these: who listens on a port, who owns sockets on a
-	// port, on the ports of the range, whether a port can be bound, and a
-	// port the OS chooses.
+	// Tests replace these: who listens on a port, who owns sockets on the
+	// ports of the range, whether a port can be bound, and a port the OS
+	// chooses.
 	listeners    func(port uint16) ([]peercred.User, error)
-	portUsers    func(port uint16) ([]peercred.User, error)
 	boundSockets func(lo, hi uint16) ([]peercred.Bound, error)
 	canBind      func(port int) error
 	freePort     func() (int, error)
@@ -131,9 +130,6 @@ func New(opt Options) (*Service, error) {
 	}
 	if opt.listeners == nil {
 		opt.listeners = listenersOn
-	}
-	if opt.portUsers == nil {
-		opt.portUsers = peercred.PortUsers
 	}
 	if opt.boundSockets == nil {
 		opt.boundSockets = peercred.BoundSockets

@@ -65,7 +65,6 @@ func runService(t *testing.T, fl *fakeListeners, logs *testutil.Buffer) (*Servic
 	t.Helper()
 	return runServiceWith(t, logs, func(opt *Options) {
 		if fl != nil {
-			opt.portUsers = fl.users
 			opt.listeners = fl.users
 		}
 	})
