@@ -64,9 +64,9 @@ type Options struct {
 	// (30 days when zero), so a user who comes back within it keeps the port.
 	ExpireAfter time.Duration
 
-	// Tests replace these: who listens on a port, who owns sockets on the
-	// ports of the range, whether a port can be bound, and a port the OS
-	// chooses.
+	// Tests replace these: who listens on a port, who owns sockets on a
+	// span of ports (the range, or the one port an agent could not bind),
+	// whether a port can be bound, and a port the OS chooses.
 	listeners    func(port uint16) ([]peercred.User, error)
 	boundSockets func(lo, hi uint16) ([]peercred.Bound, error)
 	canBind      func(port int) error
